@@ -1,0 +1,697 @@
+//! The DynamoDB-backed stores. Table layouts (keys and indexes) are declared in
+//! `template.yaml`; attribute names follow the domain types' serde names.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{classify, describe, Fault};
+use crate::domain::{
+    sent_hour_key, sent_hour_keys,
+    Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId,
+    RecipientStatus, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+};
+use crate::ports::{
+    CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Name of the recipients table's index on (campaign_id, status).
+pub const RECIPIENTS_BY_STATUS_INDEX: &str = "by_status";
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).expect("every OffsetDateTime formats")
+}
+
+fn epoch_ms(at: OffsetDateTime) -> i128 {
+    at.unix_timestamp_nanos() / 1_000_000
+}
+
+fn fault<E>(err: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> StoreError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match classify(err) {
+        Fault::Throttled => StoreError::Throttled,
+        Fault::Transient(m) => StoreError::Unavailable(m),
+        Fault::Service { code, message } => StoreError::Unavailable(format!("{code}: {message}")),
+    }
+}
+
+fn condition_failed<E>(err: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// Opaque page cursor: the last evaluated key as base64url JSON.
+fn encode_cursor(key: Option<&Item>) -> Result<Option<String>, StoreError> {
+    let Some(key) = key.filter(|k| !k.is_empty()) else { return Ok(None) };
+    let json: serde_json::Value = from_item(key.clone())?;
+    Ok(Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())))
+}
+
+fn decode_cursor(cursor: Option<&str>) -> Result<Option<Item>, StoreError> {
+    let Some(cursor) = cursor else { return Ok(None) };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    if !json.is_object() {
+        return Err(StoreError::BadCursor);
+    }
+    serde_dynamo::to_item(json).map(Some).map_err(|_| StoreError::BadCursor)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates: key (id, version). Version 0 is the head item: name, latest_version, updated_at.
+
+#[derive(Clone)]
+pub struct DynamoTemplateStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTemplateStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    async fn get_item(&self, id: &TemplateId, version: u32) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .key("version", n(version))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(out.item)
+    }
+}
+
+impl TemplateStore for DynamoTemplateStore {
+    async fn put_version(&self, template: &Template) -> Result<(), StoreError> {
+        let version_item = to_item(template)?;
+        let mut head = to_item(&TemplateSummary {
+            id: template.id.clone(),
+            name: template.name.clone(),
+            latest_version: template.version,
+            updated_at: template.created_at,
+        })?;
+        head.insert("version".into(), n(0));
+        let put_version = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(version_item))
+            .condition_expression("attribute_not_exists(id)")
+            .build()
+            .expect("table and item are set");
+        let put_head = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(head))
+            .condition_expression("attribute_not_exists(id) OR latest_version < :v")
+            .expression_attribute_values(":v", n(template.version))
+            .build()
+            .expect("table and item are set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_version).build())
+            .transact_items(TransactWriteItem::builder().put(put_head).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = e.as_service_error().and_then(|se| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(se).map(str::to_string));
+                let text = describe(&e);
+                if code.as_deref() == Some("TransactionCanceledException") && text.contains("ConditionalCheckFailed") {
+                    Err(StoreError::AlreadyExists(format!("template {} version {}", template.id, template.version)))
+                } else if code.as_deref() == Some("TransactionCanceledException") {
+                    Err(StoreError::Throttled)
+                } else {
+                    Err(fault(&e))
+                }
+            }
+        }
+    }
+
+    async fn get(&self, id: &TemplateId, version: Option<u32>) -> Result<Option<Template>, StoreError> {
+        let version = match version {
+            Some(0) => return Ok(None),
+            Some(v) => v,
+            None => match self.get_item(id, 0).await? {
+                None => return Ok(None),
+                Some(head) => from_item::<TemplateSummary>(head)?.latest_version,
+            },
+        };
+        self.get_item(id, version).await?.map(from_item).transpose()
+    }
+
+    async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<TemplateSummary>, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("version = :zero")
+            .expression_attribute_values(":zero", n(0))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(decode_cursor(cursor)?)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+    }
+
+    async fn delete(&self, id: &TemplateId) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .key("version", n(0))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Campaigns: key (id).
+
+#[derive(Clone)]
+pub struct DynamoCampaignStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCampaignStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+impl CampaignStore for DynamoCampaignStore {
+    async fn create(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(campaign)?))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::AlreadyExists(format!("campaign {}", campaign.id))),
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn transition(
+        &self,
+        id: &CampaignId,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression(format!("#status IN ({})", placeholders.join(", ")))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .return_values(ReturnValue::AllNew);
+        for (placeholder, status) in placeholders.iter().zip(from) {
+            request = request.expression_attribute_values(placeholder, s(status.as_str()));
+        }
+        request = match reason {
+            Some(reason) => request
+                .update_expression("SET #status = :to, updated_at = :now, status_reason = :reason")
+                .expression_attribute_values(":reason", s(reason)),
+            None => request.update_expression("SET #status = :to, updated_at = :now REMOVE status_reason"),
+        };
+        match request.send().await {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+            Err(e) if condition_failed(&e) => match self.get(id).await? {
+                None => Err(StoreError::NotFound(format!("campaign {id}"))),
+                Some(current) => Err(StoreError::Conflict { current: current.status.to_string() }),
+            },
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn add_counters(&self, id: &CampaignId, delta: &CounterDelta) -> Result<(), StoreError> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_names("#counters", "counters");
+        let mut adds = Vec::new();
+        for (i, (field, by)) in delta.0.iter().enumerate() {
+            debug_assert!(CampaignCounters::FIELDS.contains(field));
+            adds.push(format!("#counters.#f{i} :v{i}"));
+            request = request
+                .expression_attribute_names(format!("#f{i}"), *field)
+                .expression_attribute_values(format!(":v{i}"), n(by));
+        }
+        match request.update_expression(format!("ADD {}", adds.join(", "))).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound(format!("campaign {id}"))),
+            Err(e) => Err(fault(&e)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recipients: key (campaign_id, recipient_id); index `by_status` on (campaign_id, status).
+// Besides the domain fields each item carries `rank` (the status rank, for forward-only
+// updates) and `lease_until_ms` (when a sender's claim runs out).
+
+#[derive(Clone)]
+pub struct DynamoRecipientStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoRecipientStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn update(&self, campaign: &CampaignId, id: &RecipientId) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("campaign_id", s(campaign.as_str()))
+            .key("recipient_id", s(id.as_str()))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#rank", "rank")
+    }
+
+    async fn current(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Recipient, StoreError> {
+        self.get(campaign, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("recipient {campaign}/{id}")))
+    }
+}
+
+impl RecipientStore for DynamoRecipientStore {
+    async fn insert_new(&self, recipient: &Recipient) -> Result<bool, StoreError> {
+        let mut item = to_item(recipient)?;
+        item.insert("rank".into(), n(recipient.status.rank()));
+        item.insert("lease_until_ms".into(), n(0));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(recipient_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn get(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Option<Recipient>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("campaign_id", s(campaign.as_str()))
+            .key("recipient_id", s(id.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn claim(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Recipient, StoreError> {
+        let result = self
+            .update(campaign, id)
+            .condition_expression(
+                "attribute_exists(recipient_id) AND (#status IN (:queued, :paused) OR (#status = :sending AND lease_until_ms < :now_ms))",
+            )
+            .update_expression("SET #status = :sending, #rank = :rank, lease_until_ms = :lease, updated_at = :now ADD attempts :one")
+            .expression_attribute_values(":queued", s(RecipientStatus::Queued.as_str()))
+            .expression_attribute_values(":paused", s(RecipientStatus::Paused.as_str()))
+            .expression_attribute_values(":sending", s(RecipientStatus::Sending.as_str()))
+            .expression_attribute_values(":rank", n(RecipientStatus::Sending.rank()))
+            .expression_attribute_values(":now_ms", n(epoch_ms(now)))
+            .expression_attribute_values(":lease", n(epoch_ms(lease_until)))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+            Err(e) if condition_failed(&e) => {
+                Err(StoreError::Conflict { current: self.current(campaign, id).await?.status.to_string() })
+            }
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn finish(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        to: RecipientStatus,
+        message_id: Option<&str>,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut sets = vec!["#status = :to", "#rank = :rank", "updated_at = :now", "lease_until_ms = :zero"];
+        let mut request = self
+            .update(campaign, id)
+            .condition_expression("#status = :sending")
+            .expression_attribute_values(":sending", s(RecipientStatus::Sending.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":rank", n(to.rank()))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":zero", n(0));
+        if let Some(message_id) = message_id {
+            sets.push("message_id = :mid");
+            request = request.expression_attribute_values(":mid", s(message_id));
+        }
+        if let Some(error) = error {
+            sets.push("last_error = :err");
+            request = request.expression_attribute_values(":err", s(error));
+        }
+        match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => {
+                Err(StoreError::Conflict { current: self.current(campaign, id).await?.status.to_string() })
+            }
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn advance(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        to: RecipientStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .update(campaign, id)
+            .condition_expression("attribute_exists(recipient_id) AND #rank < :rank")
+            .update_expression("SET #status = :to, #rank = :rank, updated_at = :now")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":rank", n(to.rank()))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => {
+                self.current(campaign, id).await?;
+                Ok(false)
+            }
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn list_by_status(
+        &self,
+        campaign: &CampaignId,
+        status: RecipientStatus,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Recipient>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(RECIPIENTS_BY_STATUS_INDEX)
+            .key_condition_expression("campaign_id = :c AND #status = :s")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":c", s(campaign.as_str()))
+            .expression_attribute_values(":s", s(status.as_str()))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(decode_cursor(cursor)?)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suppressions: key (address, scope).
+
+#[derive(Clone)]
+pub struct DynamoSuppressionStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoSuppressionStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+impl SuppressionStore for DynamoSuppressionStore {
+    async fn put(&self, suppression: &Suppression) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(suppression)?))
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(())
+    }
+
+    async fn find(&self, address: &EmailAddress) -> Result<Vec<Suppression>, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("address = :a")
+            .expression_attribute_values(":a", s(address.as_str()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        pages
+            .into_iter()
+            .map(|item| item.map_err(|e| fault(&e)).and_then(from_item))
+            .collect()
+    }
+
+    async fn remove(&self, address: &EmailAddress, scope: &SuppressionScope) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("address", s(address.as_str()))
+            .key("scope", s(scope.key()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<Suppression>, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(decode_cursor(cursor)?)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger: key (pk); `expires_at` (epoch seconds) is the table's TTL attribute.
+
+/// How long hourly send counts are kept.
+const SENT_COUNT_RETENTION: time::Duration = time::Duration::days(8);
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET_MAX: usize = 100;
+
+#[derive(Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+impl Ledger for DynamoLedger {
+    async fn record_once(&self, key: &str, value: &str, expires_at: OffsetDateTime) -> Result<Option<String>, StoreError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("value", s(value))
+            .item("expires_at", n(expires_at.unix_timestamp()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) if condition_failed(&e) => {
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(key))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| fault(&e))?;
+                let value = out
+                    .item
+                    .and_then(|mut item| item.remove("value"))
+                    .and_then(|v| v.as_s().ok().cloned())
+                    .unwrap_or_default();
+                Ok(Some(value))
+            }
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn add_sent(&self, at: OffsetDateTime, count: u64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(sent_hour_key(at)))
+            .update_expression("ADD sent :c SET expires_at = :exp")
+            .expression_attribute_values(":c", n(count))
+            .expression_attribute_values(":exp", n((at + SENT_COUNT_RETENTION).unix_timestamp()))
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(())
+    }
+
+    async fn sent_between(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        for chunk in sent_hour_keys(from, to).chunks(BATCH_GET_MAX) {
+            let mut keys: Vec<Item> = chunk.iter().map(|k| HashMap::from([("pk".to_string(), s(k))])).collect();
+            let mut rounds = 0;
+            while !keys.is_empty() {
+                rounds += 1;
+                if rounds > 1 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << rounds.min(6))).await;
+                }
+                let request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().expect("keys are set");
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| fault(&e))?;
+                for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                    if let Some(Ok(count)) = item.get("sent").and_then(|v| v.as_n().ok()).map(|v| v.parse::<u64>()) {
+                        total += count;
+                    }
+                }
+                keys = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+                if rounds > 8 && !keys.is_empty() {
+                    return Err(StoreError::Throttled);
+                }
+            }
+        }
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let key: Item = HashMap::from([("id".to_string(), s("t1")), ("version".to_string(), n(3))]);
+        let cursor = encode_cursor(Some(&key)).unwrap().unwrap();
+        assert_eq!(decode_cursor(Some(&cursor)).unwrap(), Some(key));
+        assert!(matches!(decode_cursor(Some("%%%")), Err(StoreError::BadCursor)));
+        assert!(matches!(decode_cursor(Some("WzFd")), Err(StoreError::BadCursor)));
+    }
+}

@@ -1,0 +1,291 @@
+//! Campaigns: what is sent, to whom, and how far it has got.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{CampaignId, EmailAddress, TemplateId};
+
+/// Where a campaign is in its life. Every change is a conditional write from an expected status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    /// Waiting for its EventBridge schedule.
+    Scheduled,
+    /// Accepted; a split job is on the queue.
+    Queued,
+    /// The splitter is fanning the list out.
+    Splitting,
+    /// Every recipient is queued; the senders are working.
+    Sending,
+    Paused,
+    Cancelled,
+    /// Every recipient reached a final state.
+    Completed,
+    /// Could not start (bad list, missing template variables, ...); nothing was sent.
+    Failed,
+    /// The schedule fired far too late; recorded instead of sending hours after the time.
+    Missed,
+}
+
+impl CampaignStatus {
+    pub const ALL: [CampaignStatus; 9] = [
+        Self::Scheduled,
+        Self::Queued,
+        Self::Splitting,
+        Self::Sending,
+        Self::Paused,
+        Self::Cancelled,
+        Self::Completed,
+        Self::Failed,
+        Self::Missed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Queued => "queued",
+            Self::Splitting => "splitting",
+            Self::Sending => "sending",
+            Self::Paused => "paused",
+            Self::Cancelled => "cancelled",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Missed => "missed",
+        }
+    }
+
+    /// No transition leaves a final status.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Cancelled | Self::Completed | Self::Failed | Self::Missed)
+    }
+}
+
+impl fmt::Display for CampaignStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CampaignStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown campaign status '{s}'"))
+    }
+}
+
+/// Per-campaign counters. The splitter, sender and recorder each add to their own fields with
+/// atomic increments, so no writer overwrites another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CampaignCounters {
+    pub total: u64,
+    pub queued: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub suppressed: u64,
+    pub stopped: u64,
+    pub rejected_rows: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    pub complained: u64,
+    pub opened: u64,
+    pub clicked: u64,
+}
+
+impl CampaignCounters {
+    /// Field names, in the order used for storage and reports.
+    pub const FIELDS: [&'static str; 13] = [
+        "total",
+        "queued",
+        "sent",
+        "failed",
+        "skipped",
+        "suppressed",
+        "stopped",
+        "rejected_rows",
+        "delivered",
+        "bounced",
+        "complained",
+        "opened",
+        "clicked",
+    ];
+
+    pub fn get(&self, field: &str) -> Option<u64> {
+        Some(match field {
+            "total" => self.total,
+            "queued" => self.queued,
+            "sent" => self.sent,
+            "failed" => self.failed,
+            "skipped" => self.skipped,
+            "suppressed" => self.suppressed,
+            "stopped" => self.stopped,
+            "rejected_rows" => self.rejected_rows,
+            "delivered" => self.delivered,
+            "bounced" => self.bounced,
+            "complained" => self.complained,
+            "opened" => self.opened,
+            "clicked" => self.clicked,
+            _ => return None,
+        })
+    }
+
+    fn slot(&mut self, field: &str) -> Option<&mut u64> {
+        Some(match field {
+            "total" => &mut self.total,
+            "queued" => &mut self.queued,
+            "sent" => &mut self.sent,
+            "failed" => &mut self.failed,
+            "skipped" => &mut self.skipped,
+            "suppressed" => &mut self.suppressed,
+            "stopped" => &mut self.stopped,
+            "rejected_rows" => &mut self.rejected_rows,
+            "delivered" => &mut self.delivered,
+            "bounced" => &mut self.bounced,
+            "complained" => &mut self.complained,
+            "opened" => &mut self.opened,
+            "clicked" => &mut self.clicked,
+            _ => return None,
+        })
+    }
+
+    /// Adds a delta (as stored: counters never go below zero).
+    pub fn apply(&mut self, delta: &CounterDelta) {
+        for (field, by) in &delta.0 {
+            if let Some(slot) = self.slot(field) {
+                *slot = slot.saturating_add_signed(*by);
+            }
+        }
+    }
+}
+
+/// Increments to apply to a campaign's counters in one atomic write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterDelta(pub BTreeMap<&'static str, i64>);
+
+impl CounterDelta {
+    pub fn one(field: &'static str) -> Self {
+        Self::default().add(field, 1)
+    }
+
+    /// Adds `by` to `field`. Panics on a field name that is not a counter: a programming error.
+    pub fn add(mut self, field: &'static str, by: i64) -> Self {
+        assert!(CampaignCounters::FIELDS.contains(&field), "unknown counter {field}");
+        *self.0.entry(field).or_default() += by;
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(|v| *v == 0)
+    }
+}
+
+/// The sender of a campaign's mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    pub address: EmailAddress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<EmailAddress>,
+}
+
+/// A campaign as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    pub id: CampaignId,
+    pub template_id: TemplateId,
+    /// The template version pinned when the campaign was created.
+    pub template_version: u32,
+    /// Object key of the recipient CSV in the upload bucket.
+    pub list_key: String,
+    pub sender: Sender,
+    /// Variables shared by every recipient (recipient columns win on a clash).
+    #[serde(default)]
+    pub shared_vars: BTreeMap<String, String>,
+    pub status: CampaignStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    #[serde(default)]
+    pub counters: CampaignCounters,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// When a scheduled campaign is due.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub send_at: Option<OffsetDateTime>,
+    /// Bumped on every reschedule so a superseded schedule's invocation is recognised as stale.
+    #[serde(default)]
+    pub schedule_generation: u32,
+    /// The client's idempotency key, if it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// Body of a split-job queue message: fan out one campaign's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SplitJob {
+    pub campaign_id: CampaignId,
+    /// Where to continue when an earlier invocation checkpointed: rows already fanned out.
+    #[serde(default)]
+    pub resume_after_row: u64,
+    /// Byte offset in the list object matching `resume_after_row`.
+    #[serde(default)]
+    pub resume_at_byte: u64,
+}
+
+/// Payload the EventBridge schedule delivers to the trigger function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledSend {
+    pub campaign_id: CampaignId,
+    pub generation: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_through_its_name() {
+        for status in CampaignStatus::ALL {
+            assert_eq!(status.as_str().parse::<CampaignStatus>(), Ok(status));
+            assert_eq!(serde_json::to_string(&status).unwrap(), format!("\"{}\"", status.as_str()));
+        }
+        assert!("nope".parse::<CampaignStatus>().is_err());
+    }
+
+    #[test]
+    fn counters_apply_deltas_and_never_go_negative() {
+        let mut c = CampaignCounters::default();
+        c.apply(&CounterDelta::one("sent").add("queued", 3));
+        c.apply(&CounterDelta::one("queued").add("queued", -5));
+        assert_eq!(c.sent, 1);
+        assert_eq!(c.queued, 0);
+        for field in CampaignCounters::FIELDS {
+            assert_eq!(c.get(field).is_some(), true, "{field}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "unknown counter")]
+    fn an_unknown_counter_is_a_programming_error() {
+        let _ = CounterDelta::one("nonsense");
+    }
+
+    #[test]
+    fn split_job_reads_the_minimal_body() {
+        let job: SplitJob = serde_json::from_str(r#"{"campaignId":"c1"}"#).unwrap();
+        assert_eq!(job.resume_after_row, 0);
+        assert!(serde_json::from_str::<SplitJob>(r#"{"campaignId":""}"#).is_err());
+    }
+}

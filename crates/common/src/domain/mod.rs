@@ -1,0 +1,17 @@
+//! Pure domain types: no AWS types, no I/O.
+
+mod campaign;
+mod email;
+mod hours;
+mod ids;
+mod recipient;
+mod suppression;
+mod template;
+
+pub use campaign::{Campaign, CampaignCounters, CampaignStatus, CounterDelta, ScheduledSend, Sender, SplitJob};
+pub use hours::{sent_hour_key, sent_hour_keys};
+pub use email::{EmailAddress, EmailError};
+pub use ids::{CampaignId, IdError, RecipientId, TemplateId};
+pub use recipient::{Recipient, RecipientJob, RecipientStatus};
+pub use suppression::{Suppression, SuppressionReason, SuppressionScope};
+pub use template::{Template, TemplateSummary};

@@ -1,0 +1,144 @@
+//! Recipients of one campaign and their send state.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{CampaignId, EmailAddress, RecipientId};
+
+/// A recipient's state. Delivery results only move forward in [`RecipientStatus::rank`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientStatus {
+    /// Written by the splitter, message queued.
+    Queued,
+    /// Claimed by a sender; the claim expires so a crashed sender's recipient is retried.
+    Sending,
+    /// SES accepted the mail.
+    Sent,
+    /// Failed permanently or exhausted its retries.
+    Failed,
+    /// On the suppression list or unsubscribed; not sent.
+    Suppressed,
+    /// The campaign was cancelled before this recipient was sent.
+    Stopped,
+    /// Held while the campaign is paused.
+    Paused,
+    Delivered,
+    Bounced,
+    Complained,
+}
+
+impl RecipientStatus {
+    pub const ALL: [RecipientStatus; 10] = [
+        Self::Queued,
+        Self::Sending,
+        Self::Sent,
+        Self::Failed,
+        Self::Suppressed,
+        Self::Stopped,
+        Self::Paused,
+        Self::Delivered,
+        Self::Bounced,
+        Self::Complained,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Suppressed => "suppressed",
+            Self::Stopped => "stopped",
+            Self::Paused => "paused",
+            Self::Delivered => "delivered",
+            Self::Bounced => "bounced",
+            Self::Complained => "complained",
+        }
+    }
+
+    /// Order of delivery outcomes: a later event may only raise the rank (a late Delivery never
+    /// overwrites a Bounce or Complaint).
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Queued | Self::Paused => 0,
+            Self::Sending => 1,
+            Self::Failed | Self::Suppressed | Self::Stopped => 2,
+            Self::Sent => 3,
+            Self::Delivered => 4,
+            Self::Bounced => 5,
+            Self::Complained => 6,
+        }
+    }
+}
+
+impl fmt::Display for RecipientStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RecipientStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown recipient status '{s}'"))
+    }
+}
+
+/// A recipient as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub campaign_id: CampaignId,
+    pub recipient_id: RecipientId,
+    pub address: EmailAddress,
+    /// The list row's columns, by header name.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    pub status: RecipientStatus,
+    /// 1-based row of the list this recipient came from.
+    pub row: u64,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Body of a recipient queue message: everything the sender needs to render and send, so a
+/// send costs no extra read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientJob {
+    pub campaign_id: CampaignId,
+    pub recipient_id: RecipientId,
+    pub address: EmailAddress,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complaints_outrank_bounces_outrank_deliveries() {
+        use RecipientStatus::*;
+        assert!(Complained.rank() > Bounced.rank());
+        assert!(Bounced.rank() > Delivered.rank());
+        assert!(Delivered.rank() > Sent.rank());
+        assert!(Sent.rank() > Sending.rank());
+        for status in RecipientStatus::ALL {
+            assert_eq!(status.as_str().parse::<RecipientStatus>(), Ok(status));
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! fanmail's shared crate: everything the Lambda functions have in common.
+//!
+//! # Layout
+//!
+//! - [`domain`]: pure types and rules (addresses, ids, campaigns, recipients, templates,
+//!   suppressions). No AWS, no I/O.
+//! - [`ports`]: the small traits at each AWS boundary (object store, queue, mailer, stores,
+//!   scheduler, clock, ids), each with its own error enum.
+//! - [`aws`]: the production adapters, built on the AWS SDK clients. The only module that
+//!   imports `aws_sdk_*`.
+//! - [`memory`]: in-memory adapters with the same semantics, for tests and simulation.
+//! - [`system`]: the real clock and id generator.
+//! - [`config`]: typed configuration from the environment.
+//! - [`api_gateway`]: HTTP API request helpers and the single error-to-status mapping.
+//! - [`telemetry`]: log set-up.
+
+pub mod api_gateway;
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod memory;
+pub mod ports;
+pub mod system;
+pub mod telemetry;

@@ -1,0 +1,54 @@
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use crate::ports::{MailError, Mailer, OutgoingMail, SendQuota};
+
+/// Records sent mail. Scripted outcomes (`fail_next`) are consumed first, one per send.
+#[derive(Debug)]
+pub struct MemoryMailer {
+    sent: Mutex<Vec<(String, OutgoingMail)>>,
+    script: Mutex<VecDeque<MailError>>,
+    quota: SendQuota,
+}
+
+impl Default for MemoryMailer {
+    fn default() -> Self {
+        Self {
+            sent: Mutex::default(),
+            script: Mutex::default(),
+            quota: SendQuota { max_24_hour_send: 50_000.0, max_send_rate: 14.0, sent_last_24_hours: 0.0 },
+        }
+    }
+}
+
+impl MemoryMailer {
+    pub fn with_quota(quota: SendQuota) -> Self {
+        Self { quota, ..Self::default() }
+    }
+
+    pub fn fail_next(&self, error: MailError) {
+        self.script.lock().unwrap().push_back(error);
+    }
+
+    /// (message id, mail) in send order.
+    pub fn sent(&self) -> Vec<(String, OutgoingMail)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl Mailer for MemoryMailer {
+    async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError> {
+        if let Some(error) = self.script.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        let mut sent = self.sent.lock().unwrap();
+        let id = format!("mem-{:08}", sent.len() + 1);
+        sent.push((id.clone(), mail.clone()));
+        Ok(id)
+    }
+
+    async fn quota(&self) -> Result<SendQuota, MailError> {
+        let sent = self.sent.lock().unwrap().len() as f64;
+        Ok(SendQuota { sent_last_24_hours: self.quota.sent_last_24_hours + sent, ..self.quota })
+    }
+}

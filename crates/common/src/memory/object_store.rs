@@ -1,0 +1,49 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::ports::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, PresignedUpload};
+
+#[derive(Debug, Default)]
+pub struct MemoryObjectStore {
+    objects: Mutex<HashMap<String, (Vec<u8>, String)>>,
+}
+
+impl MemoryObjectStore {
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap().get(key).map(|(body, _)| body.clone())
+    }
+}
+
+impl ObjectStore for MemoryObjectStore {
+    async fn presign_put(&self, key: &str, content_type: &str, expires_in: Duration) -> Result<PresignedUpload, ObjectStoreError> {
+        Ok(PresignedUpload {
+            url: format!("memory://uploads/{key}?expires={}", expires_in.as_secs()),
+            method: "PUT".into(),
+            headers: vec![("content-type".into(), content_type.into())],
+            expires_at: OffsetDateTime::now_utc() + expires_in,
+        })
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, ObjectStoreError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|(body, content_type)| ObjectMeta { size: body.len() as u64, content_type: Some(content_type.clone()) }))
+    }
+
+    async fn open(&self, key: &str, from: u64) -> Result<ByteStream, ObjectStoreError> {
+        let body = self.get(key).ok_or_else(|| ObjectStoreError::NotFound(key.to_string()))?;
+        let from = (from as usize).min(body.len());
+        Ok(Box::pin(std::io::Cursor::new(body[from..].to_vec())))
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), ObjectStoreError> {
+        self.objects.lock().unwrap().insert(key.to_string(), (body, content_type.to_string()));
+        Ok(())
+    }
+}

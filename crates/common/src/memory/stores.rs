@@ -1,0 +1,282 @@
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use super::paginate;
+use crate::domain::{
+    Campaign, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId, RecipientStatus,
+    Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+};
+use crate::ports::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
+
+#[derive(Debug, Default)]
+pub struct MemoryTemplateStore {
+    versions: Mutex<BTreeMap<(TemplateId, u32), Template>>,
+    heads: Mutex<BTreeMap<TemplateId, TemplateSummary>>,
+}
+
+impl TemplateStore for MemoryTemplateStore {
+    async fn put_version(&self, template: &Template) -> Result<(), StoreError> {
+        let mut versions = self.versions.lock().unwrap();
+        let mut heads = self.heads.lock().unwrap();
+        let key = (template.id.clone(), template.version);
+        let head_newer = heads.get(&template.id).is_some_and(|h| h.latest_version >= template.version);
+        if versions.contains_key(&key) || head_newer {
+            return Err(StoreError::AlreadyExists(format!("template {} version {}", template.id, template.version)));
+        }
+        versions.insert(key, template.clone());
+        heads.insert(
+            template.id.clone(),
+            TemplateSummary {
+                id: template.id.clone(),
+                name: template.name.clone(),
+                latest_version: template.version,
+                updated_at: template.created_at,
+            },
+        );
+        Ok(())
+    }
+
+    async fn get(&self, id: &TemplateId, version: Option<u32>) -> Result<Option<Template>, StoreError> {
+        let version = match version {
+            Some(v) => v,
+            None => match self.heads.lock().unwrap().get(id) {
+                Some(head) => head.latest_version,
+                None => return Ok(None),
+            },
+        };
+        Ok(self.versions.lock().unwrap().get(&(id.clone(), version)).cloned())
+    }
+
+    async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<TemplateSummary>, StoreError> {
+        let heads = self.heads.lock().unwrap();
+        paginate(heads.values().cloned(), limit, cursor)
+    }
+
+    async fn delete(&self, id: &TemplateId) -> Result<bool, StoreError> {
+        Ok(self.heads.lock().unwrap().remove(id).is_some())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryCampaignStore {
+    campaigns: Mutex<BTreeMap<CampaignId, Campaign>>,
+}
+
+impl CampaignStore for MemoryCampaignStore {
+    async fn create(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        if all.contains_key(&campaign.id) {
+            return Err(StoreError::AlreadyExists(format!("campaign {}", campaign.id)));
+        }
+        all.insert(campaign.id.clone(), campaign.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+        Ok(self.campaigns.lock().unwrap().get(id).cloned())
+    }
+
+    async fn transition(
+        &self,
+        id: &CampaignId,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        if !from.contains(&campaign.status) {
+            return Err(StoreError::Conflict { current: campaign.status.to_string() });
+        }
+        campaign.status = to;
+        campaign.status_reason = reason.map(str::to_string);
+        campaign.updated_at = now;
+        Ok(campaign.clone())
+    }
+
+    async fn add_counters(&self, id: &CampaignId, delta: &CounterDelta) -> Result<(), StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        campaign.counters.apply(delta);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RecipientRow {
+    recipient: Recipient,
+    lease_until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryRecipientStore {
+    rows: Mutex<BTreeMap<(CampaignId, RecipientId), RecipientRow>>,
+}
+
+impl MemoryRecipientStore {
+    pub fn all(&self) -> Vec<Recipient> {
+        self.rows.lock().unwrap().values().map(|r| r.recipient.clone()).collect()
+    }
+}
+
+fn missing(campaign: &CampaignId, id: &RecipientId) -> StoreError {
+    StoreError::NotFound(format!("recipient {campaign}/{id}"))
+}
+
+impl RecipientStore for MemoryRecipientStore {
+    async fn insert_new(&self, recipient: &Recipient) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let key = (recipient.campaign_id.clone(), recipient.recipient_id.clone());
+        if rows.contains_key(&key) {
+            return Ok(false);
+        }
+        rows.insert(key, RecipientRow { recipient: recipient.clone(), lease_until: None });
+        Ok(true)
+    }
+
+    async fn get(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Option<Recipient>, StoreError> {
+        Ok(self.rows.lock().unwrap().get(&(campaign.clone(), id.clone())).map(|r| r.recipient.clone()))
+    }
+
+    async fn claim(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Recipient, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let row = rows.get_mut(&(campaign.clone(), id.clone())).ok_or_else(|| missing(campaign, id))?;
+        let status = row.recipient.status;
+        let lease_expired = row.lease_until.is_some_and(|until| until < now);
+        let claimable = matches!(status, RecipientStatus::Queued | RecipientStatus::Paused)
+            || (status == RecipientStatus::Sending && lease_expired);
+        if !claimable {
+            return Err(StoreError::Conflict { current: status.to_string() });
+        }
+        row.recipient.status = RecipientStatus::Sending;
+        row.recipient.attempts += 1;
+        row.recipient.updated_at = now;
+        row.lease_until = Some(lease_until);
+        Ok(row.recipient.clone())
+    }
+
+    async fn finish(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        to: RecipientStatus,
+        message_id: Option<&str>,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let row = rows.get_mut(&(campaign.clone(), id.clone())).ok_or_else(|| missing(campaign, id))?;
+        if row.recipient.status != RecipientStatus::Sending {
+            return Err(StoreError::Conflict { current: row.recipient.status.to_string() });
+        }
+        row.recipient.status = to;
+        row.recipient.updated_at = now;
+        row.lease_until = None;
+        if let Some(message_id) = message_id {
+            row.recipient.message_id = Some(message_id.to_string());
+        }
+        if let Some(error) = error {
+            row.recipient.last_error = Some(error.to_string());
+        }
+        Ok(())
+    }
+
+    async fn advance(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        to: RecipientStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let row = rows.get_mut(&(campaign.clone(), id.clone())).ok_or_else(|| missing(campaign, id))?;
+        if row.recipient.status.rank() >= to.rank() {
+            return Ok(false);
+        }
+        row.recipient.status = to;
+        row.recipient.updated_at = now;
+        Ok(true)
+    }
+
+    async fn list_by_status(
+        &self,
+        campaign: &CampaignId,
+        status: RecipientStatus,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Recipient>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        let matching = rows
+            .values()
+            .filter(|r| &r.recipient.campaign_id == campaign && r.recipient.status == status)
+            .map(|r| r.recipient.clone());
+        paginate(matching, limit, cursor)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemorySuppressionStore {
+    entries: Mutex<BTreeMap<(EmailAddress, SuppressionScope), Suppression>>,
+}
+
+impl SuppressionStore for MemorySuppressionStore {
+    async fn put(&self, suppression: &Suppression) -> Result<(), StoreError> {
+        self.entries
+            .lock()
+            .unwrap()
+            .insert((suppression.address.clone(), suppression.scope.clone()), suppression.clone());
+        Ok(())
+    }
+
+    async fn find(&self, address: &EmailAddress) -> Result<Vec<Suppression>, StoreError> {
+        Ok(self.entries.lock().unwrap().values().filter(|s| &s.address == address).cloned().collect())
+    }
+
+    async fn remove(&self, address: &EmailAddress, scope: &SuppressionScope) -> Result<bool, StoreError> {
+        Ok(self.entries.lock().unwrap().remove(&(address.clone(), scope.clone())).is_some())
+    }
+
+    async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<Suppression>, StoreError> {
+        let entries = self.entries.lock().unwrap();
+        paginate(entries.values().cloned(), limit, cursor)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    once: Mutex<BTreeMap<String, (String, OffsetDateTime)>>,
+    sent: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Ledger for MemoryLedger {
+    async fn record_once(&self, key: &str, value: &str, expires_at: OffsetDateTime) -> Result<Option<String>, StoreError> {
+        let mut once = self.once.lock().unwrap();
+        let now = OffsetDateTime::now_utc();
+        match once.get(key) {
+            Some((first, until)) if *until >= now => Ok(Some(first.clone())),
+            _ => {
+                once.insert(key.to_string(), (value.to_string(), expires_at));
+                Ok(None)
+            }
+        }
+    }
+
+    async fn add_sent(&self, at: OffsetDateTime, count: u64) -> Result<(), StoreError> {
+        *self.sent.lock().unwrap().entry(crate::domain::sent_hour_key(at)).or_default() += count;
+        Ok(())
+    }
+
+    async fn sent_between(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<u64, StoreError> {
+        let sent = self.sent.lock().unwrap();
+        Ok(crate::domain::sent_hour_keys(from, to).iter().filter_map(|k| sent.get(k)).sum())
+    }
+}

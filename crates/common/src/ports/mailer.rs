@@ -1,0 +1,54 @@
+use std::future::Future;
+
+use crate::domain::EmailAddress;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Over the account's send rate; slow down and try again.
+    #[error("mail service throttled the send")]
+    Throttled,
+    /// A network or service fault; the same mail may be retried.
+    #[error("mail service unavailable: {0}")]
+    Transient(String),
+    /// The service will never accept this mail (bad address, unverified sender, ...).
+    #[error("mail rejected: {0}")]
+    Rejected(String),
+    /// Sending is paused or the account's daily quota is used up; retry much later.
+    #[error("account cannot send now: {0}")]
+    AccountBlocked(String),
+}
+
+impl MailError {
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::Rejected(_))
+    }
+}
+
+/// One rendered mail, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub from: String,
+    pub to: EmailAddress,
+    pub reply_to: Option<EmailAddress>,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// Extra headers (List-Unsubscribe, ...).
+    pub headers: Vec<(String, String)>,
+    /// Message tags, echoed back in every SES event so results join to campaign and recipient.
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendQuota {
+    pub max_24_hour_send: f64,
+    pub max_send_rate: f64,
+    pub sent_last_24_hours: f64,
+}
+
+pub trait Mailer: Send + Sync {
+    /// Sends one mail; returns the provider's message id.
+    fn send(&self, mail: &OutgoingMail) -> impl Future<Output = Result<String, MailError>> + Send;
+
+    fn quota(&self) -> impl Future<Output = Result<SendQuota, MailError>> + Send;
+}

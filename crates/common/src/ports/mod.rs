@@ -1,0 +1,34 @@
+//! Ports: the small traits at every AWS boundary, with domain types in and out.
+//!
+//! Each port has one error enum with a `retryable()` notion. The AWS adapters in
+//! [`crate::aws`] are the production implementations; [`crate::memory`] holds in-memory ones
+//! with the same semantics (conditional writes included) for tests and simulation.
+//!
+//! Traits return `impl Future + Send` so that handlers generic over them can run on a
+//! multi-threaded runtime; implementations simply write `async fn`.
+
+mod mailer;
+mod object_store;
+mod queue;
+mod scheduler;
+mod stores;
+
+pub use mailer::{MailError, Mailer, OutgoingMail, SendQuota};
+pub use object_store::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, PresignedUpload};
+pub use queue::{OutgoingMessage, Queue, QueueError};
+pub use scheduler::{ScheduleSpec, ScheduleState, Scheduler, SchedulerError};
+pub use stores::{
+    CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore,
+};
+
+use time::OffsetDateTime;
+
+/// The time, injectable so tests and simulations control it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Fresh random identifiers (campaign ids, object keys).
+pub trait IdGenerator: Send + Sync {
+    fn new_id(&self) -> String;
+}

@@ -1,0 +1,46 @@
+use std::future::Future;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Some entries were still refused after the adapter's own retries; the ids name them so
+    /// the caller can keep them (nothing accepted is silently dropped).
+    #[error("{} message(s) not accepted by the queue: {reason}", failed_ids.len())]
+    Partial { failed_ids: Vec<String>, reason: String },
+    #[error("message '{id}' is {size} bytes, over the queue's limit of {limit}")]
+    TooLarge { id: String, size: usize, limit: usize },
+    #[error("queue throttled the request")]
+    Throttled,
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl QueueError {
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::TooLarge { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// Unique within one call; reported back on failure.
+    pub id: String,
+    pub body: String,
+    pub delay: Option<Duration>,
+}
+
+impl OutgoingMessage {
+    pub fn new(id: impl Into<String>, body: impl Into<String>) -> Self {
+        Self { id: id.into(), body: body.into(), delay: None }
+    }
+}
+
+/// One queue (the adapter is bound to its URL).
+pub trait Queue: Send + Sync {
+    /// Largest body the queue accepts.
+    const MAX_BODY_BYTES: usize = 256 * 1024;
+
+    /// Sends every message, in batches of the queue's maximum size, retrying entries the queue
+    /// refused; fails only for the entries it could not place.
+    fn send_all(&self, messages: &[OutgoingMessage]) -> impl Future<Output = Result<(), QueueError>> + Send;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the pinned local tools into repo-local folders (nothing outside the repo):
+#   .tools/venv-aws   moto[server], cargo-lambda, ziglang
+#   .tools/venv-sam   aws-sam-cli, cfn-lint
+#   .tools/node       aws-ses-v2-local
+# Each set is reinstalled only when its pin file changes.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools"
+
+python=${PYTHON:-python3}
+
+stamp_ok() { # stamp_ok <stamp> <file>
+  [ -f "$1" ] && [ "$(cat "$1")" = "$(sha256sum "$2" | cut -d' ' -f1)" ]
+}
+write_stamp() { sha256sum "$2" | cut -d' ' -f1 > "$1"; }
+
+install_venv() { # install_venv <name> <requirements>
+  local venv="$tools/$1" req="$2"
+  if stamp_ok "$venv/.stamp" "$req"; then return 0; fi
+  echo "tools: installing $(basename "$req") into .tools/$1" >&2
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  write_stamp "$venv/.stamp" "$req"
+}
+
+install_node() {
+  local dir="$tools/node" pkg="$root/infra/local/package.json"
+  if stamp_ok "$dir/.stamp" "$pkg"; then return 0; fi
+  echo "tools: installing aws-ses-v2-local into .tools/node" >&2
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$pkg" "$dir/package.json"
+  [ -f "$root/infra/local/package-lock.json" ] && cp "$root/infra/local/package-lock.json" "$dir/"
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  write_stamp "$dir/.stamp" "$pkg"
+}
+
+case "${1:-all}" in
+  aws) install_venv venv-aws "$root/infra/local/requirements-aws.txt"; install_node ;;
+  sam) install_venv venv-sam "$root/infra/local/requirements-sam.txt" ;;
+  all)
+    install_venv venv-aws "$root/infra/local/requirements-aws.txt"
+    install_venv venv-sam "$root/infra/local/requirements-sam.txt"
+    install_node
+    ;;
+  *) echo "usage: $0 [aws|sam|all]" >&2; exit 2 ;;
+esac
