@@ -28,6 +28,8 @@ pub mod vars {
     pub const UNSUBSCRIBE_SECRET_ARN: &str = "UNSUBSCRIBE_SECRET_ARN";
     pub const UPLOAD_MAX_CSV_BYTES: &str = "UPLOAD_MAX_CSV_BYTES";
     pub const UPLOAD_MAX_IMAGE_BYTES: &str = "UPLOAD_MAX_IMAGE_BYTES";
+    pub const IMAGES_BASE_URL: &str = "IMAGES_BASE_URL";
+    pub const SENDER_CONCURRENCY: &str = "SENDER_CONCURRENCY";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
