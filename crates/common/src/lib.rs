@@ -12,6 +12,7 @@
 //! - [`system`]: the real clock and id generator.
 //! - [`config`]: typed configuration from the environment.
 //! - [`api_gateway`]: HTTP API request helpers and the single error-to-status mapping.
+//! - [`sqs_batch`]: per-record handling of SQS batches with partial failures.
 //! - [`telemetry`]: log set-up.
 
 pub mod api_gateway;
@@ -20,5 +21,6 @@ pub mod config;
 pub mod domain;
 pub mod memory;
 pub mod ports;
+pub mod sqs_batch;
 pub mod system;
 pub mod telemetry;

@@ -1,1 +1,203 @@
+//! The scheduled-send trigger: EventBridge Scheduler invokes it at a campaign's send time with
+//! a [`ScheduledSend`] payload; it moves the campaign from `scheduled` to `queued` and enqueues
+//! its split job.
+//!
+//! Scheduler delivers at least once, so the trigger is idempotent: a second delivery finds the
+//! campaign already `queued` (re-enqueues the split job, which the splitter de-duplicates by
+//! the campaign's status) or further along (does nothing). A payload whose generation is not
+//! the campaign's current one comes from a superseded schedule and is ignored; one that fires
+//! more than [`MISSED_AFTER`] late is recorded as `missed` rather than sent hours after the time.
 
+use fanmail_common::aws::{DynamoCampaignStore, SqsQueue};
+use fanmail_common::config::{vars, ConfigError, Env};
+use fanmail_common::domain::{CampaignStatus, ScheduledSend, SplitJob};
+use fanmail_common::ports::{CampaignStore, Clock, OutgoingMessage, Queue, StoreError};
+use fanmail_common::system::SystemClock;
+use lambda_runtime::{Error, LambdaEvent};
+use serde::Serialize;
+
+/// A schedule delivered later than this after its send time is recorded as missed.
+pub const MISSED_AFTER: time::Duration = time::Duration::hours(1);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub campaigns_table: String,
+    pub split_jobs_queue_url: String,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            campaigns_table: env.required(vars::CAMPAIGNS_TABLE)?,
+            split_jobs_queue_url: env.required(vars::SPLIT_JOBS_QUEUE_URL)?,
+        })
+    }
+}
+
+pub struct Deps<C, Q, K> {
+    pub campaigns: C,
+    pub split_jobs: Q,
+    pub clock: K,
+}
+
+pub type AwsDeps = Deps<DynamoCampaignStore, SqsQueue, SystemClock>;
+
+pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
+    Deps {
+        campaigns: DynamoCampaignStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.campaigns_table),
+        split_jobs: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.split_jobs_queue_url),
+        clock: SystemClock,
+    }
+}
+
+/// What an invocation did; returned as the function's result (visible in logs and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerOutcome {
+    Queued,
+    AlreadyStarted,
+    Stale,
+    Missed,
+    UnknownCampaign,
+    InvalidPayload,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TriggerResult {
+    pub outcome: TriggerOutcome,
+}
+
+pub async fn handler<C: CampaignStore, Q: Queue, K: Clock>(
+    deps: &Deps<C, Q, K>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<TriggerResult, Error> {
+    let payload: ScheduledSend = match serde_json::from_value(event.payload) {
+        Ok(payload) => payload,
+        Err(e) => {
+            // Retrying cannot fix a malformed payload; Scheduler's DLQ is for delivery failures.
+            tracing::error!(error = %e, "scheduled payload is not valid; ignored");
+            return Ok(TriggerResult { outcome: TriggerOutcome::InvalidPayload });
+        }
+    };
+    let outcome = trigger(deps, &payload).await?;
+    tracing::info!(campaign = %payload.campaign_id, generation = payload.generation, outcome = ?outcome, "trigger handled");
+    Ok(TriggerResult { outcome })
+}
+
+async fn trigger<C: CampaignStore, Q: Queue, K: Clock>(
+    deps: &Deps<C, Q, K>,
+    payload: &ScheduledSend,
+) -> Result<TriggerOutcome, Error> {
+    let Some(mut campaign) = deps.campaigns.get(&payload.campaign_id).await? else {
+        return Ok(TriggerOutcome::UnknownCampaign);
+    };
+    if campaign.schedule_generation != payload.generation {
+        return Ok(TriggerOutcome::Stale);
+    }
+    let now = deps.clock.now();
+    if campaign.status == CampaignStatus::Scheduled {
+        let late = campaign.send_at.is_some_and(|at| now - at > MISSED_AFTER);
+        let (to, reason) = if late {
+            (CampaignStatus::Missed, Some("the schedule fired more than an hour after the send time"))
+        } else {
+            (CampaignStatus::Queued, None)
+        };
+        match deps.campaigns.transition(&campaign.id, &[CampaignStatus::Scheduled], to, reason, now).await {
+            Ok(updated) => campaign = updated,
+            // Another delivery (or a cancel) got there first: act on what it left.
+            Err(StoreError::Conflict { .. }) => match deps.campaigns.get(&campaign.id).await? {
+                Some(current) => campaign = current,
+                None => return Ok(TriggerOutcome::UnknownCampaign),
+            },
+            Err(e) => return Err(e.into()),
+        }
+        if late {
+            return Ok(TriggerOutcome::Missed);
+        }
+    }
+    if campaign.status != CampaignStatus::Queued {
+        return Ok(TriggerOutcome::AlreadyStarted);
+    }
+    // Queued but perhaps not enqueued (an earlier delivery failed after the transition):
+    // enqueue; a duplicate split job is dropped by the splitter's status check.
+    let job = SplitJob { campaign_id: campaign.id.clone(), resume_after_row: 0, resume_at_byte: 0 };
+    let body = serde_json::to_string(&job)?;
+    deps.split_jobs.send_all(&[OutgoingMessage::new("split", body)]).await?;
+    Ok(TriggerOutcome::Queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fanmail_common::domain::*;
+    use fanmail_common::memory::{ManualClock, MemoryCampaignStore, MemoryQueue};
+    use std::str::FromStr;
+    use time::macros::datetime;
+
+    fn campaign(status: CampaignStatus, generation: u32) -> Campaign {
+        let at = datetime!(2026-11-23 09:00 UTC);
+        Campaign {
+            id: CampaignId::parse("c1").unwrap(),
+            template_id: TemplateId::parse("t1").unwrap(),
+            template_version: 1,
+            list_key: "lists/x.csv".into(),
+            sender: Sender { address: EmailAddress::from_str("news@example.com").unwrap(), name: None, reply_to: None },
+            shared_vars: Default::default(),
+            status,
+            status_reason: None,
+            counters: Default::default(),
+            created_at: at,
+            updated_at: at,
+            send_at: Some(at),
+            schedule_generation: generation,
+            idempotency_key: None,
+        }
+    }
+
+    async fn deps_with(c: Campaign, now: time::OffsetDateTime) -> Deps<MemoryCampaignStore, MemoryQueue, ManualClock> {
+        let deps = Deps { campaigns: MemoryCampaignStore::default(), split_jobs: MemoryQueue::default(), clock: ManualClock::at(now) };
+        deps.campaigns.create(&c).await.unwrap();
+        deps
+    }
+
+    async fn fire(deps: &Deps<MemoryCampaignStore, MemoryQueue, ManualClock>, payload: serde_json::Value) -> TriggerOutcome {
+        handler(deps, LambdaEvent::new(payload, Default::default())).await.unwrap().outcome
+    }
+
+    #[tokio::test]
+    async fn a_due_schedule_queues_the_campaign_and_its_split_job() {
+        let deps = deps_with(campaign(CampaignStatus::Scheduled, 2), datetime!(2026-11-23 09:00:01 UTC)).await;
+        let outcome = fire(&deps, serde_json::json!({"campaignId": "c1", "generation": 2})).await;
+        assert_eq!(outcome, TriggerOutcome::Queued);
+        let c = deps.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+        assert_eq!(c.status, CampaignStatus::Queued);
+        let sent = deps.split_jobs.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(serde_json::from_str::<SplitJob>(&sent[0].body).unwrap().campaign_id.as_str(), "c1");
+    }
+
+    #[tokio::test]
+    async fn a_superseded_generation_does_nothing() {
+        let deps = deps_with(campaign(CampaignStatus::Scheduled, 3), datetime!(2026-11-23 09:00:01 UTC)).await;
+        assert_eq!(fire(&deps, serde_json::json!({"campaignId": "c1", "generation": 2})).await, TriggerOutcome::Stale);
+        assert!(deps.split_jobs.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_schedule_firing_hours_late_is_recorded_as_missed() {
+        let deps = deps_with(campaign(CampaignStatus::Scheduled, 0), datetime!(2026-11-23 12:00 UTC)).await;
+        assert_eq!(fire(&deps, serde_json::json!({"campaignId": "c1", "generation": 0})).await, TriggerOutcome::Missed);
+        let c = deps.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+        assert_eq!(c.status, CampaignStatus::Missed);
+        assert!(deps.split_jobs.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn cancelled_unknown_and_malformed_invocations_send_nothing() {
+        let deps = deps_with(campaign(CampaignStatus::Cancelled, 0), datetime!(2026-11-23 09:00:01 UTC)).await;
+        assert_eq!(fire(&deps, serde_json::json!({"campaignId": "c1", "generation": 0})).await, TriggerOutcome::AlreadyStarted);
+        assert_eq!(fire(&deps, serde_json::json!({"campaignId": "zz", "generation": 0})).await, TriggerOutcome::UnknownCampaign);
+        assert_eq!(fire(&deps, serde_json::json!({"campaign": 1})).await, TriggerOutcome::InvalidPayload);
+        assert!(deps.split_jobs.sent().is_empty());
+    }
+}

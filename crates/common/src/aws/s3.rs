@@ -50,6 +50,7 @@ impl ObjectStore for S3ObjectStore {
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_in: Duration,
     ) -> Result<PresignedUpload, ObjectStoreError> {
         let presigning = PresigningConfig::expires_in(expires_in)
@@ -60,6 +61,7 @@ impl ObjectStore for S3ObjectStore {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .content_length(content_length as i64)
             .presigned(presigning)
             .await
             .map_err(|e| fault_to_error(classify(&e), key))?;

@@ -25,7 +25,7 @@ pub fn parse_at_expression(expression: &str) -> Option<PrimitiveDateTime> {
 
 /// Where a schedule delivers and how: the trigger function, the role Scheduler assumes to
 /// invoke it, and the queue that receives deliveries that failed every retry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleTarget {
     pub group: String,
     pub target_arn: String,

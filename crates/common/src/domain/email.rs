@@ -90,6 +90,13 @@ fn valid_domain(domain: &str) -> bool {
     })
 }
 
+impl std::str::FromStr for EmailAddress {
+    type Err = EmailError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -18,11 +18,20 @@ impl MemoryObjectStore {
 }
 
 impl ObjectStore for MemoryObjectStore {
-    async fn presign_put(&self, key: &str, content_type: &str, expires_in: Duration) -> Result<PresignedUpload, ObjectStoreError> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedUpload, ObjectStoreError> {
         Ok(PresignedUpload {
             url: format!("memory://uploads/{key}?expires={}", expires_in.as_secs()),
             method: "PUT".into(),
-            headers: vec![("content-type".into(), content_type.into())],
+            headers: vec![
+                ("content-type".into(), content_type.into()),
+                ("content-length".into(), content_length.to_string()),
+            ],
             expires_at: OffsetDateTime::now_utc() + expires_in,
         })
     }

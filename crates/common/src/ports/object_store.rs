@@ -44,10 +44,13 @@ pub struct ObjectMeta {
 
 /// The upload bucket.
 pub trait ObjectStore: Send + Sync {
+    /// A presigned PUT for exactly `content_length` bytes of `content_type`: both headers are
+    /// signed, so the client cannot upload more than it declared.
     fn presign_put(
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_in: Duration,
     ) -> impl Future<Output = Result<PresignedUpload, ObjectStoreError>> + Send;
 
