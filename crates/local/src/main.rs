@@ -1,1 +1,97 @@
-fn main() {}
+//! `fanmail-local`: run fanmail on this machine.
+//!
+//!   fanmail-local dev [--port N] [--stack NAME]    provision and serve everything
+//!   fanmail-local env <FunctionLogicalId> [--stack NAME] [--api-url URL]
+//!                                                  print a function's resolved environment
+//!   fanmail-local provision [--stack NAME]         provision only; print the resources
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use fanmail_local::provision::Stack;
+use fanmail_local::{load_template, local_overrides, LocalEndpoints, Runner};
+
+struct Args {
+    command: String,
+    positional: Vec<String>,
+    options: BTreeMap<String, String>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut raw = std::env::args().skip(1);
+    let command = raw.next().unwrap_or_else(|| "help".into());
+    let mut positional = Vec::new();
+    let mut options = BTreeMap::new();
+    while let Some(arg) = raw.next() {
+        match arg.strip_prefix("--") {
+            Some(name) => {
+                let value = raw.next().with_context(|| format!("--{name} needs a value"))?;
+                options.insert(name.to_string(), value);
+            }
+            None => positional.push(arg),
+        }
+    }
+    Ok(Args { command, positional, options })
+}
+
+const USAGE: &str = "usage: fanmail-local dev [--port N] [--stack NAME]
+       fanmail-local env <FunctionLogicalId> [--stack NAME] [--api-url URL]
+       fanmail-local provision [--stack NAME]";
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    fanmail_common::telemetry::init_local();
+    let args = parse_args()?;
+    let stack_name = args.options.get("stack").cloned().unwrap_or_else(|| "fanmail".into());
+    match args.command.as_str() {
+        "dev" => dev(&stack_name, args.options.get("port").map(|p| p.parse()).transpose()?.unwrap_or(3000)).await,
+        "env" => {
+            let function = args.positional.first().context(USAGE)?;
+            let endpoints = LocalEndpoints::from_env()?;
+            let stack = Stack::provision(&endpoints.sdk_config().await, load_template()?, &stack_name).await?;
+            let api_url = args.options.get("api-url").cloned().unwrap_or_else(|| "http://127.0.0.1:3000".into());
+            for (key, value) in stack.function_env(function, &local_overrides(&stack, &endpoints, &api_url)?)? {
+                println!("{key}={value}");
+            }
+            Ok(())
+        }
+        "provision" => {
+            let endpoints = LocalEndpoints::from_env()?;
+            let stack = Stack::provision(&endpoints.sdk_config().await, load_template()?, &stack_name).await?;
+            for (id, physical) in &stack.scope.resources {
+                println!("{id}\t{}", physical.reference);
+            }
+            Ok(())
+        }
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command '{other}'\n{USAGE}"),
+    }
+}
+
+async fn dev(stack_name: &str, port: u16) -> Result<()> {
+    let endpoints = LocalEndpoints::from_env()?;
+    // The preferred port, or any free one if it is taken.
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?,
+    };
+    let runner = Runner::start(&endpoints, stack_name, listener).await?;
+    let routes = runner.stack.template.http_routes()?;
+    println!();
+    println!("fanmail is running locally (stack '{stack_name}')");
+    println!("  API              {}        (try: curl {}/health)", runner.api_url, runner.api_url);
+    println!("  sent mail        {}/        (JSON: {}/store)", endpoints.sesv2, endpoints.sesv2);
+    println!("  AWS stand-in     {}  (moto dashboard: {}/moto-api/)", endpoints.aws, endpoints.aws);
+    println!("  routes           {} (IAM auth is not checked locally)", routes.len());
+    for route in &routes {
+        println!("    {:<7} {}{}", route.method, route.path, if route.public { "   [public]" } else { "" });
+    }
+    println!("  queues           polled as the template's SQS event sources; schedules fired by the local clock");
+    println!("Stop with Ctrl-C.");
+    tokio::signal::ctrl_c().await?;
+    drop(runner);
+    Ok(())
+}

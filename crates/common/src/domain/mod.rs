@@ -7,6 +7,7 @@ mod ids;
 mod recipient;
 mod suppression;
 mod template;
+mod zoned;
 
 pub use campaign::{Campaign, CampaignCounters, CampaignStatus, CounterDelta, ScheduledSend, Sender, SplitJob};
 pub use hours::{sent_hour_key, sent_hour_keys};
@@ -15,3 +16,4 @@ pub use ids::{CampaignId, IdError, RecipientId, TemplateId};
 pub use recipient::{Recipient, RecipientJob, RecipientStatus};
 pub use suppression::{Suppression, SuppressionReason, SuppressionScope};
 pub use template::{Template, TemplateSummary};
+pub use zoned::{zoned_to_utc, ZoneError};
