@@ -158,7 +158,9 @@ where
     Ok(result.unwrap_or_else(ApiError::into_response))
 }
 
-fn health<T, C, R, S, L, O, Q, Sch, K: Clock, I>(deps: &Deps<T, C, R, S, L, O, Q, Sch, K, I>) -> ApiGatewayV2httpResponse {
+fn health<T, C, R, S, L, O, Q, Sch, K: Clock, I>(
+    deps: &Deps<T, C, R, S, L, O, Q, Sch, K, I>,
+) -> ApiGatewayV2httpResponse {
     json_response(
         200,
         &serde_json::json!({

@@ -43,10 +43,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> ApiGatewayV2httpResponse {
-        json_response(
-            self.status,
-            &serde_json::json!({ "error": { "code": self.code, "message": self.message } }),
-        )
+        json_response(self.status, &serde_json::json!({ "error": { "code": self.code, "message": self.message } }))
     }
 }
 
@@ -56,7 +53,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => Self::not_found(format!("{what} does not exist")),
             StoreError::AlreadyExists(what) => Self::conflict(format!("{what} already exists")),
             StoreError::Conflict { current } => Self::new(409, "conflict", format!("current status is '{current}'")),
-            StoreError::BadCursor => Self::bad_request("bad_cursor", "the 'cursor' parameter is not one this API issued"),
+            StoreError::BadCursor => {
+                Self::bad_request("bad_cursor", "the 'cursor' parameter is not one this API issued")
+            }
             e @ (StoreError::Throttled | StoreError::Unavailable(_)) => Self::unavailable(e),
             e @ StoreError::Corrupt(_) => Self::internal(e),
         }
@@ -110,7 +109,9 @@ impl RequestExt for ApiGatewayV2httpRequest {
     }
 
     fn body_bytes(&self) -> Result<Vec<u8>, ApiError> {
-        let Some(body) = self.body.as_deref() else { return Ok(Vec::new()) };
+        let Some(body) = self.body.as_deref() else {
+            return Ok(Vec::new());
+        };
         let bytes = if self.is_base64_encoded {
             base64::engine::general_purpose::STANDARD
                 .decode(body)
@@ -129,7 +130,8 @@ impl RequestExt for ApiGatewayV2httpRequest {
         if bytes.is_empty() {
             return Err(ApiError::bad_request("missing_body", "this route needs a JSON body"));
         }
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("invalid_json", format!("the JSON body is not valid: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("the JSON body is not valid: {e}")))
     }
 }
 

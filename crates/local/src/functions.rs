@@ -53,17 +53,23 @@ impl Functions {
     pub fn build(sdk: &SdkConfig, stack: &Stack, overrides: &BTreeMap<String, String>) -> Result<Self> {
         let env_of = |function: &str| -> Result<BTreeMap<String, String>> { stack.function_env(function, overrides) };
         let vars = env_of(UPLOAD_URL)?;
-        let upload_url = fanmail_upload_url::aws_deps(sdk, fanmail_upload_url::Config::from_env(&config(&vars)).context(UPLOAD_URL)?);
+        let upload_url = fanmail_upload_url::aws_deps(
+            sdk,
+            fanmail_upload_url::Config::from_env(&config(&vars)).context(UPLOAD_URL)?,
+        );
         let vars = env_of(API)?;
         let api = fanmail_api::aws_deps(sdk, fanmail_api::Config::from_env(&config(&vars)).context(API)?);
         let vars = env_of(SPLITTER)?;
-        let splitter = fanmail_splitter::aws_deps(sdk, &fanmail_splitter::Config::from_env(&config(&vars)).context(SPLITTER)?);
+        let splitter =
+            fanmail_splitter::aws_deps(sdk, &fanmail_splitter::Config::from_env(&config(&vars)).context(SPLITTER)?);
         let vars = env_of(TRIGGER)?;
-        let trigger = fanmail_trigger::aws_deps(sdk, &fanmail_trigger::Config::from_env(&config(&vars)).context(TRIGGER)?);
+        let trigger =
+            fanmail_trigger::aws_deps(sdk, &fanmail_trigger::Config::from_env(&config(&vars)).context(TRIGGER)?);
         let vars = env_of(SENDER)?;
         let sender = fanmail_sender::aws_deps(sdk, fanmail_sender::Config::from_env(&config(&vars)).context(SENDER)?);
         let vars = env_of(RECORDER)?;
-        let recorder = fanmail_recorder::aws_deps(sdk, &fanmail_recorder::Config::from_env(&config(&vars)).context(RECORDER)?);
+        let recorder =
+            fanmail_recorder::aws_deps(sdk, &fanmail_recorder::Config::from_env(&config(&vars)).context(RECORDER)?);
         Ok(Self { upload_url, api, splitter, trigger, sender, recorder })
     }
 

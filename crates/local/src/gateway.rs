@@ -26,7 +26,11 @@ use crate::functions::Functions;
 use crate::template::HttpRoute;
 
 /// A route and the path parameters it captured.
-pub fn match_route<'a>(routes: &'a [HttpRoute], method: &str, path: &str) -> Option<(&'a HttpRoute, BTreeMap<String, String>)> {
+pub fn match_route<'a>(
+    routes: &'a [HttpRoute],
+    method: &str,
+    path: &str,
+) -> Option<(&'a HttpRoute, BTreeMap<String, String>)> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     routes.iter().filter(|r| r.method == method || r.method == "ANY").find_map(|route| {
         let pattern: Vec<&str> = route.path.trim_end_matches('/').split('/').collect();
@@ -68,18 +72,25 @@ pub fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The payload-2.0 event API Gateway would send for this request.
+/// An HTTP request as it reached the gateway.
+#[derive(Debug, Clone)]
+pub struct IncomingRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub host: String,
+    pub peer: SocketAddr,
+}
+
+/// The payload-2.0 event API Gateway would send for this request on `route`.
 pub fn build_event(
     route: &HttpRoute,
     params: BTreeMap<String, String>,
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    host: &str,
-    peer: SocketAddr,
+    request: &IncomingRequest,
 ) -> Result<ApiGatewayV2httpRequest> {
+    let IncomingRequest { method, path, query, headers, body, host, peer } = request;
     let mut header_map = Map::new();
     for (name, value) in headers {
         let name = name.to_ascii_lowercase();
@@ -116,7 +127,7 @@ pub fn build_event(
             "accountId": crate::resolve::ACCOUNT_ID,
             "apiId": "local",
             "domainName": host,
-            "domainPrefix": host.split('.').next().unwrap_or(host),
+            "domainPrefix": host.split('.').next().unwrap_or(host.as_str()),
             "http": {
                 "method": method,
                 "path": path,
@@ -180,25 +191,31 @@ impl Gateway {
     async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let method = request.method().as_str().to_string();
         let path = request.uri().path().to_string();
-        let query = request.uri().query().unwrap_or_default().to_string();
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        let host = request.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
         let Some((route, params)) = match_route(&self.routes, &method, &path) else {
             // API Gateway's own answer to an unmatched route.
             return plain(404, "Not Found");
         };
-        let body = match request.into_body().collect().await {
-            Ok(collected) => collected.to_bytes(),
+        let mut incoming = IncomingRequest {
+            method,
+            path,
+            query: request.uri().query().unwrap_or_default().to_string(),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+            body: Vec::new(),
+            host: request.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string(),
+            peer,
+        };
+        incoming.body = match request.into_body().collect().await {
+            Ok(collected) => collected.to_bytes().to_vec(),
             Err(_) => return plain(400, "could not read the request body"),
         };
-        if body.len() > 10 * 1024 * 1024 {
+        if incoming.body.len() > 10 * 1024 * 1024 {
             return plain(413, "Request Entity Too Large");
         }
-        let event = match build_event(route, params, &method, &path, &query, &headers, &body, &host, peer) {
+        let event = match build_event(route, params, &incoming) {
             Ok(event) => event,
             Err(e) => return plain(400, &format!("bad request: {e}")),
         };
@@ -237,7 +254,12 @@ mod tests {
     fn routes() -> Vec<HttpRoute> {
         vec![
             HttpRoute { function: "Api".into(), method: "GET".into(), path: "/campaigns/{id}".into(), public: false },
-            HttpRoute { function: "Api".into(), method: "GET".into(), path: "/campaigns/{id}/recipients".into(), public: false },
+            HttpRoute {
+                function: "Api".into(),
+                method: "GET".into(),
+                path: "/campaigns/{id}/recipients".into(),
+                public: false,
+            },
             HttpRoute { function: "Api".into(), method: "GET".into(), path: "/health".into(), public: true },
         ]
     }
@@ -257,8 +279,16 @@ mod tests {
     fn the_event_has_api_gateways_shape() {
         let routes = routes();
         let (route, params) = match_route(&routes, "GET", "/campaigns/c1").unwrap();
-        let headers = vec![("X-Thing".to_string(), "a".to_string()), ("x-thing".to_string(), "b".to_string())];
-        let event = build_event(route, params, "GET", "/campaigns/c1", "status=sent&x=%20y", &headers, b"", "127.0.0.1:3000", "127.0.0.1:5000".parse().unwrap()).unwrap();
+        let request = IncomingRequest {
+            method: "GET".into(),
+            path: "/campaigns/c1".into(),
+            query: "status=sent&x=%20y".into(),
+            headers: vec![("X-Thing".to_string(), "a".to_string()), ("x-thing".to_string(), "b".to_string())],
+            body: Vec::new(),
+            host: "127.0.0.1:3000".into(),
+            peer: "127.0.0.1:5000".parse().unwrap(),
+        };
+        let event = build_event(route, params, &request).unwrap();
         assert_eq!(event.route_key.as_deref(), Some("GET /campaigns/{id}"));
         assert_eq!(event.request_context.http.method, http::Method::GET);
         assert_eq!(event.path_parameters["id"], "c1");

@@ -54,9 +54,11 @@ fn is_loopback(url: &str) -> bool {
 
 impl LocalEndpoints {
     pub fn from_env() -> Result<Self> {
-        let get = |key: &str| std::env::var(key).with_context(|| {
+        let get = |key: &str| {
+            std::env::var(key).with_context(|| {
             format!("{key} is not set: start the local stack with `scripts/local-aws.sh start` and `source .local/aws.env` (make dev and make test do both)")
-        });
+        })
+        };
         let endpoints = Self { aws: get("AWS_ENDPOINT_URL")?, sesv2: get("AWS_ENDPOINT_URL_SESV2")? };
         for url in [&endpoints.aws, &endpoints.sesv2] {
             if !is_loopback(url) {
@@ -88,7 +90,8 @@ pub fn load_template() -> Result<Template> {
 /// Values the runner supplies itself because it plays the resources they name: the API's
 /// public URL (the local gateway) and the image CDN (the bucket, path-style).
 pub fn local_overrides(stack: &Stack, endpoints: &LocalEndpoints, api_url: &str) -> Result<BTreeMap<String, String>> {
-    let bucket = stack.template.of_type("AWS::S3::Bucket").next().map(|(id, _)| id.clone()).context("template has no bucket")?;
+    let bucket =
+        stack.template.of_type("AWS::S3::Bucket").next().map(|(id, _)| id.clone()).context("template has no bucket")?;
     Ok(BTreeMap::from([
         ("PUBLIC_BASE_URL".to_string(), api_url.to_string()),
         ("IMAGES_BASE_URL".to_string(), format!("{}/{}", endpoints.aws, stack.reference(&bucket)?)),
@@ -135,7 +138,9 @@ impl Runner {
         let queue_urls: HashMap<String, String> = stack
             .template
             .of_type("AWS::SQS::Queue")
-            .filter_map(|(id, _)| Some((stack.attribute(id, "Arn").ok()?.to_string(), stack.reference(id).ok()?.to_string())))
+            .filter_map(|(id, _)| {
+                Some((stack.attribute(id, "Arn").ok()?.to_string(), stack.reference(id).ok()?.to_string()))
+            })
             .collect();
         let clock = ScheduleClock::new(aws_sdk_scheduler::Client::new(&sdk), sqs, group, queue_urls);
         tasks.push(tokio::spawn(clock.run(functions.clone())));

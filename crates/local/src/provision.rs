@@ -49,7 +49,8 @@ impl Stack {
         let mut redrives = Vec::new();
         // Queues first: everything else may name them.
         for (id, resource) in template.of_type("AWS::SQS::Queue") {
-            let (physical, redrive) = create_queue(sdk, stack_name, id, resource.get("Properties").unwrap_or(&Value::Null)).await?;
+            let (physical, redrive) =
+                create_queue(sdk, stack_name, id, resource.get("Properties").unwrap_or(&Value::Null)).await?;
             if let Some(redrive) = redrive {
                 redrives.push((physical.reference.clone(), redrive));
             }
@@ -61,7 +62,8 @@ impl Stack {
                 None => bail!("RedrivePolicy without deadLetterTargetArn"),
             };
             let max_receive = redrive.get("maxReceiveCount").map(|v| v.to_string()).unwrap_or_else(|| "3".into());
-            let policy = serde_json::json!({ "deadLetterTargetArn": target, "maxReceiveCount": max_receive.trim_matches('"') });
+            let policy =
+                serde_json::json!({ "deadLetterTargetArn": target, "maxReceiveCount": max_receive.trim_matches('"') });
             aws_sdk_sqs::Client::new(sdk)
                 .set_queue_attributes()
                 .queue_url(&queue_url)
@@ -79,9 +81,17 @@ impl Stack {
                 "AWS::DynamoDB::Table" => create_table(sdk, &name, &props).await?,
                 "AWS::S3::Bucket" => create_bucket(sdk, &name.to_ascii_lowercase(), &props, &scope, stack_name).await?,
                 "AWS::SNS::Topic" => {
-                    let out = aws_sdk_sns::Client::new(sdk).create_topic().name(&name).send().await.context("creating a topic")?;
+                    let out = aws_sdk_sns::Client::new(sdk)
+                        .create_topic()
+                        .name(&name)
+                        .send()
+                        .await
+                        .context("creating a topic")?;
                     let topic_arn = out.topic_arn().unwrap_or_default().to_string();
-                    Physical { reference: topic_arn.clone(), attributes: BTreeMap::from([("TopicArn".into(), topic_arn), ("TopicName".into(), name)]) }
+                    Physical {
+                        reference: topic_arn.clone(),
+                        attributes: BTreeMap::from([("TopicArn".into(), topic_arn), ("TopicName".into(), name)]),
+                    }
                 }
                 "AWS::Scheduler::ScheduleGroup" => {
                     let group = match props.get("Name") {
@@ -94,7 +104,13 @@ impl Stack {
                             return Err(anyhow!(e).context("creating the schedule group"));
                         }
                     }
-                    Physical { reference: group.clone(), attributes: BTreeMap::from([("Arn".into(), arn("scheduler", &format!("schedule-group/{group}")))]) }
+                    Physical {
+                        reference: group.clone(),
+                        attributes: BTreeMap::from([(
+                            "Arn".into(),
+                            arn("scheduler", &format!("schedule-group/{group}")),
+                        )]),
+                    }
                 }
                 "AWS::Serverless::Function" => Physical {
                     reference: name.clone(),
@@ -104,8 +120,13 @@ impl Stack {
                     reference: name.clone(),
                     attributes: BTreeMap::from([("Arn".into(), format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}"))]),
                 },
-                "AWS::SecretsManager::Secret" => Physical { reference: arn("secretsmanager", &format!("secret:{name}")), attributes: BTreeMap::new() },
-                "AWS::SES::ConfigurationSet" => Physical { reference: name.to_ascii_lowercase(), attributes: BTreeMap::new() },
+                "AWS::SecretsManager::Secret" => Physical {
+                    reference: arn("secretsmanager", &format!("secret:{name}")),
+                    attributes: BTreeMap::new(),
+                },
+                "AWS::SES::ConfigurationSet" => {
+                    Physical { reference: name.to_ascii_lowercase(), attributes: BTreeMap::new() }
+                }
                 "AWS::Serverless::HttpApi" => Physical { reference: "local".into(), attributes: BTreeMap::new() },
                 _ => Physical { reference: name.clone(), attributes: BTreeMap::new() },
             };
@@ -116,7 +137,11 @@ impl Stack {
 
     /// A function's environment, resolved against this stack; `overrides` replace values that
     /// name things the local runner plays itself (the API's public URL, the CDN).
-    pub fn function_env(&self, function: &str, overrides: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    pub fn function_env(
+        &self,
+        function: &str,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>> {
         self.template
             .function_environment(function)
             .iter()
@@ -161,7 +186,13 @@ async fn create_queue(sdk: &SdkConfig, stack: &str, id: &str, props: &Value) -> 
             request = request.attributes(attribute, value.to_string().trim_matches('"').to_string());
         }
     }
-    let url = request.send().await.with_context(|| format!("creating queue {name}"))?.queue_url().unwrap_or_default().to_string();
+    let url = request
+        .send()
+        .await
+        .with_context(|| format!("creating queue {name}"))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
     let attrs = client
         .get_queue_attributes()
         .queue_url(&url)
@@ -173,7 +204,11 @@ async fn create_queue(sdk: &SdkConfig, stack: &str, id: &str, props: &Value) -> 
     Ok((
         Physical {
             reference: url.clone(),
-            attributes: BTreeMap::from([("Arn".into(), queue_arn), ("QueueName".into(), name), ("QueueUrl".into(), url)]),
+            attributes: BTreeMap::from([
+                ("Arn".into(), queue_arn),
+                ("QueueName".into(), name),
+                ("QueueUrl".into(), url),
+            ]),
         },
         props.get("RedrivePolicy").cloned(),
     ))
@@ -213,7 +248,9 @@ async fn create_table(sdk: &SdkConfig, name: &str, props: &Value) -> Result<Phys
                 .set_key_schema(Some(key_schema(index.get("KeySchema").unwrap_or(&Value::Null))?))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::from(str_prop(index, "/Projection/ProjectionType").unwrap_or("ALL")))
+                        .projection_type(ProjectionType::from(
+                            str_prop(index, "/Projection/ProjectionType").unwrap_or("ALL"),
+                        ))
                         .build(),
                 )
                 .build()?,
@@ -243,7 +280,9 @@ async fn create_bucket(sdk: &SdkConfig, name: &str, props: &Value, scope: &Scope
     let client = fanmail_common::aws::s3_client(sdk);
     match client.create_bucket().bucket(name).send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_bucket_already_owned_by_you() || se.is_bucket_already_exists()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_bucket_already_owned_by_you() || se.is_bucket_already_exists()) => {}
         Err(e) => return Err(anyhow!(e).context(format!("creating bucket {name}"))),
     }
     let mut cors = CorsConfiguration::builder();
@@ -260,11 +299,19 @@ async fn create_bucket(sdk: &SdkConfig, name: &str, props: &Value, scope: &Scope
                 .build()?,
         );
     }
-    client.put_bucket_cors().bucket(name).cors_configuration(cors.build()?).send().await.context("setting bucket CORS")?;
+    client
+        .put_bucket_cors()
+        .bucket(name)
+        .cors_configuration(cors.build()?)
+        .send()
+        .await
+        .context("setting bucket CORS")?;
     let mut lifecycle = BucketLifecycleConfiguration::builder();
     let mut has_rules = false;
     for rule in props.pointer("/LifecycleConfiguration/Rules").and_then(Value::as_array).into_iter().flatten() {
-        let Some(days) = rule.get("ExpirationInDays") else { continue };
+        let Some(days) = rule.get("ExpirationInDays") else {
+            continue;
+        };
         has_rules = true;
         lifecycle = lifecycle.rules(
             LifecycleRule::builder()

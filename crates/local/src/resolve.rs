@@ -88,7 +88,11 @@ impl Scope {
                     ("Fn::Join", Value::Array(parts)) if parts.len() == 2 => {
                         let separator = parts[0].as_str().unwrap_or_default();
                         let items = parts[1].as_array().ok_or_else(|| anyhow!("!Join needs a list"))?;
-                        Ok(items.iter().map(|i| self.resolve(i, stack_name)).collect::<Result<Vec<_>>>()?.join(separator))
+                        Ok(items
+                            .iter()
+                            .map(|i| self.resolve(i, stack_name))
+                            .collect::<Result<Vec<_>>>()?
+                            .join(separator))
                     }
                     (other, _) => bail!("intrinsic {other} is not supported by the local runner"),
                 }
@@ -122,7 +126,10 @@ mod tests {
         assert_eq!(s.resolve(&json!({"Ref": "Rate"}), "st").unwrap(), "14");
         assert_eq!(s.resolve(&json!({"Ref": "Queue"}), "st").unwrap(), "http://q/1/queue");
         assert_eq!(s.resolve(&json!({"Fn::GetAtt": ["Queue", "Arn"]}), "st").unwrap(), "arn:aws:sqs:us-east-1:1:queue");
-        assert_eq!(s.resolve(&json!({"Fn::Sub": "${AWS::StackName}-x-${Queue.Arn}"}), "st").unwrap(), "st-x-arn:aws:sqs:us-east-1:1:queue");
+        assert_eq!(
+            s.resolve(&json!({"Fn::Sub": "${AWS::StackName}-x-${Queue.Arn}"}), "st").unwrap(),
+            "st-x-arn:aws:sqs:us-east-1:1:queue"
+        );
         assert_eq!(s.resolve(&json!({"Fn::Join": ["-", ["a", {"Ref": "Rate"}]]}), "st").unwrap(), "a-14");
         assert!(s.resolve(&json!({"Ref": "Nope"}), "st").is_err());
         assert!(s.resolve(&json!({"Fn::GetAtt": ["Queue", "Nope"]}), "st").is_err());

@@ -59,7 +59,8 @@ impl ScheduleClock {
             }
             let target = schedule.target().ok_or_else(|| anyhow!("schedule {name} has no target"))?;
             let input = target.input().unwrap_or("{}");
-            let payload: serde_json::Value = serde_json::from_str(input).unwrap_or(serde_json::Value::String(input.to_string()));
+            let payload: serde_json::Value =
+                serde_json::from_str(input).unwrap_or(serde_json::Value::String(input.to_string()));
             match functions.scheduled(payload).await {
                 Ok(result) => tracing::info!(schedule = %name, result = %result, "schedule fired"),
                 Err(e) => {
@@ -69,7 +70,9 @@ impl ScheduleClock {
                     if *failures < ATTEMPTS {
                         continue;
                     }
-                    if let Some(url) = target.dead_letter_config().and_then(|d| d.arn()).and_then(|arn| self.queue_urls.get(arn)) {
+                    if let Some(url) =
+                        target.dead_letter_config().and_then(|d| d.arn()).and_then(|arn| self.queue_urls.get(arn))
+                    {
                         self.sqs.send_message().queue_url(url).message_body(input).send().await?;
                     }
                 }

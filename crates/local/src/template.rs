@@ -73,7 +73,8 @@ fn normalise(value: serde_yaml::Value) -> Result<Value> {
                 "Ref" => json!({ "Ref": inner }),
                 "GetAtt" => match inner {
                     Value::String(s) => {
-                        let (resource, attribute) = s.split_once('.').ok_or_else(|| anyhow!("!GetAtt {s} has no attribute"))?;
+                        let (resource, attribute) =
+                            s.split_once('.').ok_or_else(|| anyhow!("!GetAtt {s} has no attribute"))?;
                         json!({ "Fn::GetAtt": [resource, attribute] })
                     }
                     other => json!({ "Fn::GetAtt": other }),
@@ -157,8 +158,14 @@ impl Template {
     pub fn http_routes(&self) -> Result<Vec<HttpRoute>> {
         self.events("HttpApi")
             .map(|(function, props)| {
-                let method = props.get("Method").and_then(Value::as_str).ok_or_else(|| anyhow!("{function}: HttpApi event without Method"))?;
-                let path = props.get("Path").and_then(Value::as_str).ok_or_else(|| anyhow!("{function}: HttpApi event without Path"))?;
+                let method = props
+                    .get("Method")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("{function}: HttpApi event without Method"))?;
+                let path = props
+                    .get("Path")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("{function}: HttpApi event without Path"))?;
                 let public = props.pointer("/Auth/Authorizer").and_then(Value::as_str) == Some("NONE");
                 Ok(HttpRoute { function, method: method.to_ascii_uppercase(), path: path.to_string(), public })
             })
@@ -170,18 +177,25 @@ impl Template {
             .map(|(function, props)| {
                 let queue = match props.get("Queue") {
                     Some(Value::Object(o)) => match o.get("Fn::GetAtt") {
-                        Some(Value::Array(parts)) if parts.len() == 2 => parts[0].as_str().unwrap_or_default().to_string(),
+                        Some(Value::Array(parts)) if parts.len() == 2 => {
+                            parts[0].as_str().unwrap_or_default().to_string()
+                        }
                         _ => bail!("{function}: SQS Queue must be !GetAtt <Queue>.Arn"),
                     },
                     _ => bail!("{function}: SQS event without Queue"),
                 };
-                let int = |name: &str, default: i32| props.get(name).and_then(Value::as_i64).map(|v| v as i32).unwrap_or(default);
+                let int = |name: &str, default: i32| {
+                    props.get(name).and_then(Value::as_i64).map(|v| v as i32).unwrap_or(default)
+                };
                 Ok(SqsEventSource {
                     function,
                     queue,
                     batch_size: int("BatchSize", 10),
                     batching_window_seconds: int("MaximumBatchingWindowInSeconds", 0),
-                    maximum_concurrency: props.pointer("/ScalingConfig/MaximumConcurrency").cloned().unwrap_or(json!(2)),
+                    maximum_concurrency: props
+                        .pointer("/ScalingConfig/MaximumConcurrency")
+                        .cloned()
+                        .unwrap_or(json!(2)),
                     report_batch_item_failures: props
                         .get("FunctionResponseTypes")
                         .and_then(Value::as_array)
@@ -202,10 +216,13 @@ impl Template {
             .iter()
             .filter_map(|(name, spec)| {
                 let default = spec.get("Default")?;
-                Some((name.clone(), match default {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                }))
+                Some((
+                    name.clone(),
+                    match default {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                ))
             })
             .collect()
     }

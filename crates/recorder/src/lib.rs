@@ -82,7 +82,10 @@ pub fn event_type(message: &str) -> Result<String, String> {
         .ok_or_else(|| "message has neither eventType nor notificationType".to_string())
 }
 
-pub async fn handler<C, R, S, L>(_deps: &Deps<C, R, S, L>, event: LambdaEvent<SnsEvent>) -> Result<RecorderSummary, Error>
+pub async fn handler<C, R, S, L>(
+    _deps: &Deps<C, R, S, L>,
+    event: LambdaEvent<SnsEvent>,
+) -> Result<RecorderSummary, Error>
 where
     C: CampaignStore,
     R: RecipientStore,

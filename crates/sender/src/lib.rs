@@ -5,7 +5,9 @@
 //! message stays on the queue (retried, then kept in the DLQ): nothing accepted is dropped.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use fanmail_common::aws::{DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore, SesMailer};
+use fanmail_common::aws::{
+    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore, SesMailer,
+};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::RecipientJob;
 use fanmail_common::ports::{CampaignStore, Clock, Ledger, Mailer, RecipientStore, SuppressionStore, TemplateStore};
@@ -33,7 +35,8 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let max_send_rate: f64 = env.parsed(vars::MAX_SEND_RATE, 14.0)?;
-        if !(max_send_rate > 0.0) {
+        // NaN and infinities are not rates either.
+        if !max_send_rate.is_finite() || max_send_rate <= 0.0 {
             return Err(ConfigError::Invalid {
                 key: vars::MAX_SEND_RATE.into(),
                 value: max_send_rate.to_string(),
@@ -66,8 +69,15 @@ pub struct Deps<T, C, R, S, L, M, K> {
     pub config: Config,
 }
 
-pub type AwsDeps =
-    Deps<DynamoTemplateStore, DynamoCampaignStore, DynamoRecipientStore, DynamoSuppressionStore, DynamoLedger, SesMailer, SystemClock>;
+pub type AwsDeps = Deps<
+    DynamoTemplateStore,
+    DynamoCampaignStore,
+    DynamoRecipientStore,
+    DynamoSuppressionStore,
+    DynamoLedger,
+    SesMailer,
+    SystemClock,
+>;
 
 pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
@@ -103,7 +113,10 @@ where
         };
         match deps.campaigns.get(&job.campaign_id).await {
             Ok(None) => RecordOutcome::Poison(format!("campaign {} does not exist", job.campaign_id)),
-            Ok(Some(_)) => RecordOutcome::Retry(format!("sending for campaign {} is not available in this version", job.campaign_id)),
+            Ok(Some(_)) => RecordOutcome::Retry(format!(
+                "sending for campaign {} is not available in this version",
+                job.campaign_id
+            )),
             Err(e) => RecordOutcome::Retry(e.to_string()),
         }
     })

@@ -7,7 +7,10 @@
 //! (retried, then kept in the DLQ): nothing accepted is dropped.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use fanmail_common::aws::{s3_client, DynamoCampaignStore, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore, S3ObjectStore, SqsQueue};
+use fanmail_common::aws::{
+    s3_client, DynamoCampaignStore, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore, S3ObjectStore,
+    SqsQueue,
+};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::SplitJob;
 use fanmail_common::ports::{CampaignStore, ObjectStore, Queue, RecipientStore, SuppressionStore, TemplateStore};
@@ -49,7 +52,14 @@ pub struct Deps<T, C, R, S, O, Q> {
     pub recipient_jobs: Q,
 }
 
-pub type AwsDeps = Deps<DynamoTemplateStore, DynamoCampaignStore, DynamoRecipientStore, DynamoSuppressionStore, S3ObjectStore, SqsQueue>;
+pub type AwsDeps = Deps<
+    DynamoTemplateStore,
+    DynamoCampaignStore,
+    DynamoRecipientStore,
+    DynamoSuppressionStore,
+    S3ObjectStore,
+    SqsQueue,
+>;
 
 pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
@@ -65,7 +75,10 @@ pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
     }
 }
 
-pub async fn handler<T, C, R, S, O, Q>(deps: &Deps<T, C, R, S, O, Q>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
+pub async fn handler<T, C, R, S, O, Q>(
+    deps: &Deps<T, C, R, S, O, Q>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error>
 where
     T: TemplateStore,
     C: CampaignStore,
@@ -81,7 +94,10 @@ where
         };
         match deps.campaigns.get(&job.campaign_id).await {
             Ok(None) => RecordOutcome::Poison(format!("campaign {} does not exist", job.campaign_id)),
-            Ok(Some(_)) => RecordOutcome::Retry(format!("fan-out of campaign {} is not available in this version", job.campaign_id)),
+            Ok(Some(_)) => RecordOutcome::Retry(format!(
+                "fan-out of campaign {} is not available in this version",
+                job.campaign_id
+            )),
             Err(e) => RecordOutcome::Retry(e.to_string()),
         }
     })

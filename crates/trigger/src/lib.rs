@@ -155,12 +155,19 @@ mod tests {
     }
 
     async fn deps_with(c: Campaign, now: time::OffsetDateTime) -> Deps<MemoryCampaignStore, MemoryQueue, ManualClock> {
-        let deps = Deps { campaigns: MemoryCampaignStore::default(), split_jobs: MemoryQueue::default(), clock: ManualClock::at(now) };
+        let deps = Deps {
+            campaigns: MemoryCampaignStore::default(),
+            split_jobs: MemoryQueue::default(),
+            clock: ManualClock::at(now),
+        };
         deps.campaigns.create(&c).await.unwrap();
         deps
     }
 
-    async fn fire(deps: &Deps<MemoryCampaignStore, MemoryQueue, ManualClock>, payload: serde_json::Value) -> TriggerOutcome {
+    async fn fire(
+        deps: &Deps<MemoryCampaignStore, MemoryQueue, ManualClock>,
+        payload: serde_json::Value,
+    ) -> TriggerOutcome {
         handler(deps, LambdaEvent::new(payload, Default::default())).await.unwrap().outcome
     }
 
@@ -195,8 +202,14 @@ mod tests {
     #[tokio::test]
     async fn cancelled_unknown_and_malformed_invocations_send_nothing() {
         let deps = deps_with(campaign(CampaignStatus::Cancelled, 0), datetime!(2026-11-23 09:00:01 UTC)).await;
-        assert_eq!(fire(&deps, serde_json::json!({"campaignId": "c1", "generation": 0})).await, TriggerOutcome::AlreadyStarted);
-        assert_eq!(fire(&deps, serde_json::json!({"campaignId": "zz", "generation": 0})).await, TriggerOutcome::UnknownCampaign);
+        assert_eq!(
+            fire(&deps, serde_json::json!({"campaignId": "c1", "generation": 0})).await,
+            TriggerOutcome::AlreadyStarted
+        );
+        assert_eq!(
+            fire(&deps, serde_json::json!({"campaignId": "zz", "generation": 0})).await,
+            TriggerOutcome::UnknownCampaign
+        );
         assert_eq!(fire(&deps, serde_json::json!({"campaign": 1})).await, TriggerOutcome::InvalidPayload);
         assert!(deps.split_jobs.sent().is_empty());
     }

@@ -146,11 +146,8 @@ async fn create_upload<O: ObjectStore, I: IdGenerator>(
             format!("{} bytes is over the limit of {max_bytes} bytes for this kind of upload", body.size),
         ));
     }
-    let presigned = deps
-        .store
-        .presign_put(&key, &content_type, body.size, UPLOAD_EXPIRY)
-        .await
-        .map_err(ApiError::internal)?;
+    let presigned =
+        deps.store.presign_put(&key, &content_type, body.size, UPLOAD_EXPIRY).await.map_err(ApiError::internal)?;
     let image_url = matches!(body.kind, UploadKind::Image).then(|| format!("{}/{key}", deps.config.images_base_url));
     tracing::info!(key = %key, size = body.size, "presigned upload issued");
     Ok(json_response(
@@ -197,7 +194,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_list_upload_gets_a_random_key_and_a_signed_length() {
-        let (status, json) = call(r#"{"kind":"list","contentType":"text/csv","size":500,"filename":"../../x.csv"}"#).await;
+        let (status, json) =
+            call(r#"{"kind":"list","contentType":"text/csv","size":500,"filename":"../../x.csv"}"#).await;
         assert_eq!(status, 201);
         assert_eq!(json["key"], "lists/u1.csv");
         assert_eq!(json["headers"]["content-length"], "500");

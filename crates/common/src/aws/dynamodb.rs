@@ -12,13 +12,10 @@ use time::OffsetDateTime;
 
 use super::{classify, describe, Fault};
 use crate::domain::{
-    sent_hour_key, sent_hour_keys,
-    Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId,
-    RecipientStatus, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    sent_hour_key, sent_hour_keys, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress,
+    Recipient, RecipientId, RecipientStatus, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
-use crate::ports::{
-    CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore,
-};
+use crate::ports::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -49,7 +46,12 @@ fn epoch_ms(at: OffsetDateTime) -> i128 {
     at.unix_timestamp_nanos() / 1_000_000
 }
 
-fn fault<E>(err: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> StoreError
+fn fault<E>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> StoreError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -60,7 +62,12 @@ where
     }
 }
 
-fn condition_failed<E>(err: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> bool
+fn condition_failed<E>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> bool
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {
@@ -69,13 +76,17 @@ where
 
 /// Opaque page cursor: the last evaluated key as base64url JSON.
 fn encode_cursor(key: Option<&Item>) -> Result<Option<String>, StoreError> {
-    let Some(key) = key.filter(|k| !k.is_empty()) else { return Ok(None) };
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
     let json: serde_json::Value = from_item(key.clone())?;
     Ok(Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())))
 }
 
 fn decode_cursor(cursor: Option<&str>) -> Result<Option<Item>, StoreError> {
-    let Some(cursor) = cursor else { return Ok(None) };
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
     let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
     if !json.is_object() {
@@ -146,7 +157,9 @@ impl TemplateStore for DynamoTemplateStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) => {
-                let code = e.as_service_error().and_then(|se| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(se).map(str::to_string));
+                let code = e.as_service_error().and_then(|se| {
+                    aws_smithy_types::error::metadata::ProvideErrorMetadata::code(se).map(str::to_string)
+                });
                 let text = describe(&e);
                 if code.as_deref() == Some("TransactionCanceledException") && text.contains("ConditionalCheckFailed") {
                     Err(StoreError::AlreadyExists(format!("template {} version {}", template.id, template.version)))
@@ -328,7 +341,11 @@ impl DynamoRecipientStore {
         Self { client, table: table.into() }
     }
 
-    fn update(&self, campaign: &CampaignId, id: &RecipientId) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    fn update(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -339,9 +356,7 @@ impl DynamoRecipientStore {
     }
 
     async fn current(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Recipient, StoreError> {
-        self.get(campaign, id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("recipient {campaign}/{id}")))
+        self.get(campaign, id).await?.ok_or_else(|| StoreError::NotFound(format!("recipient {campaign}/{id}")))
     }
 }
 
@@ -539,10 +554,7 @@ impl SuppressionStore for DynamoSuppressionStore {
             .send()
             .collect::<Vec<_>>()
             .await;
-        pages
-            .into_iter()
-            .map(|item| item.map_err(|e| fault(&e)).and_then(from_item))
-            .collect()
+        pages.into_iter().map(|item| item.map_err(|e| fault(&e)).and_then(from_item)).collect()
     }
 
     async fn remove(&self, address: &EmailAddress, scope: &SuppressionScope) -> Result<bool, StoreError> {
@@ -595,7 +607,12 @@ impl DynamoLedger {
 }
 
 impl Ledger for DynamoLedger {
-    async fn record_once(&self, key: &str, value: &str, expires_at: OffsetDateTime) -> Result<Option<String>, StoreError> {
+    async fn record_once(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let result = self
             .client
@@ -655,7 +672,11 @@ impl Ledger for DynamoLedger {
                 if rounds > 1 {
                     tokio::time::sleep(std::time::Duration::from_millis(25 << rounds.min(6))).await;
                 }
-                let request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().expect("keys are set");
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .expect("keys are set");
                 let out = self
                     .client
                     .batch_get_item()

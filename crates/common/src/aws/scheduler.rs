@@ -9,8 +9,7 @@ use time::PrimitiveDateTime;
 use super::{classify, Fault};
 use crate::ports::{ScheduleSpec, ScheduleState, Scheduler, SchedulerError};
 
-const AT_FORMAT: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+const AT_FORMAT: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
 
 /// `at(yyyy-mm-ddThh:mm:ss)`, EventBridge Scheduler's one-time expression.
 pub fn at_expression(at: PrimitiveDateTime) -> String {
@@ -51,11 +50,8 @@ impl EventBridgeScheduler {
     }
 
     fn target(&self, payload: &str) -> Result<Target, SchedulerError> {
-        let mut target = Target::builder()
-            .arn(&self.target.target_arn)
-            .role_arn(&self.target.role_arn)
-            .input(payload)
-            .retry_policy(
+        let mut target =
+            Target::builder().arn(&self.target.target_arn).role_arn(&self.target.role_arn).input(payload).retry_policy(
                 RetryPolicy::builder()
                     .maximum_retry_attempts(RETRY_ATTEMPTS)
                     .maximum_event_age_in_seconds(RETRY_MAX_AGE_SECONDS)
@@ -72,14 +68,22 @@ fn off_window() -> FlexibleTimeWindow {
     FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().expect("mode is set")
 }
 
-fn to_error<E>(err: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>, name: &str) -> SchedulerError
+fn to_error<E>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+    name: &str,
+) -> SchedulerError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     match classify(err) {
         Fault::Throttled => SchedulerError::Throttled,
         Fault::Transient(m) => SchedulerError::Unavailable(m),
-        Fault::Service { code, .. } if code == "ResourceNotFoundException" => SchedulerError::NotFound(name.to_string()),
+        Fault::Service { code, .. } if code == "ResourceNotFoundException" => {
+            SchedulerError::NotFound(name.to_string())
+        }
         Fault::Service { code, .. } if code == "ConflictException" => SchedulerError::AlreadyExists(name.to_string()),
         Fault::Service { code, message } => SchedulerError::Invalid(format!("{code}: {message}")),
     }
@@ -140,8 +144,9 @@ impl Scheduler for EventBridgeScheduler {
             }
         };
         let expression = out.schedule_expression().unwrap_or_default();
-        let at = parse_at_expression(expression)
-            .ok_or_else(|| SchedulerError::Invalid(format!("schedule {name} has expression '{expression}', not at(...)")))?;
+        let at = parse_at_expression(expression).ok_or_else(|| {
+            SchedulerError::Invalid(format!("schedule {name} has expression '{expression}', not at(...)"))
+        })?;
         Ok(Some(ScheduleState {
             spec: ScheduleSpec {
                 name: name.to_string(),

@@ -65,9 +65,8 @@ impl Mailer for SesMailer {
                 .ok_or_else(|| MailError::Transient("SES answered without a message id".into())),
             Err(e) => Err(match e.as_service_error() {
                 Some(SendEmailError::TooManyRequestsException(_)) => MailError::Throttled,
-                Some(SendEmailError::SendingPausedException(_)) | Some(SendEmailError::AccountSuspendedException(_)) => {
-                    MailError::AccountBlocked(describe(&e))
-                }
+                Some(SendEmailError::SendingPausedException(_))
+                | Some(SendEmailError::AccountSuspendedException(_)) => MailError::AccountBlocked(describe(&e)),
                 Some(SendEmailError::LimitExceededException(_)) => MailError::AccountBlocked(describe(&e)),
                 Some(SendEmailError::MessageRejected(_))
                 | Some(SendEmailError::MailFromDomainNotVerifiedException(_))

@@ -50,22 +50,23 @@ impl SqsQueue {
                         .expect("id and body are set")
                 })
                 .collect::<Vec<_>>();
-            let output = match self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await {
-                Ok(output) => output,
-                Err(e) => match classify(&e) {
-                    Fault::Throttled => {
-                        reason = "throttled".into();
-                        continue;
-                    }
-                    Fault::Transient(m) => {
-                        reason = m;
-                        continue;
-                    }
-                    Fault::Service { code, message } => {
-                        return Err((pending.iter().map(|m| m.id.clone()).collect(), format!("{code}: {message}")));
-                    }
-                },
-            };
+            let output =
+                match self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await {
+                    Ok(output) => output,
+                    Err(e) => match classify(&e) {
+                        Fault::Throttled => {
+                            reason = "throttled".into();
+                            continue;
+                        }
+                        Fault::Transient(m) => {
+                            reason = m;
+                            continue;
+                        }
+                        Fault::Service { code, message } => {
+                            return Err((pending.iter().map(|m| m.id.clone()).collect(), format!("{code}: {message}")));
+                        }
+                    },
+                };
             let failed = output.failed();
             if failed.is_empty() {
                 return Ok(());
@@ -90,10 +91,7 @@ impl Queue for SqsQueue {
             return Err(QueueError::TooLarge { id: big.id.clone(), size: big.body.len(), limit: Self::MAX_BODY_BYTES });
         }
         let batches: Vec<_> = messages.chunks(BATCH).map(|batch| self.send_batch(batch)).collect();
-        let results: Vec<_> = stream::iter(batches)
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
+        let results: Vec<_> = stream::iter(batches).buffer_unordered(IN_FLIGHT).collect().await;
         let mut failed_ids = Vec::new();
         let mut reason = String::new();
         for result in results {

@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(c.sent, 1);
         assert_eq!(c.queued, 0);
         for field in CampaignCounters::FIELDS {
-            assert_eq!(c.get(field).is_some(), true, "{field}");
+            assert!(c.get(field).is_some(), "{field}");
         }
     }
 

@@ -41,10 +41,11 @@ impl EmailAddress {
         if trimmed.len() > 254 {
             return Err(EmailError::TooLong);
         }
-        if trimmed
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | ',' | ';' | '(' | ')' | '[' | ']' | '\\'))
-        {
+        if trimmed.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '"' | '<' | '>' | ',' | ';' | '(' | ')' | '[' | ']' | '\\')
+        }) {
             return Err(EmailError::BadCharacter);
         }
         let mut parts = trimmed.split('@');
@@ -53,7 +54,12 @@ impl EmailAddress {
             (Some(l), Some(d), None) => (l, d),
             _ => return Err(EmailError::MultipleAt),
         };
-        if local.is_empty() || local.len() > 64 || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        if local.is_empty()
+            || local.len() > 64
+            || local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
+        {
             return Err(EmailError::BadLocalPart);
         }
         if !valid_domain(domain) {

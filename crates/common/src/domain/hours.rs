@@ -23,7 +23,6 @@ pub fn sent_hour_keys(from: OffsetDateTime, to: OffsetDateTime) -> Vec<String> {
     keys
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,8 @@ mod template;
 mod zoned;
 
 pub use campaign::{Campaign, CampaignCounters, CampaignStatus, CounterDelta, ScheduledSend, Sender, SplitJob};
-pub use hours::{sent_hour_key, sent_hour_keys};
 pub use email::{EmailAddress, EmailError};
+pub use hours::{sent_hour_key, sent_hour_keys};
 pub use ids::{CampaignId, IdError, RecipientId, TemplateId};
 pub use recipient::{Recipient, RecipientJob, RecipientStatus};
 pub use suppression::{Suppression, SuppressionReason, SuppressionScope};

@@ -20,10 +20,8 @@ pub fn zoned_to_utc(local: PrimitiveDateTime, zone: &str) -> Result<OffsetDateTi
     let naive = NaiveDate::from_ymd_opt(local.year(), u8::from(local.month()).into(), local.day().into())
         .and_then(|d| d.and_hms_opt(local.hour().into(), local.minute().into(), local.second().into()))
         .expect("a valid PrimitiveDateTime is a valid NaiveDateTime");
-    let zoned = tz
-        .from_local_datetime(&naive)
-        .earliest()
-        .ok_or_else(|| ZoneError::NonexistentTime(local, zone.to_string()))?;
+    let zoned =
+        tz.from_local_datetime(&naive).earliest().ok_or_else(|| ZoneError::NonexistentTime(local, zone.to_string()))?;
     Ok(OffsetDateTime::from_unix_timestamp(zoned.timestamp()).expect("in range"))
 }
 
@@ -37,7 +35,10 @@ mod tests {
         assert_eq!(zoned_to_utc(datetime!(2026-12-01 09:00), "Asia/Seoul").unwrap(), datetime!(2026-12-01 00:00 UTC));
         assert_eq!(zoned_to_utc(datetime!(2026-12-01 09:00), "UTC").unwrap(), datetime!(2026-12-01 09:00 UTC));
         assert_eq!(zoned_to_utc(datetime!(2026-07-01 12:00), "Europe/Paris").unwrap(), datetime!(2026-07-01 10:00 UTC));
-        assert!(matches!(zoned_to_utc(datetime!(2026-03-29 02:30), "Europe/Paris"), Err(ZoneError::NonexistentTime(..))));
+        assert!(matches!(
+            zoned_to_utc(datetime!(2026-03-29 02:30), "Europe/Paris"),
+            Err(ZoneError::NonexistentTime(..))
+        ));
         assert!(matches!(zoned_to_utc(datetime!(2026-01-01 00:00), "Mars/Olympus"), Err(ZoneError::UnknownZone(_))));
     }
 }

@@ -11,7 +11,9 @@ pub use mailer::MemoryMailer;
 pub use object_store::MemoryObjectStore;
 pub use queue::MemoryQueue;
 pub use scheduler::MemoryScheduler;
-pub use stores::{MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore, MemoryTemplateStore};
+pub use stores::{
+    MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore, MemoryTemplateStore,
+};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -59,7 +61,11 @@ impl IdGenerator for SequentialIds {
 }
 
 /// Pages over an ordered listing with an offset cursor.
-pub(crate) fn paginate<T: Clone>(all: impl Iterator<Item = T>, limit: u32, cursor: Option<&str>) -> Result<Page<T>, StoreError> {
+pub(crate) fn paginate<T: Clone>(
+    all: impl Iterator<Item = T>,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Page<T>, StoreError> {
     let start = match cursor {
         None => 0,
         Some(c) => c.parse::<usize>().map_err(|_| StoreError::BadCursor)?,

@@ -37,12 +37,10 @@ impl ObjectStore for MemoryObjectStore {
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, ObjectStoreError> {
-        Ok(self
-            .objects
-            .lock()
-            .unwrap()
-            .get(key)
-            .map(|(body, content_type)| ObjectMeta { size: body.len() as u64, content_type: Some(content_type.clone()) }))
+        Ok(self.objects.lock().unwrap().get(key).map(|(body, content_type)| ObjectMeta {
+            size: body.len() as u64,
+            content_type: Some(content_type.clone()),
+        }))
     }
 
     async fn open(&self, key: &str, from: u64) -> Result<ByteStream, ObjectStoreError> {

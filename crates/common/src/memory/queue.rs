@@ -32,7 +32,10 @@ impl Queue for MemoryQueue {
         if refused.is_empty() {
             Ok(())
         } else {
-            Err(QueueError::Partial { failed_ids: refused.into_iter().map(|m| m.id).collect(), reason: "refused".into() })
+            Err(QueueError::Partial {
+                failed_ids: refused.into_iter().map(|m| m.id).collect(),
+                reason: "refused".into(),
+            })
         }
     }
 }

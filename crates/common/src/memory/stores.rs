@@ -258,7 +258,12 @@ pub struct MemoryLedger {
 }
 
 impl Ledger for MemoryLedger {
-    async fn record_once(&self, key: &str, value: &str, expires_at: OffsetDateTime) -> Result<Option<String>, StoreError> {
+    async fn record_once(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
         let mut once = self.once.lock().unwrap();
         let now = OffsetDateTime::now_utc();
         match once.get(key) {

@@ -74,7 +74,11 @@ pub trait CampaignStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Campaign, StoreError>> + Send;
     /// Atomically adds to the campaign's counters.
-    fn add_counters(&self, id: &CampaignId, delta: &CounterDelta) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn add_counters(
+        &self,
+        id: &CampaignId,
+        delta: &CounterDelta,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 pub trait RecipientStore: Send + Sync {

@@ -1,0 +1,59 @@
+# fanmail. The two commands a newcomer needs:  make dev   and   make test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TOOLS := scripts/tools.sh
+LOCAL_AWS := scripts/local-aws.sh
+WITH_LOCAL_AWS := set -a && . .local/aws.env && set +a &&
+SAM_ENV := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
+
+.PHONY: help dev test unit check fmt validate build deploy bench local-aws stop tools clean
+
+help: ## list the targets
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+dev: tools local-aws ## run the whole pipeline locally: local AWS, every function, API on http://127.0.0.1:3000
+	cargo build --bin fanmail-local
+	$(WITH_LOCAL_AWS) target/debug/fanmail-local dev --port $${PORT:-3000}
+
+test: tools local-aws check validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests
+	cargo build --workspace --bins
+	$(WITH_LOCAL_AWS) $(NEXTEST) --workspace
+
+unit: ## unit tests only (no local AWS needed)
+	$(NEXTEST) --workspace --lib
+
+check: ## formatting and clippy, warnings are errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	cargo fmt --all
+
+validate: tools ## cfn-lint and sam validate --lint on template.yaml (offline)
+	$(SAM_ENV) .tools/venv-sam/bin/cfn-lint template.yaml
+	$(SAM_ENV) .tools/venv-sam/bin/sam validate --lint
+
+build: tools ## Lambda artifacts for deployment (needs the aarch64-unknown-linux-gnu target; sam build does this too)
+	PATH=$(CURDIR)/.tools/venv-aws/bin:$$PATH cargo lambda build --release --arm64 --workspace
+
+deploy: tools ## build and deploy with SAM (needs AWS credentials; the first run is guided)
+	$(SAM_ENV) .tools/venv-sam/bin/sam build
+	.tools/venv-sam/bin/sam deploy --guided
+
+invoke-%: tools ## invoke one function's binary with a fixture: make invoke-api EVENT=events/api/health.json
+	scripts/invoke.sh $* $(EVENT)
+
+local-aws: tools ## start (or reuse) the local AWS stand-ins; settings in .local/aws.env
+	$(LOCAL_AWS) start
+
+stop: ## stop the local AWS stand-ins
+	$(LOCAL_AWS) stop
+
+tools: ## install the pinned local tools into .tools/
+	$(TOOLS) all
+
+clean: stop ## remove build output and local state
+	cargo clean
+	rm -rf .local

@@ -1,0 +1,12 @@
+//! Integration tests of the local runner crate, against the local AWS endpoints (started by
+//! `make test`, which exports `.local/aws.env`). One binary, one module per subject.
+
+mod adapters_s3;
+mod adapters_scheduler;
+mod adapters_ses;
+mod adapters_sqs;
+mod runner;
+mod smoke;
+mod store_contracts;
+mod support;
+mod template_checks;
