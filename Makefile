@@ -32,7 +32,7 @@ fmt: ## format the code
 	cargo fmt --all
 
 validate: tools ## cfn-lint and sam validate --lint on template.yaml (offline)
-	$(SAM_ENV) .tools/venv-sam/bin/cfn-lint template.yaml
+	$(SAM_ENV) .tools/venv-sam/bin/cfn-lint template.yaml infra/ses-identity.yaml
 	$(SAM_ENV) .tools/venv-sam/bin/sam validate --lint
 
 build: tools ## Lambda artifacts for deployment (needs the aarch64-unknown-linux-gnu target; sam build does this too)
