@@ -2,6 +2,18 @@
 //!
 //! Routes are dispatched on API Gateway's `routeKey` (`GET /campaigns/{id}`), the same key the
 //! template declares and the local runner reproduces.
+//!
+//! # Layout
+//!
+//! - `templates`: create, read, list, update (a new version), delete.
+//! - `campaigns`: create (validated, idempotent), status and counters, recipients, rejected rows.
+//! - `stats`: mails sent in the last N hours.
+//! - `views`: the JSON shapes the API answers with.
+
+mod campaigns;
+mod stats;
+mod templates;
+mod views;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
@@ -10,6 +22,10 @@ use fanmail_common::aws::{
     EventBridgeScheduler, S3ObjectStore, ScheduleTarget, SqsQueue,
 };
 use fanmail_common::config::{vars, ConfigError, Env};
+use fanmail_common::memory::{
+    ManualClock, MemoryCampaignStore, MemoryLedger, MemoryObjectStore, MemoryQueue, MemoryRecipientStore,
+    MemoryScheduler, MemorySuppressionStore, MemoryTemplateStore, SequentialIds,
+};
 use fanmail_common::ports::{
     CampaignStore, Clock, IdGenerator, Ledger, ObjectStore, Queue, RecipientStore, Scheduler, SuppressionStore,
     TemplateStore,
@@ -56,34 +72,69 @@ impl Config {
     }
 }
 
+/// The adapters the API runs on, named once.
+pub trait Ports: Send + Sync + 'static {
+    type Templates: TemplateStore;
+    type Campaigns: CampaignStore;
+    type Recipients: RecipientStore;
+    type Suppressions: SuppressionStore;
+    type Ledger: Ledger;
+    type Objects: ObjectStore;
+    type Queue: Queue;
+    type Scheduler: Scheduler;
+    type Clock: Clock;
+    type Ids: IdGenerator;
+}
+
 /// Everything the API talks to.
-pub struct Deps<T, C, R, S, L, O, Q, Sch, K, I> {
-    pub templates: T,
-    pub campaigns: C,
-    pub recipients: R,
-    pub suppressions: S,
-    pub ledger: L,
-    pub objects: O,
-    pub split_jobs: Q,
-    pub recipient_jobs: Q,
-    pub scheduler: Sch,
-    pub clock: K,
-    pub ids: I,
+pub struct Deps<P: Ports> {
+    pub templates: P::Templates,
+    pub campaigns: P::Campaigns,
+    pub recipients: P::Recipients,
+    pub suppressions: P::Suppressions,
+    pub ledger: P::Ledger,
+    pub objects: P::Objects,
+    pub split_jobs: P::Queue,
+    pub recipient_jobs: P::Queue,
+    pub scheduler: P::Scheduler,
+    pub clock: P::Clock,
+    pub ids: P::Ids,
     pub config: Config,
 }
 
-pub type AwsDeps = Deps<
-    DynamoTemplateStore,
-    DynamoCampaignStore,
-    DynamoRecipientStore,
-    DynamoSuppressionStore,
-    DynamoLedger,
-    S3ObjectStore,
-    SqsQueue,
-    EventBridgeScheduler,
-    SystemClock,
-    RandomIds,
->;
+/// Production: DynamoDB, S3, SQS, EventBridge Scheduler.
+pub struct AwsPorts;
+
+impl Ports for AwsPorts {
+    type Templates = DynamoTemplateStore;
+    type Campaigns = DynamoCampaignStore;
+    type Recipients = DynamoRecipientStore;
+    type Suppressions = DynamoSuppressionStore;
+    type Ledger = DynamoLedger;
+    type Objects = S3ObjectStore;
+    type Queue = SqsQueue;
+    type Scheduler = EventBridgeScheduler;
+    type Clock = SystemClock;
+    type Ids = RandomIds;
+}
+
+/// Tests and simulations.
+pub struct MemoryPorts;
+
+impl Ports for MemoryPorts {
+    type Templates = MemoryTemplateStore;
+    type Campaigns = MemoryCampaignStore;
+    type Recipients = MemoryRecipientStore;
+    type Suppressions = MemorySuppressionStore;
+    type Ledger = MemoryLedger;
+    type Objects = MemoryObjectStore;
+    type Queue = MemoryQueue;
+    type Scheduler = MemoryScheduler;
+    type Clock = ManualClock;
+    type Ids = SequentialIds;
+}
+
+pub type AwsDeps = Deps<AwsPorts>;
 
 /// The production wiring, shared by `main.rs` and the local runner.
 pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
@@ -105,23 +156,31 @@ pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
     }
 }
 
+/// In-memory wiring with a clock fixed at `now`.
+pub fn memory_deps(config: Config, now: time::OffsetDateTime) -> Deps<MemoryPorts> {
+    Deps {
+        templates: Default::default(),
+        campaigns: Default::default(),
+        recipients: Default::default(),
+        suppressions: Default::default(),
+        ledger: Default::default(),
+        objects: Default::default(),
+        split_jobs: Default::default(),
+        recipient_jobs: Default::default(),
+        scheduler: Default::default(),
+        clock: ManualClock::at(now),
+        ids: SequentialIds::with_prefix("id"),
+        config,
+    }
+}
+
 /// Routes this function serves (as in `template.yaml`) that later work will fill in.
 const PLANNED_ROUTES: &[&str] = &[
-    "POST /templates",
-    "GET /templates",
-    "GET /templates/{id}",
-    "PUT /templates/{id}",
-    "DELETE /templates/{id}",
-    "POST /campaigns",
-    "GET /campaigns/{id}",
-    "GET /campaigns/{id}/recipients",
-    "GET /campaigns/{id}/rejected-rows",
     "POST /campaigns/{id}/retry-failed",
     "PUT /campaigns/{id}/schedule",
     "POST /campaigns/{id}/cancel",
     "POST /campaigns/{id}/pause",
     "POST /campaigns/{id}/resume",
-    "GET /stats/sent",
     "GET /suppressions",
     "POST /suppressions",
     "GET /suppressions/{address}",
@@ -130,26 +189,24 @@ const PLANNED_ROUTES: &[&str] = &[
     "POST /unsubscribe",
 ];
 
-pub async fn handler<T, C, R, S, L, O, Q, Sch, K, I>(
-    deps: &Deps<T, C, R, S, L, O, Q, Sch, K, I>,
+pub async fn handler<P: Ports>(
+    deps: &Deps<P>,
     event: LambdaEvent<ApiGatewayV2httpRequest>,
-) -> Result<ApiGatewayV2httpResponse, Error>
-where
-    T: TemplateStore,
-    C: CampaignStore,
-    R: RecipientStore,
-    S: SuppressionStore,
-    L: Ledger,
-    O: ObjectStore,
-    Q: Queue,
-    Sch: Scheduler,
-    K: Clock,
-    I: IdGenerator,
-{
+) -> Result<ApiGatewayV2httpResponse, Error> {
     let request = event.payload;
     let route = request.route().to_string();
     let result = match route.as_str() {
         "GET /health" => Ok(health(deps)),
+        "POST /templates" => templates::create(deps, &request).await,
+        "GET /templates" => templates::list(deps, &request).await,
+        "GET /templates/{id}" => templates::get(deps, &request).await,
+        "PUT /templates/{id}" => templates::update(deps, &request).await,
+        "DELETE /templates/{id}" => templates::delete(deps, &request).await,
+        "POST /campaigns" => campaigns::create(deps, &request).await,
+        "GET /campaigns/{id}" => campaigns::get(deps, &request).await,
+        "GET /campaigns/{id}/recipients" => campaigns::recipients(deps, &request).await,
+        "GET /campaigns/{id}/rejected-rows" => campaigns::rejected_rows(deps, &request).await,
+        "GET /stats/sent" => stats::sent(deps, &request).await,
         planned if PLANNED_ROUTES.contains(&planned) => {
             Err(ApiError::new(501, "not_implemented", format!("'{planned}' is not available in this version")))
         }
@@ -158,9 +215,7 @@ where
     Ok(result.unwrap_or_else(ApiError::into_response))
 }
 
-fn health<T, C, R, S, L, O, Q, Sch, K: Clock, I>(
-    deps: &Deps<T, C, R, S, L, O, Q, Sch, K, I>,
-) -> ApiGatewayV2httpResponse {
+fn health<P: Ports>(deps: &Deps<P>) -> ApiGatewayV2httpResponse {
     json_response(
         200,
         &serde_json::json!({
@@ -172,55 +227,68 @@ fn health<T, C, R, S, L, O, Q, Sch, K: Clock, I>(
     )
 }
 
+/// `limit` and `cursor` query parameters.
+fn page_params(request: &ApiGatewayV2httpRequest) -> Result<(u32, Option<&str>), ApiError> {
+    let limit = match request.query("limit") {
+        None => 50,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| ApiError::bad_request("bad_limit", "'limit' must be a whole number from 1 to 1000"))?,
+    };
+    Ok((limit, request.query("cursor")))
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
     use aws_lambda_events::encodings::Body;
-    use fanmail_common::memory::*;
     use time::macros::datetime;
 
-    type MemDeps = Deps<
-        MemoryTemplateStore,
-        MemoryCampaignStore,
-        MemoryRecipientStore,
-        MemorySuppressionStore,
-        MemoryLedger,
-        MemoryObjectStore,
-        MemoryQueue,
-        MemoryScheduler,
-        ManualClock,
-        SequentialIds,
-    >;
-
-    fn deps() -> MemDeps {
-        let env = Env::from_lookup(|k| Some(format!("value-of-{k}")));
-        Deps {
-            templates: Default::default(),
-            campaigns: Default::default(),
-            recipients: Default::default(),
-            suppressions: Default::default(),
-            ledger: Default::default(),
-            objects: Default::default(),
-            split_jobs: Default::default(),
-            recipient_jobs: Default::default(),
-            scheduler: Default::default(),
-            clock: ManualClock::at(datetime!(2026-11-23 09:00 UTC)),
-            ids: SequentialIds::with_prefix("c"),
-            config: Config::from_env(&env).unwrap(),
-        }
+    pub fn deps() -> Deps<MemoryPorts> {
+        let env = Env::from_lookup(|k| {
+            Some(match k {
+                vars::SENDER_DOMAIN => "example.com".to_string(),
+                other => format!("value-of-{other}"),
+            })
+        });
+        memory_deps(Config::from_env(&env).unwrap(), datetime!(2026-11-23 09:00 UTC))
     }
 
-    async fn call(route: &str) -> (i64, serde_json::Value) {
+    /// Calls the API like API Gateway would; returns status and JSON body (Null when empty).
+    pub async fn call(
+        deps: &Deps<MemoryPorts>,
+        route: &str,
+        path_id: Option<&str>,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> (i64, serde_json::Value) {
         let mut req = ApiGatewayV2httpRequest::default();
         req.route_key = Some(route.into());
-        let res = handler(&deps(), LambdaEvent::new(req, Default::default())).await.unwrap();
-        let Some(Body::Text(text)) = res.body else { panic!("text body") };
-        (res.status_code, serde_json::from_str(&text).unwrap())
+        if let Some(id) = path_id {
+            req.path_parameters.insert("id".into(), id.into());
+        }
+        let query: String = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        req.query_string_parameters = query.parse().unwrap();
+        req.body = body.map(|b| b.to_string());
+        let res = handler(deps, LambdaEvent::new(req, Default::default())).await.unwrap();
+        let json = match res.body {
+            Some(Body::Text(text)) if !text.is_empty() => serde_json::from_str(&text).unwrap(),
+            _ => serde_json::Value::Null,
+        };
+        (res.status_code, json)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
 
     #[tokio::test]
     async fn health_answers_ok_with_the_clock_time() {
-        let (status, json) = call("GET /health").await;
+        let (status, json) = call(&deps(), "GET /health", None, &[], None).await;
         assert_eq!(status, 200);
         assert_eq!(json["status"], "ok");
         assert_eq!(json["time"], "2026-11-23T09:00:00Z");
@@ -228,7 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_route_is_a_json_404() {
-        let (status, json) = call("GET /nope").await;
+        let (status, json) = call(&deps(), "GET /nope", None, &[], None).await;
         assert_eq!(status, 404);
         assert_eq!(json["error"]["code"], "not_found");
     }

@@ -68,6 +68,13 @@ pub fn json_response<T: Serialize>(status: u16, body: &T) -> ApiGatewayV2httpRes
     response(status, "application/json", text)
 }
 
+/// A response without a body (204 No Content).
+pub fn empty_response(status: u16) -> ApiGatewayV2httpResponse {
+    let mut res = ApiGatewayV2httpResponse::default();
+    res.status_code = i64::from(status);
+    res
+}
+
 /// A response with any content type.
 pub fn response(status: u16, content_type: &str, body: String) -> ApiGatewayV2httpResponse {
     let mut res = ApiGatewayV2httpResponse::default();

@@ -9,6 +9,8 @@
 //! - [`aws`]: the production adapters, built on the AWS SDK clients. The only module that
 //!   imports `aws_sdk_*`.
 //! - [`memory`]: in-memory adapters with the same semantics, for tests and simulation.
+//! - [`recipient_list`]: streaming CSV reader for recipient lists (encodings, row reports).
+//! - [`render`]: handlebars mail templates, compiled once and rendered per recipient.
 //! - [`system`]: the real clock and id generator.
 //! - [`config`]: typed configuration from the environment.
 //! - [`api_gateway`]: HTTP API request helpers and the single error-to-status mapping.
@@ -21,6 +23,8 @@ pub mod config;
 pub mod domain;
 pub mod memory;
 pub mod ports;
+pub mod recipient_list;
+pub mod render;
 pub mod sqs_batch;
 pub mod system;
 pub mod telemetry;

@@ -151,6 +151,7 @@ mod tests {
             send_at: Some(at),
             schedule_generation: generation,
             idempotency_key: None,
+            report_parts: 0,
         }
     }
 

@@ -81,7 +81,9 @@ impl FromStr for CampaignStatus {
 }
 
 /// Per-campaign counters. The splitter, sender and recorder each add to their own fields with
-/// atomic increments, so no writer overwrites another.
+/// atomic increments, so no writer overwrites another. When a campaign is done,
+/// `total = sent + failed + skipped + stopped`; `rejected_rows` and `duplicates` count list rows
+/// that were not recipients at all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CampaignCounters {
@@ -89,9 +91,11 @@ pub struct CampaignCounters {
     pub queued: u64,
     pub sent: u64,
     pub failed: u64,
+    /// Suppressed or unsubscribed addresses that were not mailed.
     pub skipped: u64,
-    pub suppressed: u64,
     pub stopped: u64,
+    /// Rows repeating an address already in the list (sent once).
+    pub duplicates: u64,
     pub rejected_rows: u64,
     pub delivered: u64,
     pub bounced: u64,
@@ -108,8 +112,8 @@ impl CampaignCounters {
         "sent",
         "failed",
         "skipped",
-        "suppressed",
         "stopped",
+        "duplicates",
         "rejected_rows",
         "delivered",
         "bounced",
@@ -125,7 +129,7 @@ impl CampaignCounters {
             "sent" => self.sent,
             "failed" => self.failed,
             "skipped" => self.skipped,
-            "suppressed" => self.suppressed,
+            "duplicates" => self.duplicates,
             "stopped" => self.stopped,
             "rejected_rows" => self.rejected_rows,
             "delivered" => self.delivered,
@@ -144,7 +148,7 @@ impl CampaignCounters {
             "sent" => &mut self.sent,
             "failed" => &mut self.failed,
             "skipped" => &mut self.skipped,
-            "suppressed" => &mut self.suppressed,
+            "duplicates" => &mut self.duplicates,
             "stopped" => &mut self.stopped,
             "rejected_rows" => &mut self.rejected_rows,
             "delivered" => &mut self.delivered,
@@ -228,6 +232,26 @@ pub struct Campaign {
     /// The client's idempotency key, if it sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// Rejected-row reports the splitter wrote (one a split run), see [`rejected_rows_key`].
+    #[serde(default)]
+    pub report_parts: u32,
+}
+
+/// Object key of a campaign's rejected-row report from split run `part`.
+pub fn rejected_rows_key(campaign: &CampaignId, part: u32) -> String {
+    format!("reports/{campaign}/rejected-{part:05}.jsonl")
+}
+
+/// A list row that is not a recipient, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedRow {
+    /// 1-based line of the data row (the header is row 1, the first recipient row 2).
+    pub row: u64,
+    pub reason: String,
+    /// The offending value, shortened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// Body of a split-job queue message: fan out one campaign's list.
@@ -241,6 +265,13 @@ pub struct SplitJob {
     /// Byte offset in the list object matching `resume_after_row`.
     #[serde(default)]
     pub resume_at_byte: u64,
+}
+
+impl SplitJob {
+    /// The first split run of a campaign.
+    pub fn start(campaign_id: CampaignId) -> Self {
+        Self { campaign_id, resume_after_row: 0, resume_at_byte: 0 }
+    }
 }
 
 /// Payload the EventBridge schedule delivers to the trigger function.

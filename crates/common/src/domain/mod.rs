@@ -9,7 +9,10 @@ mod suppression;
 mod template;
 mod zoned;
 
-pub use campaign::{Campaign, CampaignCounters, CampaignStatus, CounterDelta, ScheduledSend, Sender, SplitJob};
+pub use campaign::{
+    rejected_rows_key, Campaign, CampaignCounters, CampaignStatus, CounterDelta, RejectedRow, ScheduledSend, Sender,
+    SplitJob,
+};
 pub use email::{EmailAddress, EmailError};
 pub use hours::{sent_hour_key, sent_hour_keys};
 pub use ids::{CampaignId, IdError, RecipientId, TemplateId};

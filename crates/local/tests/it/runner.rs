@@ -37,6 +37,7 @@ fn campaign(id: &str, status: CampaignStatus, send_at: Option<OffsetDateTime>, g
         send_at,
         schedule_generation: generation,
         idempotency_key: None,
+        report_parts: 0,
     }
 }
 

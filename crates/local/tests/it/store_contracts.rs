@@ -38,6 +38,7 @@ fn campaign(id: &str) -> Campaign {
         send_at: None,
         schedule_generation: 0,
         idempotency_key: Some("k1".into()),
+        report_parts: 0,
     }
 }
 

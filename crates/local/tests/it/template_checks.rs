@@ -198,20 +198,7 @@ async fn every_route_in_the_template_reaches_its_handler() {
     let env = Env::from_lookup(|k| {
         Some(if k.starts_with("UPLOAD_MAX") { "1000".to_string() } else { format!("stand-in-{k}") })
     });
-    let api = fanmail_api::Deps {
-        templates: MemoryTemplateStore::default(),
-        campaigns: MemoryCampaignStore::default(),
-        recipients: MemoryRecipientStore::default(),
-        suppressions: MemorySuppressionStore::default(),
-        ledger: MemoryLedger::default(),
-        objects: MemoryObjectStore::default(),
-        split_jobs: MemoryQueue::default(),
-        recipient_jobs: MemoryQueue::default(),
-        scheduler: MemoryScheduler::default(),
-        clock: ManualClock::at(time::OffsetDateTime::UNIX_EPOCH),
-        ids: SequentialIds::with_prefix("id"),
-        config: fanmail_api::Config::from_env(&env).unwrap(),
-    };
+    let api = fanmail_api::memory_deps(fanmail_api::Config::from_env(&env).unwrap(), time::OffsetDateTime::UNIX_EPOCH);
     let uploads = fanmail_upload_url::Deps {
         store: MemoryObjectStore::default(),
         ids: SequentialIds::with_prefix("u"),

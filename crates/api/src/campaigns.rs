@@ -1,0 +1,335 @@
+//! Campaign routes: create (validated before anything is queued, idempotent with a client
+//! key), status and counters, recipients by status, rejected rows.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
+use fanmail_common::domain::{
+    rejected_rows_key, Campaign, CampaignCounters, CampaignId, CampaignStatus, EmailAddress, RecipientStatus,
+    RejectedRow, Sender, SplitJob, TemplateId,
+};
+use fanmail_common::ports::{
+    CampaignStore, Clock, IdGenerator, Ledger, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore,
+    TemplateStore,
+};
+use serde::Deserialize;
+use tokio::io::AsyncReadExt;
+
+use crate::views::{CampaignView, PageView, RecipientView};
+use crate::{page_params, Deps, Ports};
+
+/// How long a client's idempotency key maps to its campaign.
+const IDEMPOTENCY_WINDOW: time::Duration = time::Duration::hours(24);
+const MAX_SHARED_VARS: usize = 100;
+const MAX_VAR_BYTES: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FromInput {
+    address: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CampaignInput {
+    template_id: String,
+    #[serde(default)]
+    template_version: Option<u32>,
+    list_key: String,
+    from: FromInput,
+    #[serde(default)]
+    reply_to: Option<String>,
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+    #[serde(default)]
+    send_at: Option<String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+fn campaign_id(request: &ApiGatewayV2httpRequest) -> Result<CampaignId, ApiError> {
+    CampaignId::parse(request.path_param("id").unwrap_or_default())
+        .map_err(|e| ApiError::bad_request("invalid_campaign_id", e.to_string()))
+}
+
+fn unprocessable(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(422, code, message)
+}
+
+/// Checks everything that does not need a lookup.
+fn validate_shape(input: &CampaignInput, sender_domain: &str) -> Result<Sender, ApiError> {
+    let address = EmailAddress::parse(&input.from.address)
+        .map_err(|e| ApiError::bad_request("invalid_from", format!("'from.address' is not valid: {e}")))?;
+    let domain = address.domain();
+    if domain != sender_domain && !domain.ends_with(&format!(".{sender_domain}")) {
+        return Err(ApiError::bad_request(
+            "unverified_from",
+            format!("'from.address' must be in the verified domain {sender_domain}, not {domain}"),
+        ));
+    }
+    let name = input.from.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if let Some(name) = name {
+        if name.chars().any(char::is_control) || name.chars().count() > 100 {
+            return Err(ApiError::bad_request("invalid_from", "'from.name' must be 1-100 characters on one line"));
+        }
+    }
+    let reply_to = input
+        .reply_to
+        .as_deref()
+        .map(EmailAddress::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_reply_to", format!("'replyTo' is not valid: {e}")))?;
+    if !input.list_key.starts_with("lists/") || input.list_key.contains("..") || input.list_key.len() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_list_key",
+            "'listKey' must be a key returned by POST /uploads for a list",
+        ));
+    }
+    if input.vars.len() > MAX_SHARED_VARS
+        || input.vars.iter().any(|(k, v)| k.trim().is_empty() || k.len() > 100 || v.len() > MAX_VAR_BYTES)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_vars",
+            format!("'vars' takes at most {MAX_SHARED_VARS} named values of at most {MAX_VAR_BYTES} bytes"),
+        ));
+    }
+    if input.send_at.is_some() {
+        return Err(ApiError::bad_request(
+            "unsupported",
+            "'sendAt' (scheduled sends) is not available in this version",
+        ));
+    }
+    Ok(Sender { address, name: name.map(str::to_string), reply_to })
+}
+
+pub async fn create<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let input: CampaignInput = request.json_body()?;
+    let sender = validate_shape(&input, &deps.config.sender_domain)?;
+    let template_id = TemplateId::parse(input.template_id.as_str())
+        .map_err(|e| ApiError::bad_request("invalid_template_id", e.to_string()))?;
+    let template = deps.templates.get(&template_id, input.template_version).await?.ok_or_else(|| {
+        unprocessable(
+            "unknown_template",
+            format!("template '{template_id}' (version {:?}) does not exist", input.template_version),
+        )
+    })?;
+    match deps.objects.head(&input.list_key).await {
+        Ok(Some(meta)) if meta.size > 0 => {}
+        Ok(Some(_)) => return Err(unprocessable("empty_list", format!("'{}' is empty", input.list_key))),
+        Ok(None) => {
+            return Err(unprocessable("list_not_found", format!("no list was uploaded at '{}'", input.list_key)))
+        }
+        Err(e) => return Err(ApiError::unavailable(e)),
+    }
+
+    let now = deps.clock.now();
+    let mut id = CampaignId::parse(deps.ids.new_id()).map_err(ApiError::internal)?;
+    let key = request.header("idempotency-key").map(str::to_string).or(input.idempotency_key.clone());
+    if let Some(key) = &key {
+        if key.is_empty() || key.len() > 200 {
+            return Err(ApiError::bad_request("invalid_idempotency_key", "an idempotency key is 1-200 characters"));
+        }
+        let recorded =
+            deps.ledger.record_once(&format!("idem#campaign#{key}"), id.as_str(), now + IDEMPOTENCY_WINDOW).await?;
+        if let Some(first) = recorded {
+            id = CampaignId::parse(first).map_err(ApiError::internal)?;
+            if let Some(existing) = deps.campaigns.get(&id).await? {
+                return Ok(json_response(200, &CampaignView::from(&existing)));
+            }
+            // The first request recorded the key but did not get to create the campaign.
+        }
+    }
+
+    let campaign = Campaign {
+        id: id.clone(),
+        template_id,
+        template_version: template.version,
+        list_key: input.list_key,
+        sender,
+        shared_vars: input.vars,
+        status: CampaignStatus::Queued,
+        status_reason: None,
+        counters: CampaignCounters::default(),
+        created_at: now,
+        updated_at: now,
+        send_at: None,
+        schedule_generation: 0,
+        idempotency_key: key,
+        report_parts: 0,
+    };
+    deps.campaigns.create(&campaign).await?;
+    let job = serde_json::to_string(&SplitJob::start(campaign.id.clone())).map_err(ApiError::internal)?;
+    if let Err(e) = deps.split_jobs.send_all(&[OutgoingMessage::new("split", job)]).await {
+        let reason = "the split job could not be queued; create the campaign again";
+        let _ =
+            deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Failed, Some(reason), now).await;
+        return Err(ApiError::unavailable(e));
+    }
+    tracing::info!(campaign = %id, template = %campaign.template_id, version = campaign.template_version, "campaign queued");
+    Ok(json_response(202, &CampaignView::from(&campaign)))
+}
+
+pub async fn get<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let campaign =
+        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    Ok(json_response(200, &CampaignView::from(&campaign)))
+}
+
+pub async fn recipients<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let status: RecipientStatus = request
+        .query("status")
+        .unwrap_or("sent")
+        .parse()
+        .map_err(|e: String| ApiError::bad_request("bad_status", e))?;
+    let (limit, cursor) = page_params(request)?;
+    if deps.campaigns.get(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!("campaign '{id}' does not exist")));
+    }
+    let page = deps.recipients.list_by_status(&id, status, limit, cursor).await?;
+    Ok(json_response(
+        200,
+        &PageView { items: page.items.iter().map(RecipientView::from).collect(), next_cursor: page.next },
+    ))
+}
+
+/// Rejected rows, from the splitter's reports (one JSON line a row, one object a split run).
+pub async fn rejected_rows<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let (limit, cursor) = page_params(request)?;
+    let offset: usize = match cursor {
+        None => 0,
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::bad_request("bad_cursor", "the 'cursor' parameter is not one this API issued"))?,
+    };
+    let campaign =
+        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let mut rows: Vec<RejectedRow> = Vec::new();
+    for part in 0..campaign.report_parts {
+        let mut text = String::new();
+        match deps.objects.open(&rejected_rows_key(&id, part), 0).await {
+            Ok(mut body) => {
+                body.read_to_string(&mut text).await.map_err(ApiError::unavailable)?;
+            }
+            Err(ObjectStoreError::NotFound(_)) => continue,
+            Err(e) => return Err(ApiError::unavailable(e)),
+        }
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            rows.push(serde_json::from_str(line).map_err(ApiError::internal)?);
+        }
+    }
+    let end = (offset + limit as usize).min(rows.len());
+    let next_cursor = (end < rows.len()).then(|| end.to_string());
+    let items = rows.get(offset..end).unwrap_or_default().to_vec();
+    Ok(json_response(200, &PageView { items, next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{call, deps};
+    use crate::{Deps, MemoryPorts};
+    use fanmail_common::domain::{SplitJob, Template, TemplateId};
+    use fanmail_common::ports::{ObjectStore, TemplateStore};
+    use serde_json::json;
+    use time::macros::datetime;
+
+    async fn ready() -> Deps<MemoryPorts> {
+        let deps = deps();
+        let template = Template {
+            id: TemplateId::parse("welcome").unwrap(),
+            version: 1,
+            name: "w".into(),
+            subject: "Hi {{name}}".into(),
+            html: "<p>{{name}}</p>".into(),
+            text: "{{name}}".into(),
+            created_at: datetime!(2026-11-23 08:00 UTC),
+        };
+        deps.templates.put_version(&template).await.unwrap();
+        deps.objects.put("lists/l1.csv", b"email,name\nkim@example.com,Kim\n".to_vec(), "text/csv").await.unwrap();
+        deps
+    }
+
+    fn input() -> serde_json::Value {
+        json!({"templateId": "welcome", "listKey": "lists/l1.csv", "from": {"address": "news@example.com", "name": "News"}, "vars": {"brand": "fanmail"}})
+    }
+
+    #[tokio::test]
+    async fn a_valid_campaign_is_stored_queued_and_its_split_job_enqueued() {
+        let deps = ready().await;
+        let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+        assert_eq!(status, 202, "{json}");
+        assert_eq!((json["status"].as_str(), json["templateVersion"].as_u64()), (Some("queued"), Some(1)));
+        let id = json["id"].as_str().unwrap();
+        let jobs = deps.split_jobs.sent();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(serde_json::from_str::<SplitJob>(&jobs[0].body).unwrap().campaign_id.as_str(), id);
+        let (status, got) = call(&deps, "GET /campaigns/{id}", Some(id), &[], None).await;
+        assert_eq!((status, got["counters"]["sent"].as_u64()), (200, Some(0)));
+    }
+
+    #[tokio::test]
+    async fn bad_references_and_addresses_answer_4xx_and_queue_nothing() {
+        let deps = ready().await;
+        let cases = [
+            (json!({"templateId": "nope"}), 422, "unknown_template"),
+            (json!({"templateVersion": 7}), 422, "unknown_template"),
+            (json!({"listKey": "lists/missing.csv"}), 422, "list_not_found"),
+            (json!({"listKey": "../etc/passwd"}), 400, "invalid_list_key"),
+            (json!({"from": {"address": "news@other.org"}}), 400, "unverified_from"),
+            (json!({"from": {"address": "not an address"}}), 400, "invalid_from"),
+            (json!({"from": {"address": "news@example.com", "name": "x\r\nBcc: y"}}), 400, "invalid_from"),
+            (json!({"replyTo": "nope"}), 400, "invalid_reply_to"),
+        ];
+        for (patch, status, code) in cases {
+            let mut body = input();
+            for (k, v) in patch.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let (got, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+            assert_eq!((got, json["error"]["code"].as_str()), (status, Some(code)), "{patch}");
+        }
+        assert!(deps.split_jobs.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_retried_post_with_the_same_idempotency_key_returns_the_same_campaign() {
+        let deps = ready().await;
+        let mut body = input();
+        body["idempotencyKey"] = json!("order-42");
+        let (first_status, first) = call(&deps, "POST /campaigns", None, &[], Some(body.clone())).await;
+        let (second_status, second) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        assert_eq!((first_status, second_status), (202, 200));
+        assert_eq!(first["id"], second["id"]);
+        assert_eq!(deps.split_jobs.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn unknown_campaigns_are_404_and_bad_status_filters_400() {
+        let deps = ready().await;
+        assert_eq!(call(&deps, "GET /campaigns/{id}", Some("nope"), &[], None).await.0, 404);
+        let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+        let id = created["id"].as_str().unwrap();
+        let (status, json) =
+            call(&deps, "GET /campaigns/{id}/recipients", Some(id), &[("status", "weird")], None).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (400, Some("bad_status")));
+        let (status, json) = call(&deps, "GET /campaigns/{id}/rejected-rows", Some(id), &[], None).await;
+        assert_eq!((status, json["items"].as_array().map(Vec::len)), (200, Some(0)));
+    }
+}

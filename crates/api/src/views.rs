@@ -1,0 +1,181 @@
+//! JSON shapes of API answers (camelCase; storage keeps its own names).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fanmail_common::domain::{Campaign, CampaignCounters, Recipient, Template, TemplateSummary};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateView<'a> {
+    pub id: &'a str,
+    pub version: u32,
+    pub name: &'a str,
+    pub subject: &'a str,
+    pub html: &'a str,
+    pub text: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The fields the template reads (list columns, shared variables, built-ins).
+    pub variables: &'a BTreeSet<String>,
+}
+
+impl<'a> TemplateView<'a> {
+    pub fn new(t: &'a Template, variables: &'a BTreeSet<String>) -> Self {
+        Self {
+            id: t.id.as_str(),
+            version: t.version,
+            name: &t.name,
+            subject: &t.subject,
+            html: &t.html,
+            text: &t.text,
+            created_at: t.created_at,
+            variables,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateSummaryView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub latest_version: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl<'a> From<&'a TemplateSummary> for TemplateSummaryView<'a> {
+    fn from(t: &'a TemplateSummary) -> Self {
+        Self { id: t.id.as_str(), name: &t.name, latest_version: t.latest_version, updated_at: t.updated_at }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageView<T: Serialize> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SenderView<'a> {
+    pub address: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CounterView {
+    pub total: u64,
+    pub queued: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub stopped: u64,
+    pub duplicates: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    pub complained: u64,
+    pub opened: u64,
+    pub clicked: u64,
+}
+
+impl From<&CampaignCounters> for CounterView {
+    fn from(c: &CampaignCounters) -> Self {
+        Self {
+            total: c.total,
+            queued: c.queued,
+            sent: c.sent,
+            failed: c.failed,
+            skipped: c.skipped,
+            stopped: c.stopped,
+            duplicates: c.duplicates,
+            delivered: c.delivered,
+            bounced: c.bounced,
+            complained: c.complained,
+            opened: c.opened,
+            clicked: c.clicked,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignView<'a> {
+    pub id: &'a str,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<&'a str>,
+    pub template_id: &'a str,
+    pub template_version: u32,
+    pub list_key: &'a str,
+    pub from: SenderView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<&'a str>,
+    pub vars: &'a BTreeMap<String, String>,
+    pub counters: CounterView,
+    pub rejected_rows: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub send_at: Option<OffsetDateTime>,
+}
+
+impl<'a> From<&'a Campaign> for CampaignView<'a> {
+    fn from(c: &'a Campaign) -> Self {
+        Self {
+            id: c.id.as_str(),
+            status: c.status.as_str(),
+            status_reason: c.status_reason.as_deref(),
+            template_id: c.template_id.as_str(),
+            template_version: c.template_version,
+            list_key: &c.list_key,
+            from: SenderView { address: c.sender.address.as_str(), name: c.sender.name.as_deref() },
+            reply_to: c.sender.reply_to.as_ref().map(|a| a.as_str()),
+            vars: &c.shared_vars,
+            counters: CounterView::from(&c.counters),
+            rejected_rows: c.counters.rejected_rows,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            send_at: c.send_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientView<'a> {
+    pub recipient_id: &'a str,
+    pub address: &'a str,
+    pub status: &'static str,
+    pub row: u64,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<&'a str>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl<'a> From<&'a Recipient> for RecipientView<'a> {
+    fn from(r: &'a Recipient) -> Self {
+        Self {
+            recipient_id: r.recipient_id.as_str(),
+            address: r.address.as_str(),
+            status: r.status.as_str(),
+            row: r.row,
+            attempts: r.attempts,
+            message_id: r.message_id.as_deref(),
+            last_error: r.last_error.as_deref(),
+            updated_at: r.updated_at,
+        }
+    }
+}

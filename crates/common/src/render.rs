@@ -1,0 +1,251 @@
+//! Mail templates: compiled once, rendered per recipient.
+//!
+//! Subject, HTML and text are handlebars. Recipient data is HTML-escaped in the HTML body and
+//! left as is in the subject and text body; a rendered subject never contains a line break or
+//! other control character (so a recipient field cannot inject a header).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use handlebars::template::{Parameter, Template as Compiled, TemplateElement};
+use handlebars::{no_escape, Handlebars, Path};
+use serde::Serialize;
+
+/// Variables every mail gets from fanmail itself rather than from the list.
+pub const BUILT_IN_VARIABLES: &[&str] = &["unsubscribe_url"];
+
+/// Which part of a template an error is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplatePart {
+    Subject,
+    Html,
+    Text,
+}
+
+impl TemplatePart {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Subject => "subject",
+            Self::Html => "html",
+            Self::Text => "text",
+        }
+    }
+}
+
+/// A template that does not compile, with where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("{} has a syntax error{}: {message}", part.name(), position(*line, *column))]
+pub struct TemplateSyntaxError {
+    pub part: TemplatePart,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+fn position(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(" at line {l}, column {c}"),
+        (Some(l), None) => format!(" at line {l}"),
+        _ => String::new(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {part:?} failed: {message}")]
+pub struct RenderError {
+    pub part: TemplatePart,
+    pub message: String,
+}
+
+/// One rendered mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// A compiled subject/HTML/text triple.
+pub struct MailTemplate {
+    html: Handlebars<'static>,
+    plain: Handlebars<'static>,
+    variables: BTreeSet<String>,
+}
+
+impl std::fmt::Debug for MailTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailTemplate").field("variables", &self.variables).finish()
+    }
+}
+
+fn compile(part: TemplatePart, source: &str) -> Result<Compiled, TemplateSyntaxError> {
+    Compiled::compile(source).map_err(|e| {
+        let (line, column) = e.pos().map_or((None, None), |(l, c)| (Some(l), Some(c)));
+        TemplateSyntaxError { part, line, column, message: e.reason().to_string() }
+    })
+}
+
+/// Names of the top-level data fields a template reads. Inside `#each`/`#with` blocks the
+/// context changes, so only the block's own argument counts there.
+fn collect_variables(template: &Compiled, out: &mut BTreeSet<String>) {
+    fn from_param(param: &Parameter, out: &mut BTreeSet<String>) {
+        match param {
+            Parameter::Path(Path::Relative((segments, raw))) => {
+                if let Some(first) = raw.split(['.', '/', '[']).next().filter(|s| !s.is_empty() && *s != "this") {
+                    if !segments.is_empty() {
+                        out.insert(first.to_string());
+                    }
+                }
+            }
+            Parameter::Subexpression(sub) => {
+                for p in sub.params().into_iter().flatten() {
+                    from_param(p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    for element in &template.elements {
+        match element {
+            TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
+                from_param(&h.name, out);
+                h.params.iter().for_each(|p| from_param(p, out));
+            }
+            TemplateElement::HelperBlock(h) => {
+                h.params.iter().for_each(|p| from_param(p, out));
+                let changes_context = matches!(&h.name, Parameter::Name(n) if n == "each" || n == "with");
+                if !changes_context {
+                    for inner in [&h.template, &h.inverse].into_iter().flatten() {
+                        collect_variables(inner, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Replaces control characters (CR, LF, tabs, ...) with spaces and collapses runs of spaces.
+pub fn single_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = false;
+    for c in text.chars() {
+        let c = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' { ' ' } else { c };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        out.push(c);
+    }
+    out.trim().to_string()
+}
+
+impl MailTemplate {
+    pub fn compile(subject: &str, html: &str, text: &str) -> Result<Self, TemplateSyntaxError> {
+        let compiled = [
+            (TemplatePart::Subject, compile(TemplatePart::Subject, subject)?),
+            (TemplatePart::Html, compile(TemplatePart::Html, html)?),
+            (TemplatePart::Text, compile(TemplatePart::Text, text)?),
+        ];
+        let mut variables = BTreeSet::new();
+        let mut html_registry = Handlebars::new();
+        let mut plain_registry = Handlebars::new();
+        plain_registry.register_escape_fn(no_escape);
+        for (part, template) in compiled {
+            collect_variables(&template, &mut variables);
+            match part {
+                TemplatePart::Html => html_registry.register_template(part.name(), template),
+                _ => plain_registry.register_template(part.name(), template),
+            }
+        }
+        Ok(Self { html: html_registry, plain: plain_registry, variables })
+    }
+
+    /// Every top-level variable the template reads.
+    pub fn variables(&self) -> &BTreeSet<String> {
+        &self.variables
+    }
+
+    /// Variables the recipient list must provide: all but the built-ins and `provided`.
+    pub fn required_columns<'a>(&'a self, provided: &'a BTreeSet<String>) -> impl Iterator<Item = &'a String> + 'a {
+        self.variables.iter().filter(move |v| !BUILT_IN_VARIABLES.contains(&v.as_str()) && !provided.contains(*v))
+    }
+
+    pub fn render<T: Serialize>(&self, data: &T) -> Result<RenderedMail, RenderError> {
+        let err = |part: TemplatePart| move |e: handlebars::RenderError| RenderError { part, message: e.to_string() };
+        Ok(RenderedMail {
+            subject: single_line(&self.plain.render("subject", data).map_err(err(TemplatePart::Subject))?),
+            html: self.html.render("html", data).map_err(err(TemplatePart::Html))?,
+            text: self.plain.render("text", data).map_err(err(TemplatePart::Text))?,
+        })
+    }
+}
+
+/// Render data: the recipient's columns over the campaign's shared variables, plus built-ins.
+#[derive(Debug, Serialize)]
+pub struct MailData<'a> {
+    #[serde(flatten)]
+    pub shared: &'a BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub recipient: &'a BTreeMap<String, String>,
+    pub unsubscribe_url: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn renders_personal_fields_escaping_html_only_in_the_html_body() {
+        let t = MailTemplate::compile("Hi {{name}}", "<p>Hi {{name}} from {{brand}}</p>", "Hi {{name}}").unwrap();
+        let shared = vars(&[("brand", "fanmail"), ("name", "shared loses")]);
+        let recipient = vars(&[("name", "Kim <b>&</b>")]);
+        let mail = t.render(&MailData { shared: &shared, recipient: &recipient, unsubscribe_url: "u" }).unwrap();
+        assert_eq!(mail.subject, "Hi Kim <b>&</b>");
+        assert_eq!(mail.html, "<p>Hi Kim &lt;b&gt;&amp;&lt;/b&gt; from fanmail</p>");
+        assert_eq!(mail.text, "Hi Kim <b>&</b>");
+    }
+
+    #[test]
+    fn a_subject_can_never_contain_a_line_break() {
+        let t = MailTemplate::compile("Hello {{name}}", "x", "x").unwrap();
+        let recipient = vars(&[("name", "Kim\r\nBcc: victim@example.com\u{2028}x")]);
+        let mail =
+            t.render(&MailData { shared: &BTreeMap::new(), recipient: &recipient, unsubscribe_url: "" }).unwrap();
+        assert_eq!(mail.subject, "Hello Kim Bcc: victim@example.com x");
+        assert!(!mail.subject.contains(['\r', '\n']));
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_part_line_and_column() {
+        let err = MailTemplate::compile("ok", "<p>\n  {{#if x}}\n</p>", "ok").unwrap_err();
+        assert_eq!(err.part, TemplatePart::Html);
+        assert!(err.line.is_some(), "{err}");
+        let err = MailTemplate::compile("Hi {{name", "x", "y").unwrap_err();
+        assert_eq!((err.part, err.line), (TemplatePart::Subject, Some(1)));
+        assert!(err.to_string().starts_with("subject has a syntax error at line 1"), "{err}");
+    }
+
+    #[test]
+    fn variables_are_the_top_level_fields_read() {
+        let t = MailTemplate::compile(
+            "{{name}} {{upper city}}",
+            "{{#if vip}}{{discount.code}}{{else}}{{regular}}{{/if}}{{#each items}}{{title}}{{/each}}<a href=\"{{unsubscribe_url}}\">x</a>",
+            "{{!comment}}{{this}}",
+        )
+        .unwrap();
+        let expected: BTreeSet<String> = ["city", "discount", "items", "name", "regular", "unsubscribe_url", "vip"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // `upper` is a helper name, not data; `title` is read inside #each, relative to items.
+        assert_eq!(t.variables(), &expected);
+        let provided: BTreeSet<String> = ["discount".to_string()].into();
+        let required: Vec<_> = t.required_columns(&provided).cloned().collect();
+        assert_eq!(required, ["city", "items", "name", "regular", "vip"]);
+    }
+}
