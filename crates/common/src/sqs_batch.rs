@@ -1,6 +1,6 @@
 //! SQS event source handling shared by the queue consumers: each record is decoded and handled
-//! on its own, and only retryable failures are reported back (`ReportBatchItemFailures`), so one
-//! bad record never fails the batch.
+//! on its own and only its own failure is reported back (`ReportBatchItemFailures`), so one bad
+//! record never fails the batch.
 
 use std::future::Future;
 
@@ -15,7 +15,9 @@ pub enum RecordOutcome {
     /// Try again later: the record is reported as a batch item failure and redelivered after
     /// its visibility timeout; after the queue's maxReceiveCount it moves to the DLQ.
     Retry(String),
-    /// Can never succeed (undecodable body, unknown campaign...): logged and deleted.
+    /// Can never succeed (undecodable body, unknown campaign...): logged as an error and
+    /// reported failed, so the queue moves it to its dead-letter queue after maxReceiveCount,
+    /// where it is kept for inspection rather than lost.
     Poison(String),
 }
 
@@ -43,7 +45,10 @@ where
                 response.batch_item_failures.push(failure);
             }
             RecordOutcome::Poison(reason) => {
-                tracing::error!(message_id = %id, reason = %reason, "poison record dropped");
+                tracing::error!(message_id = %id, reason = %reason, "poison record; it will go to the dead-letter queue");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
             }
         }
     }
@@ -66,7 +71,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_retryable_records_are_reported_as_failures() {
+    async fn only_failed_records_are_reported_and_successes_are_not() {
         let response = process(event(&["ok", "retry", "poison"]), |m| async move {
             match m.body.as_deref() {
                 Some("retry") => RecordOutcome::Retry("busy".into()),
@@ -76,7 +81,7 @@ mod tests {
         })
         .await;
         let ids: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        assert_eq!(ids, ["m1"]);
+        assert_eq!(ids, ["m1", "m2"]);
     }
 
     #[test]

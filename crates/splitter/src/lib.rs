@@ -1,28 +1,45 @@
-//! The CSV splitter: consumes split jobs and fans a campaign's recipient list out into
-//! per-recipient messages.
+//! The CSV splitter: consumes split jobs and fans a campaign's recipient list out into one
+//! recipient message each.
 //!
-//! This version decodes and validates each job and looks its campaign up; the fan-out itself
-//! (streaming the CSV, row reports, suppression checks, checkpoints) arrives with the
-//! immediate-send pipeline. Until then a job for an existing campaign stays on the queue
-//! (retried, then kept in the DLQ): nothing accepted is dropped.
+//! A run streams the list from S3 (parsed on a blocking thread, a bounded channel away), so a
+//! list of any length needs only the memory of its address set. Before anything is queued it
+//! checks that the list's columns (plus the campaign's shared variables) cover every variable
+//! the pinned template reads; a list that does not fails the campaign with the missing names.
+//! Recipient ids are derived from addresses, so a re-delivered or re-run split queues the same
+//! ids again and the sender's claim turns the repeats away. Counts are written as absolute
+//! totals for the same reason. A run that nears the Lambda deadline queues a continuation
+//! (`resume_after_row`) and stops; the continuation re-reads the skipped rows to rebuild
+//! duplicate detection and the counts, without queueing them again.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use fanmail_common::aws::{
-    s3_client, DynamoCampaignStore, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore, S3ObjectStore,
-    SqsQueue,
-};
+use fanmail_common::aws::{s3_client, DynamoCampaignStore, DynamoTemplateStore, S3ObjectStore, SqsQueue};
 use fanmail_common::config::{vars, ConfigError, Env};
-use fanmail_common::domain::SplitJob;
-use fanmail_common::ports::{CampaignStore, ObjectStore, Queue, RecipientStore, SuppressionStore, TemplateStore};
+use fanmail_common::domain::{
+    rejected_rows_key, Campaign, CampaignStatus, RecipientJob, RejectedRow, SplitJob, SplitTotals,
+};
+use fanmail_common::ports::{
+    CampaignStore, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, StoreError, TemplateStore,
+};
+use fanmail_common::recipient_list::{ListError, ListRow, RecipientList};
+use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
 use lambda_runtime::{Error, LambdaEvent};
+use tokio::sync::mpsc;
+
+/// Recipient messages sent per `send_all` call (ten SQS batches, several in flight).
+pub const FLUSH_SIZE: usize = 200;
+/// A run stops and queues its continuation when less than this is left before the deadline.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(90);
+/// A recipient message over this is rejected as a row (SQS takes 256 KiB).
+const MAX_JOB_BYTES: usize = 250 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub templates_table: String,
     pub campaigns_table: String,
-    pub recipients_table: String,
-    pub suppressions_table: String,
     pub bucket: String,
     pub split_jobs_queue_url: String,
     pub recipients_queue_url: String,
@@ -33,8 +50,6 @@ impl Config {
         Ok(Self {
             templates_table: env.required(vars::TEMPLATES_TABLE)?,
             campaigns_table: env.required(vars::CAMPAIGNS_TABLE)?,
-            recipients_table: env.required(vars::RECIPIENTS_TABLE)?,
-            suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             bucket: env.required(vars::UPLOAD_BUCKET)?,
             split_jobs_queue_url: env.required(vars::SPLIT_JOBS_QUEUE_URL)?,
             recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
@@ -42,93 +57,339 @@ impl Config {
     }
 }
 
-pub struct Deps<T, C, R, S, O, Q> {
+pub struct Deps<T, C, O, Q> {
     pub templates: T,
     pub campaigns: C,
-    pub recipients: R,
-    pub suppressions: S,
     pub objects: O,
     pub split_jobs: Q,
     pub recipient_jobs: Q,
 }
 
-pub type AwsDeps = Deps<
-    DynamoTemplateStore,
-    DynamoCampaignStore,
-    DynamoRecipientStore,
-    DynamoSuppressionStore,
-    S3ObjectStore,
-    SqsQueue,
->;
+pub type AwsDeps = Deps<DynamoTemplateStore, DynamoCampaignStore, S3ObjectStore, SqsQueue>;
 
 pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     Deps {
         templates: DynamoTemplateStore::new(dynamo.clone(), &config.templates_table),
-        campaigns: DynamoCampaignStore::new(dynamo.clone(), &config.campaigns_table),
-        recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
-        suppressions: DynamoSuppressionStore::new(dynamo, &config.suppressions_table),
+        campaigns: DynamoCampaignStore::new(dynamo, &config.campaigns_table),
         objects: S3ObjectStore::new(s3_client(sdk), &config.bucket),
         split_jobs: SqsQueue::new(sqs.clone(), &config.split_jobs_queue_url),
         recipient_jobs: SqsQueue::new(sqs, &config.recipients_queue_url),
     }
 }
 
-pub async fn handler<T, C, R, S, O, Q>(
-    deps: &Deps<T, C, R, S, O, Q>,
+pub async fn handler<T, C, O, Q>(
+    deps: &Deps<T, C, O, Q>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error>
 where
     T: TemplateStore,
     C: CampaignStore,
-    R: RecipientStore,
-    S: SuppressionStore,
     O: ObjectStore,
     Q: Queue,
 {
+    // Lambda's deadline (epoch ms); 0 when the caller set none (tests, the local runner).
+    let deadline = (event.context.deadline > 0).then(|| UNIX_EPOCH + Duration::from_millis(event.context.deadline));
     Ok(process(event.payload, |message| async move {
         let job: SplitJob = match decode(&message) {
             Ok(job) => job,
             Err(reason) => return RecordOutcome::Poison(reason),
         };
-        match deps.campaigns.get(&job.campaign_id).await {
-            Ok(None) => RecordOutcome::Poison(format!("campaign {} does not exist", job.campaign_id)),
-            Ok(Some(_)) => RecordOutcome::Retry(format!(
-                "fan-out of campaign {} is not available in this version",
-                job.campaign_id
-            )),
-            Err(e) => RecordOutcome::Retry(e.to_string()),
+        match split(deps, &job, deadline).await {
+            Ok(outcome) => outcome,
+            Err(e) if e.retryable() => RecordOutcome::Retry(e.to_string()),
+            Err(e) => RecordOutcome::Poison(e.to_string()),
         }
     })
     .await)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_lambda_events::sqs::SqsMessage;
-    use fanmail_common::memory::*;
+#[derive(Debug, thiserror::Error)]
+enum SplitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Objects(#[from] ObjectStoreError),
+    #[error("queueing failed: {0}")]
+    Queue(#[from] fanmail_common::ports::QueueError),
+    #[error("the list reader stopped: {0}")]
+    Reader(String),
+}
 
-    #[tokio::test]
-    async fn malformed_and_orphan_jobs_are_dropped_not_retried() {
-        let deps = Deps {
-            templates: MemoryTemplateStore::default(),
-            campaigns: MemoryCampaignStore::default(),
-            recipients: MemoryRecipientStore::default(),
-            suppressions: MemorySuppressionStore::default(),
-            objects: MemoryObjectStore::default(),
-            split_jobs: MemoryQueue::default(),
-            recipient_jobs: MemoryQueue::default(),
-        };
-        let mut event = SqsEvent::default();
-        for (id, body) in [("a", "not json"), ("b", r#"{"campaignId":"missing"}"#)] {
-            let mut m = SqsMessage::default();
-            m.message_id = Some(id.into());
-            m.body = Some(body.into());
-            event.records.push(m);
+impl SplitError {
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Store(e) => e.retryable(),
+            Self::Objects(e) => e.retryable(),
+            Self::Queue(e) => e.retryable(),
+            Self::Reader(_) => true,
         }
-        let response = handler(&deps, LambdaEvent::new(event, Default::default())).await.unwrap();
-        assert!(response.batch_item_failures.is_empty());
     }
 }
+
+/// What the parsing thread hands over.
+enum Parsed {
+    Header { variables: BTreeSet<String> },
+    Row(ListRow),
+    Invalid(ListError),
+}
+
+async fn fail<C: CampaignStore>(campaigns: &C, campaign: &Campaign, reason: &str) -> Result<RecordOutcome, SplitError> {
+    tracing::warn!(campaign = %campaign.id, reason, "campaign failed before sending");
+    let now = time::OffsetDateTime::now_utc();
+    match campaigns
+        .transition(&campaign.id, &[CampaignStatus::Splitting], CampaignStatus::Failed, Some(reason), now)
+        .await
+    {
+        Ok(_) | Err(StoreError::Conflict { .. }) => Ok(RecordOutcome::Done),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn split<T, C, O, Q>(
+    deps: &Deps<T, C, O, Q>,
+    job: &SplitJob,
+    deadline: Option<SystemTime>,
+) -> Result<RecordOutcome, SplitError>
+where
+    T: TemplateStore,
+    C: CampaignStore,
+    O: ObjectStore,
+    Q: Queue,
+{
+    let Some(mut campaign) = deps.campaigns.get(&job.campaign_id).await? else {
+        return Ok(RecordOutcome::Poison(format!("campaign {} does not exist", job.campaign_id)));
+    };
+    if campaign.status == CampaignStatus::Queued && job.resume_after_row == 0 {
+        let now = time::OffsetDateTime::now_utc();
+        match deps
+            .campaigns
+            .transition(&campaign.id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, now)
+            .await
+        {
+            Ok(updated) => campaign = updated,
+            Err(StoreError::Conflict { .. }) => match deps.campaigns.get(&campaign.id).await? {
+                Some(current) => campaign = current,
+                None => return Ok(RecordOutcome::Poison(format!("campaign {} vanished", job.campaign_id))),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if campaign.status != CampaignStatus::Splitting {
+        // Split already (a duplicate job), or stopped: nothing to do.
+        tracing::info!(campaign = %campaign.id, status = %campaign.status, "split job ignored");
+        return Ok(RecordOutcome::Done);
+    }
+    let Some(template) = deps.templates.get(&campaign.template_id, Some(campaign.template_version)).await? else {
+        return fail(&deps.campaigns, &campaign, "the campaign's template version no longer exists").await;
+    };
+    let compiled = match MailTemplate::compile(&template.subject, &template.html, &template.text) {
+        Ok(compiled) => compiled,
+        Err(e) => return fail(&deps.campaigns, &campaign, &format!("the template does not compile: {e}")).await,
+    };
+    let body = match deps.objects.open(&campaign.list_key, 0).await {
+        Ok(body) => body,
+        Err(ObjectStoreError::NotFound(_)) => {
+            return fail(&deps.campaigns, &campaign, "the recipient list is gone (uploaded lists expire)").await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let (sender, mut parsed) = mpsc::channel::<Parsed>(1024);
+    let reader = tokio::task::spawn_blocking(move || {
+        let bridge = tokio_util::io::SyncIoBridge::new(body);
+        let mut list = match RecipientList::open(bridge) {
+            Ok(list) => list,
+            Err(e) => {
+                let _ = sender.blocking_send(Parsed::Invalid(e));
+                return;
+            }
+        };
+        let variables = list.variables().cloned().collect();
+        if sender.blocking_send(Parsed::Header { variables }).is_err() {
+            return;
+        }
+        while let Some(row) = list.next_row() {
+            let item = match row {
+                Ok(row) => Parsed::Row(row),
+                Err(e) => Parsed::Invalid(e),
+            };
+            let stop = matches!(item, Parsed::Invalid(_));
+            if sender.blocking_send(item).is_err() || stop {
+                return;
+            }
+        }
+    });
+
+    let mut run = Run::new(job);
+    while let Some(item) = parsed.recv().await {
+        match item {
+            Parsed::Invalid(ListError::Io(e)) => return Err(SplitError::Reader(e.to_string())),
+            Parsed::Invalid(e) => {
+                drop(parsed);
+                return fail(&deps.campaigns, &campaign, &format!("the list cannot be read: {e}")).await;
+            }
+            Parsed::Header { variables } => {
+                let provided: BTreeSet<String> =
+                    variables.into_iter().chain(campaign.shared_vars.keys().cloned()).collect();
+                let missing: Vec<&String> = compiled.required_columns(&provided).collect();
+                if !missing.is_empty() {
+                    drop(parsed);
+                    let names = missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
+                    let reason =
+                        format!("the list has no column for {names}, which the template uses; nothing was sent");
+                    return fail(&deps.campaigns, &campaign, &reason).await;
+                }
+            }
+            Parsed::Row(row) => {
+                run.take(&campaign, row);
+                if run.pending.len() >= FLUSH_SIZE {
+                    run.flush(&deps.recipient_jobs).await?;
+                    if deadline
+                        .is_some_and(|d| d.duration_since(SystemTime::now()).unwrap_or_default() < DEADLINE_MARGIN)
+                    {
+                        drop(parsed);
+                        return run.checkpoint(deps, &campaign).await;
+                    }
+                }
+            }
+        }
+    }
+    reader.await.map_err(|e| SplitError::Reader(e.to_string()))?;
+    run.flush(&deps.recipient_jobs).await?;
+    run.finish(deps, &campaign).await
+}
+
+/// One run's progress.
+struct Run {
+    job: SplitJob,
+    /// Data rows seen so far (recipients, duplicates and rejected rows alike).
+    index: u64,
+    totals: SplitTotals,
+    pending: Vec<OutgoingMessage>,
+    /// Index of the last row whose message is on the queue.
+    flushed_index: u64,
+    rejected: Vec<RejectedRow>,
+}
+
+impl Run {
+    fn new(job: &SplitJob) -> Self {
+        Self {
+            job: job.clone(),
+            index: 0,
+            totals: SplitTotals { report_parts: job.run + 1, ..Default::default() },
+            pending: Vec::with_capacity(FLUSH_SIZE),
+            flushed_index: job.resume_after_row,
+            rejected: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, campaign: &Campaign, row: ListRow) {
+        self.index += 1;
+        let fresh = self.index > self.job.resume_after_row;
+        match row {
+            ListRow::Duplicate { .. } => self.totals.duplicates += 1,
+            ListRow::Rejected(rejected) => {
+                self.totals.rejected_rows += 1;
+                if fresh {
+                    self.rejected.push(rejected);
+                }
+            }
+            ListRow::Recipient { row, id, address, vars } => {
+                let job = RecipientJob { campaign_id: campaign.id.clone(), recipient_id: id, address, vars, row };
+                let body = serde_json::to_string(&job).expect("recipient jobs serialise");
+                if body.len() > MAX_JOB_BYTES {
+                    self.totals.rejected_rows += 1;
+                    if fresh {
+                        self.rejected.push(RejectedRow {
+                            row,
+                            reason: format!(
+                                "the row is {} bytes; at most {MAX_JOB_BYTES} fit in a message",
+                                body.len()
+                            ),
+                            value: None,
+                        });
+                    }
+                    return;
+                }
+                self.totals.total += 1;
+                self.totals.queued += 1;
+                if fresh {
+                    self.pending.push(OutgoingMessage::new(self.pending.len().to_string(), body));
+                }
+            }
+        }
+    }
+
+    async fn flush<Q: Queue>(&mut self, queue: &Q) -> Result<(), SplitError> {
+        if !self.pending.is_empty() {
+            queue.send_all(&self.pending).await?;
+            self.pending.clear();
+        }
+        self.flushed_index = self.flushed_index.max(self.index);
+        Ok(())
+    }
+
+    async fn write_report<T, C, O: ObjectStore, Q>(
+        &self,
+        deps: &Deps<T, C, O, Q>,
+        campaign: &Campaign,
+    ) -> Result<(), SplitError> {
+        let mut body = String::new();
+        for row in &self.rejected {
+            body.push_str(&serde_json::to_string(row).expect("rows serialise"));
+            body.push('\n');
+        }
+        deps.objects
+            .put(&rejected_rows_key(&campaign.id, self.job.run), body.into_bytes(), "application/x-ndjson")
+            .await?;
+        Ok(())
+    }
+
+    /// Queues the continuation and records progress so far.
+    async fn checkpoint<T, C: CampaignStore, O: ObjectStore, Q: Queue>(
+        self,
+        deps: &Deps<T, C, O, Q>,
+        campaign: &Campaign,
+    ) -> Result<RecordOutcome, SplitError> {
+        self.write_report(deps, campaign).await?;
+        deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
+        let next =
+            SplitJob { campaign_id: campaign.id.clone(), resume_after_row: self.flushed_index, run: self.job.run + 1 };
+        let body = serde_json::to_string(&next).expect("split jobs serialise");
+        deps.split_jobs.send_all(&[OutgoingMessage::new("next", body)]).await?;
+        tracing::info!(campaign = %campaign.id, rows = self.flushed_index, run = self.job.run, "split checkpointed; continuing in a new run");
+        Ok(RecordOutcome::Done)
+    }
+
+    async fn finish<T, C: CampaignStore, O: ObjectStore, Q>(
+        self,
+        deps: &Deps<T, C, O, Q>,
+        campaign: &Campaign,
+    ) -> Result<RecordOutcome, SplitError> {
+        self.write_report(deps, campaign).await?;
+        deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
+        let (to, reason) = if self.totals.total == 0 {
+            (CampaignStatus::Completed, Some("the list has no valid recipient"))
+        } else {
+            (CampaignStatus::Sending, None)
+        };
+        let now = time::OffsetDateTime::now_utc();
+        match deps.campaigns.transition(&campaign.id, &[CampaignStatus::Splitting], to, reason, now).await {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(
+            campaign = %campaign.id,
+            recipients = self.totals.total,
+            rejected = self.totals.rejected_rows,
+            duplicates = self.totals.duplicates,
+            "split done"
+        );
+        Ok(RecordOutcome::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -120,7 +120,7 @@ async fn trigger<C: CampaignStore, Q: Queue, K: Clock>(
     }
     // Queued but perhaps not enqueued (an earlier delivery failed after the transition):
     // enqueue; a duplicate split job is dropped by the splitter's status check.
-    let job = SplitJob { campaign_id: campaign.id.clone(), resume_after_row: 0, resume_at_byte: 0 };
+    let job = SplitJob::start(campaign.id.clone());
     let body = serde_json::to_string(&job)?;
     deps.split_jobs.send_all(&[OutgoingMessage::new("split", body)]).await?;
     Ok(TriggerOutcome::Queued)

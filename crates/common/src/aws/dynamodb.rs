@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 use super::{classify, describe, Fault};
 use crate::domain::{
     sent_hour_key, sent_hour_keys, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress,
-    Recipient, RecipientId, RecipientStatus, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    Recipient, RecipientId, RecipientStatus, SplitTotals, Suppression, SuppressionScope, Template, TemplateId,
+    TemplateSummary,
 };
 use crate::ports::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
 
@@ -294,6 +295,35 @@ impl CampaignStore for DynamoCampaignStore {
                 None => Err(StoreError::NotFound(format!("campaign {id}"))),
                 Some(current) => Err(StoreError::Conflict { current: current.status.to_string() }),
             },
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn set_split_totals(&self, id: &CampaignId, totals: &SplitTotals) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("attribute_exists(id)")
+            .update_expression(
+                "SET #c.#total = :total, #c.#queued = :queued, #c.#rejected = :rejected, #c.#duplicates = :duplicates, report_parts = :parts",
+            )
+            .expression_attribute_names("#c", "counters")
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_names("#queued", "queued")
+            .expression_attribute_names("#rejected", "rejected_rows")
+            .expression_attribute_names("#duplicates", "duplicates")
+            .expression_attribute_values(":total", n(totals.total))
+            .expression_attribute_values(":queued", n(totals.queued))
+            .expression_attribute_values(":rejected", n(totals.rejected_rows))
+            .expression_attribute_values(":duplicates", n(totals.duplicates))
+            .expression_attribute_values(":parts", n(totals.report_parts))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound(format!("campaign {id}"))),
             Err(e) => Err(fault(&e)),
         }
     }

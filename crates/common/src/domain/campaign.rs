@@ -254,23 +254,35 @@ pub struct RejectedRow {
     pub value: Option<String>,
 }
 
+/// What a split run found, written over the campaign's split counters (absolute values, so a
+/// re-run of the same split never counts twice).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SplitTotals {
+    pub total: u64,
+    pub queued: u64,
+    pub rejected_rows: u64,
+    pub duplicates: u64,
+    pub report_parts: u32,
+}
+
 /// Body of a split-job queue message: fan out one campaign's list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SplitJob {
     pub campaign_id: CampaignId,
-    /// Where to continue when an earlier invocation checkpointed: rows already fanned out.
+    /// Data rows (counted from the first after the header) an earlier run already fanned out;
+    /// a continuation re-reads them, to rebuild duplicate detection and counts, without sending.
     #[serde(default)]
     pub resume_after_row: u64,
-    /// Byte offset in the list object matching `resume_after_row`.
+    /// Which run of the split this is (0 for the first); names its rejected-row report.
     #[serde(default)]
-    pub resume_at_byte: u64,
+    pub run: u32,
 }
 
 impl SplitJob {
     /// The first split run of a campaign.
     pub fn start(campaign_id: CampaignId) -> Self {
-        Self { campaign_id, resume_after_row: 0, resume_at_byte: 0 }
+        Self { campaign_id, resume_after_row: 0, run: 0 }
     }
 }
 

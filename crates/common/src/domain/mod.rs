@@ -11,7 +11,7 @@ mod zoned;
 
 pub use campaign::{
     rejected_rows_key, Campaign, CampaignCounters, CampaignStatus, CounterDelta, RejectedRow, ScheduledSend, Sender,
-    SplitJob,
+    SplitJob, SplitTotals,
 };
 pub use email::{EmailAddress, EmailError};
 pub use hours::{sent_hour_key, sent_hour_keys};

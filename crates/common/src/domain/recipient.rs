@@ -124,6 +124,9 @@ pub struct RecipientJob {
     pub address: EmailAddress,
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// The list row it came from.
+    #[serde(default)]
+    pub row: u64,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::paginate;
 use crate::domain::{
     Campaign, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId, RecipientStatus,
-    Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
 use crate::ports::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
 
@@ -95,6 +95,17 @@ impl CampaignStore for MemoryCampaignStore {
         campaign.status_reason = reason.map(str::to_string);
         campaign.updated_at = now;
         Ok(campaign.clone())
+    }
+
+    async fn set_split_totals(&self, id: &CampaignId, totals: &SplitTotals) -> Result<(), StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        campaign.counters.total = totals.total;
+        campaign.counters.queued = totals.queued;
+        campaign.counters.rejected_rows = totals.rejected_rows;
+        campaign.counters.duplicates = totals.duplicates;
+        campaign.report_parts = totals.report_parts;
+        Ok(())
     }
 
     async fn add_counters(&self, id: &CampaignId, delta: &CounterDelta) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     Campaign, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId, RecipientStatus,
-    Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +73,12 @@ pub trait CampaignStore: Send + Sync {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Campaign, StoreError>> + Send;
+    /// Writes a split run's totals over the campaign's split counters.
+    fn set_split_totals(
+        &self,
+        id: &CampaignId,
+        totals: &SplitTotals,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Atomically adds to the campaign's counters.
     fn add_counters(
         &self,

@@ -8,9 +8,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use fanmail_common::aws::{s3_client, DynamoCampaignStore, EventBridgeScheduler, ScheduleTarget};
 use fanmail_common::domain::*;
 use fanmail_common::ports::{CampaignStore, ScheduleSpec, Scheduler};
+use fanmail_local::functions::Functions;
 use fanmail_local::pollers::{poll_once, Poller};
 use fanmail_local::schedules::ScheduleClock;
-use fanmail_local::Runner;
+use fanmail_local::{local_overrides, Runner};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use crate::support::{endpoints, http, unique_name};
@@ -88,7 +89,7 @@ async fn the_gateway_serves_health_uploads_and_api_gateway_errors() {
 }
 
 #[tokio::test]
-async fn a_poison_record_is_dropped_and_a_failing_one_redrives_to_the_dlq() {
+async fn a_poison_record_redrives_to_the_dlq_and_a_handled_one_is_deleted() {
     let runner = runner().await;
     let sdk = endpoints().sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -96,7 +97,7 @@ async fn a_poison_record_is_dropped_and_a_failing_one_redrives_to_the_dlq() {
         aws_sdk_dynamodb::Client::new(&sdk),
         runner.stack.reference("CampaignsTable").unwrap(),
     );
-    campaigns.create(&campaign("waiting", CampaignStatus::Queued, None, 0)).await.unwrap();
+    campaigns.create(&campaign("done", CampaignStatus::Completed, None, 0)).await.unwrap();
 
     // A queue like the template's, with a 1 s visibility timeout so the test does not wait.
     let name = unique_name();
@@ -125,7 +126,8 @@ async fn a_poison_record_is_dropped_and_a_failing_one_redrives_to_the_dlq() {
         .queue_url
         .unwrap();
     sqs.send_message().queue_url(&queue).message_body("not json").send().await.unwrap();
-    sqs.send_message().queue_url(&queue).message_body(r#"{"campaignId":"waiting"}"#).send().await.unwrap();
+    // A job for a campaign already past splitting: handled (nothing to do) and deleted.
+    sqs.send_message().queue_url(&queue).message_body(r#"{"campaignId":"done"}"#).send().await.unwrap();
 
     let poller = Poller {
         function: fanmail_local::functions::SPLITTER.into(),
@@ -146,11 +148,25 @@ async fn a_poison_record_is_dropped_and_a_failing_one_redrives_to_the_dlq() {
         }
         tokio::time::sleep(Duration::from_millis(600)).await;
     }
-    assert_eq!(
-        dead,
-        [r#"{"campaignId":"waiting"}"#],
-        "only the retried record reaches the DLQ; the poison one was dropped"
-    );
+    assert_eq!(dead, ["not json"], "the poison record is dead-lettered after three receives");
+    assert_eq!(queue_depth(&sqs, &queue).await, 0, "the handled record was deleted");
+}
+
+/// Messages on a queue, visible or in flight.
+async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u32 {
+    let out = sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::All).send().await.unwrap();
+    let attributes = out.attributes().unwrap();
+    let count = |name: QueueAttributeName| attributes.get(&name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    count(QueueAttributeName::ApproximateNumberOfMessages)
+        + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+}
+
+/// A provisioned stack and its functions, with no pollers running (the test drives them).
+async fn functions_only() -> (aws_config::SdkConfig, fanmail_local::provision::Stack, Functions) {
+    let (sdk, stack) = crate::support::stack().await;
+    let overrides = local_overrides(&stack, &endpoints(), "http://127.0.0.1:3000").unwrap();
+    let functions = Functions::build(&sdk, &stack, &overrides).unwrap();
+    (sdk, stack, functions)
 }
 
 fn seoul_wall_clock(at: OffsetDateTime) -> PrimitiveDateTime {
@@ -160,9 +176,8 @@ fn seoul_wall_clock(at: OffsetDateTime) -> PrimitiveDateTime {
 
 #[tokio::test]
 async fn the_clock_fires_a_due_schedule_once_and_leaves_a_future_one() {
-    let runner = runner().await;
-    let sdk = endpoints().sdk_config().await;
-    let stack = &runner.stack;
+    let (sdk, stack, functions) = functions_only().await;
+    let stack = &stack;
     let campaigns =
         DynamoCampaignStore::new(aws_sdk_dynamodb::Client::new(&sdk), stack.reference("CampaignsTable").unwrap());
     let now = OffsetDateTime::now_utc();
@@ -200,8 +215,8 @@ async fn the_clock_fires_a_due_schedule_once_and_leaves_a_future_one() {
 
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut clock = ScheduleClock::new(aws_sdk_scheduler::Client::new(&sdk), sqs.clone(), group, Default::default());
-    assert_eq!(clock.tick(&runner.functions, now).await.unwrap(), ["due"]);
-    assert_eq!(clock.tick(&runner.functions, now).await.unwrap(), Vec::<String>::new(), "fired once, then deleted");
+    assert_eq!(clock.tick(&functions, now).await.unwrap(), ["due"]);
+    assert_eq!(clock.tick(&functions, now).await.unwrap(), Vec::<String>::new(), "fired once, then deleted");
 
     let due = campaigns.get(&CampaignId::parse("due").unwrap()).await.unwrap().unwrap();
     assert_eq!(due.status, CampaignStatus::Queued);
@@ -212,20 +227,5 @@ async fn the_clock_fires_a_due_schedule_once_and_leaves_a_future_one() {
     assert!(scheduler.get("due").await.unwrap().is_none());
     assert!(scheduler.get("later").await.unwrap().is_some());
 
-    // The split job the trigger queued (the runner's own splitter poller may already hold it,
-    // so read it from the campaign's status above and count the queue's traffic here).
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(stack.reference("SplitJobsQueue").unwrap())
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let attributes = attributes.attributes().unwrap();
-    let count = |name: QueueAttributeName| attributes.get(&name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
-    assert_eq!(
-        count(QueueAttributeName::ApproximateNumberOfMessages)
-            + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-        1
-    );
+    assert_eq!(queue_depth(&sqs, stack.reference("SplitJobsQueue").unwrap()).await, 1, "one split job queued");
 }

@@ -30,10 +30,23 @@ fn expectations() -> Vec<(&'static str, &'static str, Value)> {
         ("upload-url/unsupported-type.json", "/statusCode", json!(400)),
         ("api/health.json", "/statusCode", json!(200)),
         ("api/unknown-route.json", "/statusCode", json!(404)),
-        ("splitter/split-job-unknown-campaign.json", "/batchItemFailures", json!([])),
-        ("splitter/malformed-body.json", "/batchItemFailures", json!([])),
+        // Poison messages are reported failed, so the queue dead-letters them.
+        (
+            "splitter/split-job-unknown-campaign.json",
+            "/batchItemFailures/0/itemIdentifier",
+            json!("5f1c6f2e-0000-4000-8000-000000000000"),
+        ),
+        (
+            "splitter/malformed-body.json",
+            "/batchItemFailures/0/itemIdentifier",
+            json!("5f1c6f2e-0000-4000-8000-000000000000"),
+        ),
         ("trigger/scheduled-send.json", "/outcome", json!("unknown_campaign")),
-        ("sender/recipient-job-unknown-campaign.json", "/batchItemFailures", json!([])),
+        (
+            "sender/recipient-job-unknown-campaign.json",
+            "/batchItemFailures/1/itemIdentifier",
+            json!("5f1c6f2e-0000-4000-8000-000000000001"),
+        ),
         ("recorder/ses-delivery.json", "/recognised", json!(1)),
     ]
 }

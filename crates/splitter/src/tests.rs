@@ -1,0 +1,166 @@
+use std::collections::BTreeMap;
+
+use aws_lambda_events::sqs::SqsMessage;
+use fanmail_common::domain::*;
+use fanmail_common::memory::*;
+use fanmail_common::ports::{CampaignStore, ObjectStore, TemplateStore};
+use time::macros::datetime;
+
+use super::*;
+
+type MemDeps = Deps<MemoryTemplateStore, MemoryCampaignStore, MemoryObjectStore, MemoryQueue>;
+
+async fn deps_with(list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps {
+    let deps = Deps {
+        templates: MemoryTemplateStore::default(),
+        campaigns: MemoryCampaignStore::default(),
+        objects: MemoryObjectStore::default(),
+        split_jobs: MemoryQueue::default(),
+        recipient_jobs: MemoryQueue::default(),
+    };
+    let at = datetime!(2026-11-23 09:00 UTC);
+    deps.templates
+        .put_version(&Template {
+            id: TemplateId::parse("t").unwrap(),
+            version: 1,
+            name: "t".into(),
+            subject: "Hi {{name}}".into(),
+            html: html.into(),
+            text: "x".into(),
+            created_at: at,
+        })
+        .await
+        .unwrap();
+    deps.objects.put("lists/l.csv", list.to_vec(), "text/csv").await.unwrap();
+    deps.campaigns
+        .create(&Campaign {
+            id: CampaignId::parse("c1").unwrap(),
+            template_id: TemplateId::parse("t").unwrap(),
+            template_version: 1,
+            list_key: "lists/l.csv".into(),
+            sender: Sender { address: EmailAddress::parse("news@example.com").unwrap(), name: None, reply_to: None },
+            shared_vars: shared.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            status: CampaignStatus::Queued,
+            status_reason: None,
+            counters: Default::default(),
+            created_at: at,
+            updated_at: at,
+            send_at: None,
+            schedule_generation: 0,
+            idempotency_key: None,
+            report_parts: 0,
+        })
+        .await
+        .unwrap();
+    deps
+}
+
+fn event(bodies: &[String]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for (i, body) in bodies.iter().enumerate() {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(format!("m{i}"));
+        m.body = Some(body.clone());
+        event.records.push(m);
+    }
+    event
+}
+
+async fn run(deps: &MemDeps, job: &SplitJob) -> SqsBatchResponse {
+    handler(deps, LambdaEvent::new(event(&[serde_json::to_string(job).unwrap()]), Default::default())).await.unwrap()
+}
+
+fn campaign_id() -> CampaignId {
+    CampaignId::parse("c1").unwrap()
+}
+
+fn queued_jobs(deps: &MemDeps) -> Vec<RecipientJob> {
+    deps.recipient_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect()
+}
+
+const LIST: &str = "\u{feff}email,name\r\nkim@example.com,Kim\r\nbad-address,X\r\nKIM@example.com,Again\r\nlee@example.com,\"Lee, Y\"\r\n";
+
+#[tokio::test]
+async fn fans_out_unique_valid_rows_and_reports_the_rest() {
+    let deps = deps_with(LIST.as_bytes(), "<p>{{name}}</p>", &[]).await;
+    let response = run(&deps, &SplitJob::start(campaign_id())).await;
+    assert!(response.batch_item_failures.is_empty());
+    let jobs = queued_jobs(&deps);
+    let rows: Vec<_> = jobs.iter().map(|j| (j.row, j.address.to_string(), j.vars["name"].clone())).collect();
+    assert_eq!(rows, [(2, "kim@example.com".into(), "Kim".into()), (5, "lee@example.com".into(), "Lee, Y".into())]);
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Sending);
+    let c = campaign.counters;
+    assert_eq!((c.total, c.queued, c.rejected_rows, c.duplicates), (2, 2, 1, 1));
+    let report = String::from_utf8(deps.objects.get(&rejected_rows_key(&campaign_id(), 0)).unwrap()).unwrap();
+    let rejected: RejectedRow = serde_json::from_str(report.lines().next().unwrap()).unwrap();
+    assert_eq!((rejected.row, rejected.value.as_deref()), (3, Some("bad-address")));
+}
+
+#[tokio::test]
+async fn a_list_missing_a_template_column_fails_the_campaign_and_queues_nothing() {
+    let deps = deps_with(LIST.as_bytes(), "<p>{{name}} {{coupon}} {{brand}}</p>", &[("brand", "fanmail")]).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    assert!(deps.recipient_jobs.sent().is_empty());
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Failed);
+    let reason = campaign.status_reason.unwrap();
+    assert!(reason.contains("'coupon'") && !reason.contains("brand"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_list_without_an_address_column_fails_with_the_reason() {
+    let deps = deps_with(b"name,phone\nKim,010\n", "<p>{{name}}</p>", &[]).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Failed);
+    assert!(campaign.status_reason.unwrap().contains("no column holds the e-mail address"));
+}
+
+#[tokio::test]
+async fn a_redelivered_split_job_queues_nothing_more_and_counts_once() {
+    let deps = deps_with(LIST.as_bytes(), "<p>{{name}}</p>", &[]).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    assert_eq!(queued_jobs(&deps).len(), 2);
+    assert_eq!(deps.campaigns.get(&campaign_id()).await.unwrap().unwrap().counters.total, 2);
+}
+
+#[tokio::test]
+async fn a_continuation_skips_rows_already_queued_but_keeps_counting_them() {
+    let mut list = String::from("email,name\n");
+    for i in 0..450 {
+        list.push_str(&format!("user{i}@example.com,U{i}\n"));
+    }
+    list.push_str("user7@example.com,dup\n");
+    let deps = deps_with(list.as_bytes(), "<p>{{name}}</p>", &[]).await;
+    deps.campaigns
+        .transition(
+            &campaign_id(),
+            &[CampaignStatus::Queued],
+            CampaignStatus::Splitting,
+            None,
+            datetime!(2026-11-23 09:00 UTC),
+        )
+        .await
+        .unwrap();
+    // As if a first run had queued 200 rows and checkpointed.
+    run(&deps, &SplitJob { campaign_id: campaign_id(), resume_after_row: 200, run: 1 }).await;
+    let jobs = queued_jobs(&deps);
+    assert_eq!(jobs.len(), 250);
+    assert_eq!(jobs[0].address.as_str(), "user200@example.com");
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!((campaign.counters.total, campaign.counters.duplicates, campaign.report_parts), (450, 1, 2));
+}
+
+#[tokio::test]
+async fn malformed_and_orphan_jobs_are_left_for_the_dead_letter_queue() {
+    let deps = deps_with(LIST.as_bytes(), "x", &[]).await;
+    let response = handler(
+        &deps,
+        LambdaEvent::new(event(&["not json".into(), r#"{"campaignId":"missing"}"#.into()]), Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.batch_item_failures.len(), 2);
+}
