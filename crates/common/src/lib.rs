@@ -4,6 +4,7 @@
 //!
 //! - [`domain`]: pure types and rules (addresses, ids, campaigns, recipients, templates,
 //!   suppressions). No AWS, no I/O.
+//! - [`pacing`]: the per-instance token bucket that keeps senders within the SES rate.
 //! - [`ports`]: the small traits at each AWS boundary (object store, queue, mailer, stores,
 //!   scheduler, clock, ids), each with its own error enum.
 //! - [`aws`]: the production adapters, built on the AWS SDK clients. The only module that
@@ -22,6 +23,7 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod memory;
+pub mod pacing;
 pub mod ports;
 pub mod recipient_list;
 pub mod render;

@@ -1,19 +1,71 @@
-//! The sender: consumes per-recipient messages, renders each mail and sends it through SES v2.
+//! The sender: consumes recipient messages, renders each mail with the campaign's pinned
+//! template and sends it through SES v2, paced to the account's rate.
 //!
-//! This version decodes each message and checks its campaign; rendering, the claim-before-send
-//! exactly-once protocol and pacing arrive with the immediate-send pipeline. Until then a valid
-//! message stays on the queue (retried, then kept in the DLQ): nothing accepted is dropped.
+//! # Exactly one mail per recipient
+//!
+//! Each recipient is claimed with a conditional write before it is sent (all of a batch in one
+//! transaction). A redelivered message whose recipient is already sent finds the claim refused
+//! and is acknowledged without sending. A claim carries a lease (two minutes, shorter than the
+//! queue's three-minute visibility timeout): if a sender dies mid-send, the message comes back
+//! after the visibility timeout, the lease has run out, and another sender takes over.
+//!
+//! The one window left: a sender that dies after SES accepted a mail and before the outcome was
+//! written sends that recipient a second mail when the message comes back. It is bounded by
+//! the mails in flight in that one invocation (at most a batch of ten), and SES's own message
+//! id is logged at send time so the duplicate can be traced.
+//!
+//! # Failures
+//!
+//! - Throttled: the claim is given back and the message re-queued with a short delay (its
+//!   receive count starts afresh); the pacer backs off. Throttling slows a campaign, never
+//!   fails a recipient.
+//! - Transient (network, 5xx): retried twice in the invocation, then the claim is given back and
+//!   the message returned as a batch item failure; on its third receive the recipient is marked
+//!   failed (retryable) and the message goes on to the DLQ.
+//! - Rejected (bad address, content): the recipient is marked failed with the reason.
+//! - Suppressed or unsubscribed: not sent, counted as skipped.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use fanmail_common::aws::{
-    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore, SesMailer,
+    DynamoCampaignStore, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore, SesMailer,
+    SqsQueue,
 };
 use fanmail_common::config::{vars, ConfigError, Env};
-use fanmail_common::domain::RecipientJob;
-use fanmail_common::ports::{CampaignStore, Clock, Ledger, Mailer, RecipientStore, SuppressionStore, TemplateStore};
-use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
+use fanmail_common::domain::{
+    Campaign, CampaignId, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, SendOutcome,
+    TemplateId,
+};
+use fanmail_common::memory::{
+    ManualClock, MemoryCampaignStore, MemoryLedger, MemoryMailer, MemoryQueue, MemoryRecipientStore,
+    MemorySuppressionStore, MemoryTemplateStore,
+};
+use fanmail_common::pacing::Pacer;
+use fanmail_common::ports::{
+    CampaignStore, Clock, MailError, Mailer, OutgoingMail, OutgoingMessage, Queue, RecipientStore, SendLog, StoreError,
+    StoreSendLog, SuppressionStore, TemplateStore,
+};
+use fanmail_common::render::{MailData, MailTemplate};
+use fanmail_common::sqs_batch::decode;
 use fanmail_common::system::SystemClock;
+use futures::stream::{self, StreamExt};
 use lambda_runtime::{Error, LambdaEvent};
+
+/// How long a claim holds a recipient (shorter than the queue's visibility timeout).
+pub const LEASE: time::Duration = time::Duration::minutes(2);
+/// The receive on which a transient failure becomes a recorded failure (the queue's
+/// maxReceiveCount then moves the message to the DLQ).
+pub const LAST_RECEIVE: u32 = 3;
+/// A campaign's state is re-read at most this often per instance (cancel and pause take
+/// effect within it).
+pub const CAMPAIGN_CACHE_TTL: Duration = Duration::from_secs(2);
+/// SES calls in flight per invocation.
+pub const IN_FLIGHT: usize = 10;
+/// The account's quota is re-read this often.
+const QUOTA_REFRESH: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -22,8 +74,10 @@ pub struct Config {
     pub recipients_table: String,
     pub suppressions_table: String,
     pub ledger_table: String,
+    pub recipients_queue_url: String,
     pub configuration_set: String,
-    /// The SES account's send rate (mails/s), shared by every sender instance.
+    /// The SES account's send rate (mails/s), shared by every sender instance; the account's
+    /// own figure (GetAccount) wins when it is lower.
     pub max_send_rate: f64,
     /// Most sender instances at once (the event source's MaximumConcurrency).
     pub sender_concurrency: u32,
@@ -49,35 +103,86 @@ impl Config {
             recipients_table: env.required(vars::RECIPIENTS_TABLE)?,
             suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             ledger_table: env.required(vars::LEDGER_TABLE)?,
+            recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
             configuration_set: env.required(vars::SES_CONFIGURATION_SET)?,
             max_send_rate,
-            sender_concurrency: env.parsed(vars::SENDER_CONCURRENCY, 5)?,
+            sender_concurrency: env.parsed::<u32>(vars::SENDER_CONCURRENCY, 5)?.max(1),
             public_base_url: env.required(vars::PUBLIC_BASE_URL)?.trim_end_matches('/').to_string(),
             unsubscribe_secret_arn: env.required(vars::UNSUBSCRIBE_SECRET_ARN)?,
         })
     }
+
+    /// This instance's share of the account's rate.
+    pub fn instance_rate(&self, account_rate: Option<f64>) -> f64 {
+        let rate = account_rate.filter(|r| *r > 0.0).map_or(self.max_send_rate, |r| r.min(self.max_send_rate));
+        rate / f64::from(self.sender_concurrency)
+    }
 }
 
-pub struct Deps<T, C, R, S, L, M, K> {
-    pub templates: T,
-    pub campaigns: C,
-    pub recipients: R,
-    pub suppressions: S,
-    pub ledger: L,
-    pub mailer: M,
-    pub clock: K,
+/// The adapters the sender runs on.
+pub trait Ports: Send + Sync + 'static {
+    type Templates: TemplateStore;
+    type Campaigns: CampaignStore;
+    type Recipients: RecipientStore;
+    type Suppressions: SuppressionStore;
+    type SendLog: SendLog;
+    type Mailer: Mailer;
+    type Queue: Queue;
+    type Clock: Clock;
+}
+
+/// State a warm instance keeps between invocations.
+pub struct Warm {
+    campaigns: Mutex<HashMap<CampaignId, (tokio::time::Instant, Arc<Campaign>)>>,
+    templates: Mutex<HashMap<(TemplateId, u32), Arc<MailTemplate>>>,
+    pacer: Pacer,
+    quota_read_at: Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Warm {
+    pub fn new(config: &Config) -> Self {
+        let rate = config.instance_rate(None);
+        Self {
+            campaigns: Mutex::default(),
+            templates: Mutex::default(),
+            pacer: Pacer::new(rate, rate.ceil().max(1.0) as u32),
+            quota_read_at: Mutex::default(),
+        }
+    }
+
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+}
+
+pub struct Deps<P: Ports> {
+    pub templates: P::Templates,
+    pub campaigns: P::Campaigns,
+    pub recipients: P::Recipients,
+    pub suppressions: P::Suppressions,
+    pub send_log: P::SendLog,
+    pub mailer: P::Mailer,
+    /// The recipient queue, for re-queueing throttled mails.
+    pub requeue: P::Queue,
+    pub clock: P::Clock,
     pub config: Config,
+    pub warm: Warm,
 }
 
-pub type AwsDeps = Deps<
-    DynamoTemplateStore,
-    DynamoCampaignStore,
-    DynamoRecipientStore,
-    DynamoSuppressionStore,
-    DynamoLedger,
-    SesMailer,
-    SystemClock,
->;
+pub struct AwsPorts;
+
+impl Ports for AwsPorts {
+    type Templates = DynamoTemplateStore;
+    type Campaigns = DynamoCampaignStore;
+    type Recipients = DynamoRecipientStore;
+    type Suppressions = DynamoSuppressionStore;
+    type SendLog = DynamoSendLog;
+    type Mailer = SesMailer;
+    type Queue = SqsQueue;
+    type Clock = SystemClock;
+}
+
+pub type AwsDeps = Deps<AwsPorts>;
 
 pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
@@ -86,53 +191,412 @@ pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
         campaigns: DynamoCampaignStore::new(dynamo.clone(), &config.campaigns_table),
         recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
         suppressions: DynamoSuppressionStore::new(dynamo.clone(), &config.suppressions_table),
-        ledger: DynamoLedger::new(dynamo, &config.ledger_table),
+        send_log: DynamoSendLog::new(dynamo, &config.recipients_table, &config.campaigns_table, &config.ledger_table),
         mailer: SesMailer::new(aws_sdk_sesv2::Client::new(sdk), Some(config.configuration_set.clone())),
+        requeue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.recipients_queue_url),
         clock: SystemClock,
+        warm: Warm::new(&config),
         config,
     }
 }
 
-pub async fn handler<T, C, R, S, L, M, K>(
-    deps: &Deps<T, C, R, S, L, M, K>,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, Error>
-where
-    T: TemplateStore,
-    C: CampaignStore,
-    R: RecipientStore,
-    S: SuppressionStore,
-    L: Ledger,
-    M: Mailer,
-    K: Clock,
-{
-    Ok(process(event.payload, |message| async move {
-        let job: RecipientJob = match decode(&message) {
-            Ok(job) => job,
-            Err(reason) => return RecordOutcome::Poison(reason),
-        };
-        match deps.campaigns.get(&job.campaign_id).await {
-            Ok(None) => RecordOutcome::Poison(format!("campaign {} does not exist", job.campaign_id)),
-            Ok(Some(_)) => RecordOutcome::Retry(format!(
-                "sending for campaign {} is not available in this version",
-                job.campaign_id
-            )),
-            Err(e) => RecordOutcome::Retry(e.to_string()),
+/// In-memory ports; recipients, campaigns and the ledger are shared with the send log.
+pub struct MemoryPorts;
+
+impl Ports for MemoryPorts {
+    type Templates = Arc<MemoryTemplateStore>;
+    type Campaigns = Arc<MemoryCampaignStore>;
+    type Recipients = Arc<MemoryRecipientStore>;
+    type Suppressions = Arc<MemorySuppressionStore>;
+    type SendLog = StoreSendLog<Arc<MemoryRecipientStore>, Arc<MemoryCampaignStore>, Arc<MemoryLedger>>;
+    type Mailer = Arc<MemoryMailer>;
+    type Queue = Arc<MemoryQueue>;
+    type Clock = Arc<ManualClock>;
+}
+
+/// What became of one message.
+enum Disposition {
+    Ack,
+    /// Report as a batch item failure (retry, or the DLQ after maxReceiveCount).
+    Fail,
+    /// Re-queue with a delay, then acknowledge.
+    Requeue,
+}
+
+struct Delivery {
+    message_id: String,
+    receive_count: u32,
+    job: RecipientJob,
+    body: String,
+}
+
+impl<P: Ports> Deps<P> {
+    /// The campaign, from this instance's short-lived cache.
+    async fn campaign(&self, id: &CampaignId) -> Result<Option<Arc<Campaign>>, StoreError> {
+        let now = tokio::time::Instant::now();
+        if let Some((read_at, campaign)) = self.warm.campaigns.lock().unwrap().get(id) {
+            if now.duration_since(*read_at) < CAMPAIGN_CACHE_TTL {
+                return Ok(Some(campaign.clone()));
+            }
         }
-    })
-    .await)
+        let Some(campaign) = self.campaigns.get(id).await? else { return Ok(None) };
+        let campaign = Arc::new(self.complete_if_done(campaign).await?);
+        self.warm.campaigns.lock().unwrap().insert(id.clone(), (now, campaign.clone()));
+        Ok(Some(campaign))
+    }
+
+    /// Moves a campaign whose every recipient is done to `completed`.
+    async fn complete_if_done(&self, campaign: Campaign) -> Result<Campaign, StoreError> {
+        if !campaign.all_recipients_done() {
+            return Ok(campaign);
+        }
+        let now = self.clock.now();
+        match self
+            .campaigns
+            .transition(&campaign.id, &[CampaignStatus::Sending], CampaignStatus::Completed, None, now)
+            .await
+        {
+            Ok(done) => {
+                tracing::info!(campaign = %done.id, sent = done.counters.sent, failed = done.counters.failed, "campaign completed");
+                Ok(done)
+            }
+            Err(StoreError::Conflict { .. }) => Ok(campaign),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The pinned template, compiled once per instance.
+    async fn template(&self, campaign: &Campaign) -> Result<Option<Arc<MailTemplate>>, StoreError> {
+        let key = (campaign.template_id.clone(), campaign.template_version);
+        if let Some(compiled) = self.warm.templates.lock().unwrap().get(&key) {
+            return Ok(Some(compiled.clone()));
+        }
+        let Some(template) = self.templates.get(&key.0, Some(key.1)).await? else { return Ok(None) };
+        let Ok(compiled) = MailTemplate::compile(&template.subject, &template.html, &template.text) else {
+            return Ok(None);
+        };
+        let compiled = Arc::new(compiled);
+        self.warm.templates.lock().unwrap().insert(key, compiled.clone());
+        Ok(Some(compiled))
+    }
+
+    /// Reads the account's rate now and then, and paces this instance to its share.
+    async fn refresh_rate(&self) {
+        let now = tokio::time::Instant::now();
+        {
+            let mut read_at = self.warm.quota_read_at.lock().unwrap();
+            if read_at.is_some_and(|at| now.duration_since(at) < QUOTA_REFRESH) {
+                return;
+            }
+            *read_at = Some(now);
+        }
+        let account_rate = match self.mailer.quota().await {
+            Ok(quota) => Some(quota.max_send_rate),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the account's send quota; using MAX_SEND_RATE");
+                None
+            }
+        };
+        self.warm.pacer.set_rate(self.config.instance_rate(account_rate));
+    }
+}
+
+pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    deps.refresh_rate().await;
+    let mut failed: Vec<String> = Vec::new();
+    let mut by_campaign: HashMap<CampaignId, Vec<Delivery>> = HashMap::new();
+    for record in event.payload.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let receive_count = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+        match decode::<RecipientJob>(&record) {
+            Ok(job) => {
+                let body = record.body.unwrap_or_default();
+                by_campaign.entry(job.campaign_id.clone()).or_default().push(Delivery {
+                    message_id,
+                    receive_count,
+                    job,
+                    body,
+                });
+            }
+            Err(reason) => {
+                tracing::error!(message_id = %message_id, reason = %reason, "poison message; it will go to the dead-letter queue");
+                failed.push(message_id);
+            }
+        }
+    }
+    for (campaign_id, deliveries) in by_campaign {
+        failed.extend(send_campaign_batch(deps, &campaign_id, deliveries).await);
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    Ok(response)
+}
+
+fn ids(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries.iter().map(|d| d.message_id.clone()).collect()
+}
+
+/// Handles one campaign's share of a batch; returns the message ids to report failed.
+async fn send_campaign_batch<P: Ports>(
+    deps: &Deps<P>,
+    campaign_id: &CampaignId,
+    deliveries: Vec<Delivery>,
+) -> Vec<String> {
+    let campaign = match deps.campaign(campaign_id).await {
+        Ok(Some(campaign)) => campaign,
+        Ok(None) => {
+            tracing::error!(campaign = %campaign_id, "messages for a campaign that does not exist; they will go to the dead-letter queue");
+            return ids(&deliveries);
+        }
+        Err(e) => {
+            tracing::warn!(campaign = %campaign_id, error = %e, "campaign unavailable; retrying later");
+            return ids(&deliveries);
+        }
+    };
+    match campaign.status {
+        CampaignStatus::Failed | CampaignStatus::Missed => return Vec::new(),
+        CampaignStatus::Paused | CampaignStatus::Scheduled => return ids(&deliveries),
+        _ => {}
+    }
+    let now = deps.clock.now();
+    let recipients: Vec<Recipient> = deliveries.iter().map(|d| Recipient::from_job(&d.job, now)).collect();
+    let claims = match deps.recipients.claim_batch(&recipients, now, now + LEASE).await {
+        Ok(claims) => claims,
+        Err(e) => {
+            tracing::warn!(campaign = %campaign_id, error = %e, "claims failed; retrying later");
+            return ids(&deliveries);
+        }
+    };
+    let mut failed = Vec::new();
+    let mut claimed = Vec::new();
+    for (delivery, claim) in deliveries.into_iter().zip(claims) {
+        match claim {
+            Ok(_) => claimed.push(delivery),
+            // Someone else is sending it right now: look again later.
+            Err(StoreError::Conflict { current }) if current == RecipientStatus::Sending.as_str() => {
+                failed.push(delivery.message_id)
+            }
+            // Already sent (or otherwise done): a redelivery, acknowledged without sending.
+            Err(StoreError::Conflict { current }) => {
+                tracing::info!(campaign = %campaign_id, recipient = %delivery.job.recipient_id, status = %current, "redelivered message for a finished recipient; not sent again");
+            }
+            Err(e) => {
+                tracing::warn!(campaign = %campaign_id, error = %e, "claim failed; retrying later");
+                failed.push(delivery.message_id);
+            }
+        }
+    }
+    if claimed.is_empty() {
+        return failed;
+    }
+    let results = if campaign.status == CampaignStatus::Cancelled {
+        claimed
+            .iter()
+            .map(|d| (SendOutcome::new(d.job.recipient_id.clone(), RecipientStatus::Stopped), Disposition::Ack))
+            .collect()
+    } else {
+        send_claimed(deps, &campaign, &claimed).await
+    };
+
+    let mut outcomes = Vec::with_capacity(results.len());
+    let mut requeue = Vec::new();
+    for ((outcome, disposition), delivery) in results.into_iter().zip(&claimed) {
+        match disposition {
+            Disposition::Ack => {}
+            Disposition::Fail => failed.push(delivery.message_id.clone()),
+            Disposition::Requeue => requeue.push(delivery),
+        }
+        outcomes.push(outcome);
+    }
+    // Outcomes first: a re-queued recipient must be claimable again when its message returns.
+    if let Err(e) = record_with_retries(deps, campaign_id, &outcomes).await {
+        // The mails went out; failing the messages would send them again. Acknowledge and
+        // leave the recipients `sending` (their leases run out) rather than mail twice.
+        tracing::error!(campaign = %campaign_id, error = %e, sent = outcomes.len(), "outcomes could not be recorded; not retrying the sends");
+    }
+    if !requeue.is_empty() {
+        let messages: Vec<OutgoingMessage> = requeue
+            .iter()
+            .enumerate()
+            .map(|(i, d)| OutgoingMessage { id: i.to_string(), body: d.body.clone(), delay: Some(requeue_delay(i)) })
+            .collect();
+        if let Err(e) = deps.requeue.send_all(&messages).await {
+            tracing::warn!(error = %e, "re-queueing throttled mails failed; the queue will redeliver them");
+            failed.extend(requeue.iter().map(|d| d.message_id.clone()));
+        }
+    }
+    if campaign.status == CampaignStatus::Sending {
+        // Cheap: the campaign is re-read at most every CAMPAIGN_CACHE_TTL.
+        let _ = deps.campaign(campaign_id).await;
+    }
+    failed
+}
+
+/// Spread re-queued mails over a few seconds so they do not return as one burst.
+fn requeue_delay(i: usize) -> Duration {
+    Duration::from_secs(2 + (i as u64 % 8))
+}
+
+async fn record_with_retries<P: Ports>(
+    deps: &Deps<P>,
+    campaign: &CampaignId,
+    outcomes: &[SendOutcome],
+) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match deps.send_log.record(campaign, outcomes, deps.clock.now()).await {
+            Err(e) if e.retryable() && attempt < 4 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn send_claimed<P: Ports>(
+    deps: &Deps<P>,
+    campaign: &Campaign,
+    claimed: &[Delivery],
+) -> Vec<(SendOutcome, Disposition)> {
+    let template = match deps.template(campaign).await {
+        Ok(Some(template)) => template,
+        result => {
+            let (reason, retryable) = match result {
+                Err(e) => (format!("the template could not be read: {e}"), true),
+                _ => ("the campaign's template version is missing or does not compile".to_string(), false),
+            };
+            return claimed
+                .iter()
+                .map(|d| (give_back_or_fail(d, reason.clone(), retryable), Disposition::Fail))
+                .collect();
+        }
+    };
+    let addresses: Vec<EmailAddress> = claimed.iter().map(|d| d.job.address.clone()).collect();
+    let suppressed: HashSet<EmailAddress> = match deps
+        .suppressions
+        .suppressed_among(&addresses, &campaign.sender.address)
+        .await
+    {
+        Ok(suppressed) => suppressed,
+        Err(e) => {
+            let reason = format!("the suppression list could not be read: {e}");
+            return claimed.iter().map(|d| (give_back_or_fail(d, reason.clone(), true), Disposition::Fail)).collect();
+        }
+    };
+    let prepared = Prepared {
+        from: campaign.from_header(),
+        unsubscribe_url: format!("{}/unsubscribe", deps.config.public_base_url),
+        template,
+        suppressed,
+    };
+    let sends: Vec<_> = claimed.iter().map(|delivery| deliver_one(deps, campaign, &prepared, delivery)).collect();
+    stream::iter(sends).buffered(IN_FLIGHT).collect().await
+}
+
+/// What every mail of a batch shares.
+struct Prepared {
+    from: String,
+    unsubscribe_url: String,
+    template: Arc<MailTemplate>,
+    suppressed: HashSet<EmailAddress>,
+}
+
+async fn deliver_one<P: Ports>(
+    deps: &Deps<P>,
+    campaign: &Campaign,
+    prepared: &Prepared,
+    delivery: &Delivery,
+) -> (SendOutcome, Disposition) {
+    let id = delivery.job.recipient_id.clone();
+    if prepared.suppressed.contains(&delivery.job.address) {
+        return (SendOutcome::new(id, RecipientStatus::Suppressed), Disposition::Ack);
+    }
+    let data = MailData {
+        shared: &campaign.shared_vars,
+        recipient: &delivery.job.vars,
+        unsubscribe_url: &prepared.unsubscribe_url,
+    };
+    let rendered = match prepared.template.render(&data) {
+        Ok(rendered) => rendered,
+        Err(e) => {
+            let mut outcome = SendOutcome::new(id, RecipientStatus::Failed);
+            outcome.error = Some(e.to_string());
+            return (outcome, Disposition::Ack);
+        }
+    };
+    let mail = OutgoingMail {
+        from: prepared.from.clone(),
+        to: delivery.job.address.clone(),
+        reply_to: campaign.sender.reply_to.clone(),
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        headers: Vec::new(),
+        tags: vec![("campaign".into(), campaign.id.to_string()), ("recipient".into(), id.to_string())],
+    };
+    send_one(deps, campaign, delivery, mail).await
+}
+
+/// Before the last receive a claim is given back (the message returns); on it, the recipient
+/// is recorded as failed, retryable, and the message goes on to the DLQ.
+fn give_back_or_fail(delivery: &Delivery, reason: String, retryable: bool) -> SendOutcome {
+    let id = delivery.job.recipient_id.clone();
+    if retryable && delivery.receive_count < LAST_RECEIVE {
+        return SendOutcome::new(id, RecipientStatus::Queued);
+    }
+    let mut outcome = SendOutcome::new(id, RecipientStatus::Failed);
+    outcome.error = Some(reason);
+    outcome.retryable = retryable;
+    outcome
+}
+
+async fn send_one<P: Ports>(
+    deps: &Deps<P>,
+    campaign: &Campaign,
+    delivery: &Delivery,
+    mail: OutgoingMail,
+) -> (SendOutcome, Disposition) {
+    let id = delivery.job.recipient_id.clone();
+    let mut attempt = 0;
+    loop {
+        deps.warm.pacer.acquire().await;
+        match deps.mailer.send(&mail).await {
+            Ok(message_id) => {
+                tracing::debug!(campaign = %campaign.id, recipient = %id, ses_message_id = %message_id, to = %mail.to.redacted(), "sent");
+                let mut outcome = SendOutcome::new(id, RecipientStatus::Sent);
+                outcome.message_id = Some(message_id);
+                return (outcome, Disposition::Ack);
+            }
+            Err(MailError::Rejected(reason)) => {
+                tracing::warn!(campaign = %campaign.id, recipient = %id, reason = %reason, "mail rejected");
+                let mut outcome = SendOutcome::new(id, RecipientStatus::Failed);
+                outcome.error = Some(reason);
+                return (outcome, Disposition::Ack);
+            }
+            Err(MailError::Throttled) => {
+                deps.warm.pacer.back_off(Duration::from_secs(1));
+                return (SendOutcome::new(id, RecipientStatus::Queued), Disposition::Requeue);
+            }
+            Err(MailError::Transient(reason) | MailError::AccountBlocked(reason)) => {
+                attempt += 1;
+                if attempt < 3 {
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    continue;
+                }
+                tracing::warn!(campaign = %campaign.id, recipient = %id, reason = %reason, receive = delivery.receive_count, "send failed");
+                return (give_back_or_fail(delivery, reason, true), Disposition::Fail);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_zero_send_rate_is_refused() {
-        let env = Env::from_lookup(|k| Some(if k == vars::MAX_SEND_RATE { "0".into() } else { "x".into() }));
-        assert!(matches!(Config::from_env(&env), Err(ConfigError::Invalid { .. })));
-        let env = Env::from_lookup(|k| Some(if k == vars::MAX_SEND_RATE { "3500".into() } else { "7".into() }));
-        let config = Config::from_env(&env).unwrap();
-        assert_eq!((config.max_send_rate, config.sender_concurrency), (3500.0, 7));
-    }
-}
+mod tests;

@@ -1,7 +1,7 @@
 //! The DynamoDB-backed stores. Table layouts (keys and indexes) are declared in
 //! `template.yaml`; attribute names follow the domain types' serde names.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -13,10 +13,12 @@ use time::OffsetDateTime;
 use super::{classify, describe, Fault};
 use crate::domain::{
     sent_hour_key, sent_hour_keys, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress,
-    Recipient, RecipientId, RecipientStatus, SplitTotals, Suppression, SuppressionScope, Template, TemplateId,
-    TemplateSummary,
+    Recipient, RecipientId, RecipientStatus, SendOutcome, SplitTotals, Suppression, SuppressionScope, Template,
+    TemplateId, TemplateSummary,
 };
-use crate::ports::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
+use crate::ports::{
+    CampaignStore, Ledger, Page, RecipientStore, SendLog, StoreError, StoreSendLog, SuppressionStore, TemplateStore,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -390,33 +392,103 @@ impl DynamoRecipientStore {
     }
 }
 
-impl RecipientStore for DynamoRecipientStore {
-    async fn insert_new(&self, recipient: &Recipient) -> Result<bool, StoreError> {
-        let mut item = to_item(recipient)?;
-        item.insert("rank".into(), n(recipient.status.rank()));
-        item.insert("lease_until_ms".into(), n(0));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(recipient_id)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(fault(&e)),
-        }
+/// The claim condition: new, waiting, retryable after a failure, or abandoned by a crashed sender.
+const CLAIMABLE: &str = "attribute_not_exists(recipient_id) OR #status IN (:queued, :paused) \
+     OR (#status = :sending AND lease_until_ms < :now_ms) OR (#status = :failed AND retryable = :true)";
+const CLAIM: &str = "SET #status = :sending, #rank = :rank, lease_until_ms = :lease, updated_at = :now, \
+     address = :address, #vars = :vars, #row = :row, retryable = :false ADD attempts :one";
+
+impl DynamoRecipientStore {
+    /// The expression values of a claim (shared by the single and the transactional form).
+    fn claim_values(
+        recipient: &Recipient,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let vars = serde_dynamo::to_attribute_value(&recipient.vars).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(HashMap::from([
+            (":queued".to_string(), s(RecipientStatus::Queued.as_str())),
+            (":paused".to_string(), s(RecipientStatus::Paused.as_str())),
+            (":failed".to_string(), s(RecipientStatus::Failed.as_str())),
+            (":sending".to_string(), s(RecipientStatus::Sending.as_str())),
+            (":rank".to_string(), n(RecipientStatus::Sending.rank())),
+            (":now_ms".to_string(), n(epoch_ms(now))),
+            (":lease".to_string(), n(epoch_ms(lease_until))),
+            (":now".to_string(), s(rfc3339(now))),
+            (":address".to_string(), s(recipient.address.as_str())),
+            (":vars".to_string(), vars),
+            (":row".to_string(), n(recipient.row)),
+            (":true".to_string(), AttributeValue::Bool(true)),
+            (":false".to_string(), AttributeValue::Bool(false)),
+            (":one".to_string(), n(1)),
+        ]))
     }
 
+    fn claim_names() -> HashMap<String, String> {
+        HashMap::from([
+            ("#status".to_string(), "status".to_string()),
+            ("#rank".to_string(), "rank".to_string()),
+            ("#vars".to_string(), "vars".to_string()),
+            ("#row".to_string(), "row".to_string()),
+        ])
+    }
+
+    fn key(campaign: &CampaignId, id: &RecipientId) -> Item {
+        HashMap::from([("campaign_id".to_string(), s(campaign.as_str())), ("recipient_id".to_string(), s(id.as_str()))])
+    }
+
+    /// The update that ends a claim with `outcome`.
+    fn finish_update(
+        &self,
+        campaign: &CampaignId,
+        outcome: &SendOutcome,
+        now: OffsetDateTime,
+    ) -> aws_sdk_dynamodb::types::Update {
+        let mut sets = vec![
+            "#status = :to",
+            "#rank = :rank",
+            "updated_at = :now",
+            "lease_until_ms = :zero",
+            "retryable = :retryable",
+        ];
+        let mut values = HashMap::from([
+            (":sending".to_string(), s(RecipientStatus::Sending.as_str())),
+            (":to".to_string(), s(outcome.status.as_str())),
+            (":rank".to_string(), n(outcome.status.rank())),
+            (":now".to_string(), s(rfc3339(now))),
+            (":zero".to_string(), n(0)),
+            (":retryable".to_string(), AttributeValue::Bool(outcome.retryable)),
+        ]);
+        if let Some(message_id) = &outcome.message_id {
+            sets.push("message_id = :mid");
+            values.insert(":mid".into(), s(message_id));
+        }
+        if let Some(error) = &outcome.error {
+            sets.push("last_error = :err");
+            values.insert(":err".into(), s(error));
+        }
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(campaign, &outcome.recipient_id)))
+            .condition_expression("#status = :sending")
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .set_expression_attribute_names(Some(HashMap::from([
+                ("#status".to_string(), "status".to_string()),
+                ("#rank".to_string(), "rank".to_string()),
+            ])))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .expect("table, key and expression are set")
+    }
+}
+
+impl RecipientStore for DynamoRecipientStore {
     async fn get(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Option<Recipient>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("campaign_id", s(campaign.as_str()))
-            .key("recipient_id", s(id.as_str()))
+            .set_key(Some(Self::key(campaign, id)))
             .consistent_read(true)
             .send()
             .await
@@ -426,68 +498,102 @@ impl RecipientStore for DynamoRecipientStore {
 
     async fn claim(
         &self,
-        campaign: &CampaignId,
-        id: &RecipientId,
+        recipient: &Recipient,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Recipient, StoreError> {
         let result = self
-            .update(campaign, id)
-            .condition_expression(
-                "attribute_exists(recipient_id) AND (#status IN (:queued, :paused) OR (#status = :sending AND lease_until_ms < :now_ms))",
-            )
-            .update_expression("SET #status = :sending, #rank = :rank, lease_until_ms = :lease, updated_at = :now ADD attempts :one")
-            .expression_attribute_values(":queued", s(RecipientStatus::Queued.as_str()))
-            .expression_attribute_values(":paused", s(RecipientStatus::Paused.as_str()))
-            .expression_attribute_values(":sending", s(RecipientStatus::Sending.as_str()))
-            .expression_attribute_values(":rank", n(RecipientStatus::Sending.rank()))
-            .expression_attribute_values(":now_ms", n(epoch_ms(now)))
-            .expression_attribute_values(":lease", n(epoch_ms(lease_until)))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .expression_attribute_values(":one", n(1))
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&recipient.campaign_id, &recipient.recipient_id)))
+            .condition_expression(CLAIMABLE)
+            .update_expression(CLAIM)
+            .set_expression_attribute_names(Some(Self::claim_names()))
+            .set_expression_attribute_values(Some(Self::claim_values(recipient, now, lease_until)?))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
             Ok(out) => from_item(out.attributes.unwrap_or_default()),
-            Err(e) if condition_failed(&e) => {
-                Err(StoreError::Conflict { current: self.current(campaign, id).await?.status.to_string() })
-            }
+            Err(e) if condition_failed(&e) => Err(StoreError::Conflict {
+                current: self.current(&recipient.campaign_id, &recipient.recipient_id).await?.status.to_string(),
+            }),
             Err(e) => Err(fault(&e)),
         }
+    }
+
+    /// One transaction for the whole batch; if any claim is refused (a redelivered message,
+    /// rare) the batch falls back to one claim at a time to learn which.
+    async fn claim_batch(
+        &self,
+        recipients: &[Recipient],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<Result<Recipient, StoreError>>, StoreError> {
+        if recipients.len() > 1 && recipients.len() <= 100 {
+            let mut request = self.client.transact_write_items();
+            for recipient in recipients {
+                let update = aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key(&recipient.campaign_id, &recipient.recipient_id)))
+                    .condition_expression(CLAIMABLE)
+                    .update_expression(CLAIM)
+                    .set_expression_attribute_names(Some(Self::claim_names()))
+                    .set_expression_attribute_values(Some(Self::claim_values(recipient, now, lease_until)?))
+                    .build()
+                    .expect("table, key and expression are set");
+                request = request.transact_items(TransactWriteItem::builder().update(update).build());
+            }
+            match request.send().await {
+                Ok(_) => {
+                    return Ok(recipients
+                        .iter()
+                        .map(|r| {
+                            let mut claimed = r.clone();
+                            claimed.status = RecipientStatus::Sending;
+                            claimed.updated_at = now;
+                            Ok(claimed)
+                        })
+                        .collect());
+                }
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {}
+                Err(e) => return Err(fault(&e)),
+            }
+        }
+        let mut results = Vec::with_capacity(recipients.len());
+        for recipient in recipients {
+            match self.claim(recipient, now, lease_until).await {
+                Err(e) if e.retryable() => return Err(e),
+                other => results.push(other),
+            }
+        }
+        Ok(results)
     }
 
     async fn finish(
         &self,
         campaign: &CampaignId,
-        id: &RecipientId,
-        to: RecipientStatus,
-        message_id: Option<&str>,
-        error: Option<&str>,
+        outcome: &SendOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut sets = vec!["#status = :to", "#rank = :rank", "updated_at = :now", "lease_until_ms = :zero"];
-        let mut request = self
-            .update(campaign, id)
-            .condition_expression("#status = :sending")
-            .expression_attribute_values(":sending", s(RecipientStatus::Sending.as_str()))
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":rank", n(to.rank()))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .expression_attribute_values(":zero", n(0));
-        if let Some(message_id) = message_id {
-            sets.push("message_id = :mid");
-            request = request.expression_attribute_values(":mid", s(message_id));
-        }
-        if let Some(error) = error {
-            sets.push("last_error = :err");
-            request = request.expression_attribute_values(":err", s(error));
-        }
-        match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
+        let update = self.finish_update(campaign, outcome, now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .condition_expression(update.condition_expression().unwrap_or_default())
+            .update_expression(update.update_expression())
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => {
-                Err(StoreError::Conflict { current: self.current(campaign, id).await?.status.to_string() })
-            }
+            Err(e) if condition_failed(&e) => Err(StoreError::Conflict {
+                current: self.current(campaign, &outcome.recipient_id).await?.status.to_string(),
+            }),
             Err(e) => Err(fault(&e)),
         }
     }
@@ -560,6 +666,35 @@ impl DynamoSuppressionStore {
 }
 
 impl SuppressionStore for DynamoSuppressionStore {
+    async fn suppressed_among(
+        &self,
+        addresses: &[EmailAddress],
+        sender: &EmailAddress,
+    ) -> Result<HashSet<EmailAddress>, StoreError> {
+        let scopes = [SuppressionScope::All.key(), SuppressionScope::Sender(sender.to_string()).key()];
+        let keys: Vec<Item> = addresses
+            .iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .flat_map(|a| {
+                scopes.iter().map(move |scope| {
+                    HashMap::from([("address".to_string(), s(a.as_str())), ("scope".to_string(), s(scope))])
+                })
+            })
+            .collect();
+        let mut suppressed = HashSet::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            for item in batch_get(&self.client, &self.table, chunk.to_vec()).await? {
+                if let Some(Ok(address)) =
+                    item.get("address").and_then(|v| v.as_s().ok()).map(|a| EmailAddress::parse(a))
+                {
+                    suppressed.insert(address);
+                }
+            }
+        }
+        Ok(suppressed)
+    }
+
     async fn put(&self, suppression: &Suppression) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -623,6 +758,27 @@ impl SuppressionStore for DynamoSuppressionStore {
 const SENT_COUNT_RETENTION: time::Duration = time::Duration::days(8);
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_MAX: usize = 100;
+
+/// Reads up to 100 keys, retrying the ones DynamoDB leaves unprocessed.
+async fn batch_get(client: &Client, table: &str, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut rounds = 0;
+    while !keys.is_empty() {
+        rounds += 1;
+        if rounds > 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(25 << rounds.min(6))).await;
+        }
+        if rounds > 8 {
+            return Err(StoreError::Throttled);
+        }
+        let request =
+            KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().expect("keys are set");
+        let mut out = client.batch_get_item().request_items(table, request).send().await.map_err(|e| fault(&e))?;
+        items.extend(out.responses.as_mut().and_then(|r| r.remove(table)).unwrap_or_default());
+        keys = out.unprocessed_keys.as_mut().and_then(|u| u.remove(table)).map(|k| k.keys).unwrap_or_default();
+    }
+    Ok(items)
+}
 
 #[derive(Clone)]
 pub struct DynamoLedger {
@@ -695,41 +851,106 @@ impl Ledger for DynamoLedger {
     async fn sent_between(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<u64, StoreError> {
         let mut total = 0u64;
         for chunk in sent_hour_keys(from, to).chunks(BATCH_GET_MAX) {
-            let mut keys: Vec<Item> = chunk.iter().map(|k| HashMap::from([("pk".to_string(), s(k))])).collect();
-            let mut rounds = 0;
-            while !keys.is_empty() {
-                rounds += 1;
-                if rounds > 1 {
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << rounds.min(6))).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .expect("keys are set");
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| fault(&e))?;
-                for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
-                    if let Some(Ok(count)) = item.get("sent").and_then(|v| v.as_n().ok()).map(|v| v.parse::<u64>()) {
-                        total += count;
-                    }
-                }
-                keys = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
-                if rounds > 8 && !keys.is_empty() {
-                    return Err(StoreError::Throttled);
+            let keys: Vec<Item> = chunk.iter().map(|k| HashMap::from([("pk".to_string(), s(k))])).collect();
+            for item in batch_get(&self.client, &self.table, keys).await? {
+                if let Some(Ok(count)) = item.get("sent").and_then(|v| v.as_n().ok()).map(|v| v.parse::<u64>()) {
+                    total += count;
                 }
             }
         }
         Ok(total)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The send log: a batch's outcomes, the campaign's counters and the hourly count in one
+// transaction (DynamoDB takes up to 100 items; a sender batch is at most 10 + 2).
+
+pub struct DynamoSendLog {
+    client: Client,
+    recipients: DynamoRecipientStore,
+    campaigns_table: String,
+    ledger_table: String,
+    /// One write at a time, for when the transaction is refused (a claim was lost).
+    fallback: StoreSendLog<DynamoRecipientStore, DynamoCampaignStore, DynamoLedger>,
+}
+
+impl DynamoSendLog {
+    pub fn new(client: Client, recipients_table: &str, campaigns_table: &str, ledger_table: &str) -> Self {
+        let recipients = DynamoRecipientStore::new(client.clone(), recipients_table);
+        Self {
+            fallback: StoreSendLog {
+                recipients: recipients.clone(),
+                campaigns: DynamoCampaignStore::new(client.clone(), campaigns_table),
+                ledger: DynamoLedger::new(client.clone(), ledger_table),
+            },
+            client,
+            recipients,
+            campaigns_table: campaigns_table.to_string(),
+            ledger_table: ledger_table.to_string(),
+        }
+    }
+}
+
+impl SendLog for DynamoSendLog {
+    async fn record(
+        &self,
+        campaign: &CampaignId,
+        outcomes: &[SendOutcome],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut request = self.client.transact_write_items();
+        let mut delta = CounterDelta::default();
+        for outcome in outcomes {
+            request = request.transact_items(
+                TransactWriteItem::builder().update(self.recipients.finish_update(campaign, outcome, now)).build(),
+            );
+            if let Some(counter) = outcome.counter() {
+                delta = delta.add(counter, 1);
+            }
+        }
+        if !delta.is_empty() {
+            let mut names = HashMap::from([("#counters".to_string(), "counters".to_string())]);
+            let mut values = HashMap::new();
+            let mut adds = Vec::new();
+            for (i, (field, by)) in delta.0.iter().enumerate() {
+                adds.push(format!("#counters.#f{i} :v{i}"));
+                names.insert(format!("#f{i}"), field.to_string());
+                values.insert(format!(":v{i}"), n(by));
+            }
+            let update = aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.campaigns_table)
+                .key("id", s(campaign.as_str()))
+                .condition_expression("attribute_exists(id)")
+                .update_expression(format!("ADD {}", adds.join(", ")))
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .expect("table, key and expression are set");
+            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        let sent = outcomes.iter().filter(|o| o.status == RecipientStatus::Sent).count();
+        if sent > 0 {
+            let update = aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.ledger_table)
+                .key("pk", s(sent_hour_key(now)))
+                .update_expression("ADD sent :c SET expires_at = :exp")
+                .expression_attribute_values(":c", n(sent))
+                .expression_attribute_values(":exp", n((now + SENT_COUNT_RETENTION).unix_timestamp()))
+                .build()
+                .expect("table, key and expression are set");
+            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+                self.fallback.record(campaign, outcomes, now).await
+            }
+            Err(e) => Err(fault(&e)),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ mod sesv2;
 mod sqs;
 
 pub use dynamodb::{
-    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore,
+    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore,
 };
 pub use s3::{s3_client, S3ObjectStore};
 pub use scheduler::{at_expression, parse_at_expression, EventBridgeScheduler, ScheduleTarget};

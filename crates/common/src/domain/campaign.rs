@@ -237,6 +237,31 @@ pub struct Campaign {
     pub report_parts: u32,
 }
 
+impl Campaign {
+    /// Every recipient reached a final state (the split is over and the counts add up).
+    pub fn all_recipients_done(&self) -> bool {
+        let c = &self.counters;
+        self.status == CampaignStatus::Sending && c.sent + c.failed + c.skipped + c.stopped >= c.total
+    }
+
+    /// The From header: the address with its display name, RFC 2047-encoded when not ASCII.
+    pub fn from_header(&self) -> String {
+        let address = self.sender.address.as_str();
+        match self.sender.name.as_deref() {
+            None => address.to_string(),
+            Some(name) if name.is_ascii() => {
+                let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+                format!("\"{escaped}\" <{address}>")
+            }
+            Some(name) => {
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
+                format!("=?UTF-8?B?{encoded}?= <{address}>")
+            }
+        }
+    }
+}
+
 /// Object key of a campaign's rejected-row report from split run `part`.
 pub fn rejected_rows_key(campaign: &CampaignId, part: u32) -> String {
     format!("reports/{campaign}/rejected-{part:05}.jsonl")
@@ -323,6 +348,30 @@ mod tests {
     #[should_panic(expected = "unknown counter")]
     fn an_unknown_counter_is_a_programming_error() {
         let _ = CounterDelta::one("nonsense");
+    }
+
+    #[test]
+    fn from_headers_quote_ascii_names_and_encode_the_rest() {
+        let mut c = crate::domain::tests_support::campaign();
+        assert_eq!(c.from_header(), "news@example.com");
+        c.sender.name = Some("Fan \"Mail\"".into());
+        assert_eq!(c.from_header(), "\"Fan \\\"Mail\\\"\" <news@example.com>");
+        c.sender.name = Some("팬메일".into());
+        assert_eq!(c.from_header(), "=?UTF-8?B?7Yys66mU7J28?= <news@example.com>");
+    }
+
+    #[test]
+    fn a_campaign_is_done_when_the_outcomes_reach_the_total() {
+        let mut c = crate::domain::tests_support::campaign();
+        c.status = CampaignStatus::Sending;
+        c.counters.total = 3;
+        c.counters.sent = 1;
+        c.counters.skipped = 1;
+        assert!(!c.all_recipients_done());
+        c.counters.failed = 1;
+        assert!(c.all_recipients_done());
+        c.status = CampaignStatus::Splitting;
+        assert!(!c.all_recipients_done(), "not while the list is still being split");
     }
 
     #[test]

@@ -16,7 +16,33 @@ pub use campaign::{
 pub use email::{EmailAddress, EmailError};
 pub use hours::{sent_hour_key, sent_hour_keys};
 pub use ids::{CampaignId, IdError, RecipientId, TemplateId};
-pub use recipient::{Recipient, RecipientJob, RecipientStatus};
+pub use recipient::{Recipient, RecipientJob, RecipientStatus, SendOutcome};
 pub use suppression::{Suppression, SuppressionReason, SuppressionScope};
 pub use template::{Template, TemplateSummary};
 pub use zoned::{zoned_to_utc, ZoneError};
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub fn campaign() -> Campaign {
+        let at = time::macros::datetime!(2026-11-23 09:00 UTC);
+        Campaign {
+            id: CampaignId::parse("c1").unwrap(),
+            template_id: TemplateId::parse("t1").unwrap(),
+            template_version: 1,
+            list_key: "lists/l.csv".into(),
+            sender: Sender { address: EmailAddress::parse("news@example.com").unwrap(), name: None, reply_to: None },
+            shared_vars: Default::default(),
+            status: CampaignStatus::Queued,
+            status_reason: None,
+            counters: Default::default(),
+            created_at: at,
+            updated_at: at,
+            send_at: None,
+            schedule_generation: 0,
+            idempotency_key: None,
+            report_parts: 0,
+        }
+    }
+}

@@ -110,8 +110,59 @@ pub struct Recipient {
     pub message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// For a failed recipient: whether sending again may succeed (a transient fault rather
+    /// than a rejection). `POST /campaigns/{id}/retry-failed` re-queues only these.
+    #[serde(default)]
+    pub retryable: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+impl Recipient {
+    /// A recipient as a sender claims it from its queue message.
+    pub fn from_job(job: &RecipientJob, now: OffsetDateTime) -> Self {
+        Self {
+            campaign_id: job.campaign_id.clone(),
+            recipient_id: job.recipient_id.clone(),
+            address: job.address.clone(),
+            vars: job.vars.clone(),
+            status: RecipientStatus::Sending,
+            row: job.row,
+            attempts: 0,
+            message_id: None,
+            last_error: None,
+            retryable: false,
+            updated_at: now,
+        }
+    }
+}
+
+/// How a claimed recipient's send ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub recipient_id: RecipientId,
+    /// `Sent`, `Failed`, `Suppressed`, `Stopped`, or `Queued` to give the claim back unsent.
+    pub status: RecipientStatus,
+    pub message_id: Option<String>,
+    pub error: Option<String>,
+    pub retryable: bool,
+}
+
+impl SendOutcome {
+    pub fn new(recipient_id: RecipientId, status: RecipientStatus) -> Self {
+        Self { recipient_id, status, message_id: None, error: None, retryable: false }
+    }
+
+    /// The campaign counter this outcome adds one to (none for a claim given back).
+    pub fn counter(&self) -> Option<&'static str> {
+        match self.status {
+            RecipientStatus::Sent => Some("sent"),
+            RecipientStatus::Failed => Some("failed"),
+            RecipientStatus::Suppressed => Some("skipped"),
+            RecipientStatus::Stopped => Some("stopped"),
+            _ => None,
+        }
+    }
 }
 
 /// Body of a recipient queue message: everything the sender needs to render and send, so a

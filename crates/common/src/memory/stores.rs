@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use time::OffsetDateTime;
@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::paginate;
 use crate::domain::{
     Campaign, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId, RecipientStatus,
-    SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
 use crate::ports::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
 
@@ -138,65 +138,64 @@ fn missing(campaign: &CampaignId, id: &RecipientId) -> StoreError {
 }
 
 impl RecipientStore for MemoryRecipientStore {
-    async fn insert_new(&self, recipient: &Recipient) -> Result<bool, StoreError> {
-        let mut rows = self.rows.lock().unwrap();
-        let key = (recipient.campaign_id.clone(), recipient.recipient_id.clone());
-        if rows.contains_key(&key) {
-            return Ok(false);
-        }
-        rows.insert(key, RecipientRow { recipient: recipient.clone(), lease_until: None });
-        Ok(true)
-    }
-
     async fn get(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Option<Recipient>, StoreError> {
         Ok(self.rows.lock().unwrap().get(&(campaign.clone(), id.clone())).map(|r| r.recipient.clone()))
     }
 
     async fn claim(
         &self,
-        campaign: &CampaignId,
-        id: &RecipientId,
+        recipient: &Recipient,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Recipient, StoreError> {
         let mut rows = self.rows.lock().unwrap();
-        let row = rows.get_mut(&(campaign.clone(), id.clone())).ok_or_else(|| missing(campaign, id))?;
-        let status = row.recipient.status;
-        let lease_expired = row.lease_until.is_some_and(|until| until < now);
-        let claimable = matches!(status, RecipientStatus::Queued | RecipientStatus::Paused)
-            || (status == RecipientStatus::Sending && lease_expired);
-        if !claimable {
-            return Err(StoreError::Conflict { current: status.to_string() });
-        }
-        row.recipient.status = RecipientStatus::Sending;
-        row.recipient.attempts += 1;
-        row.recipient.updated_at = now;
-        row.lease_until = Some(lease_until);
-        Ok(row.recipient.clone())
+        let key = (recipient.campaign_id.clone(), recipient.recipient_id.clone());
+        let attempts = match rows.get(&key) {
+            None => 0,
+            Some(row) => {
+                let current = &row.recipient;
+                let lease_expired = row.lease_until.is_some_and(|until| until < now);
+                let claimable = matches!(current.status, RecipientStatus::Queued | RecipientStatus::Paused)
+                    || (current.status == RecipientStatus::Sending && lease_expired)
+                    || (current.status == RecipientStatus::Failed && current.retryable);
+                if !claimable {
+                    return Err(StoreError::Conflict { current: current.status.to_string() });
+                }
+                current.attempts
+            }
+        };
+        let mut claimed = recipient.clone();
+        claimed.status = RecipientStatus::Sending;
+        claimed.attempts = attempts + 1;
+        claimed.retryable = false;
+        claimed.updated_at = now;
+        rows.insert(key, RecipientRow { recipient: claimed.clone(), lease_until: Some(lease_until) });
+        Ok(claimed)
     }
 
     async fn finish(
         &self,
         campaign: &CampaignId,
-        id: &RecipientId,
-        to: RecipientStatus,
-        message_id: Option<&str>,
-        error: Option<&str>,
+        outcome: &SendOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut rows = self.rows.lock().unwrap();
-        let row = rows.get_mut(&(campaign.clone(), id.clone())).ok_or_else(|| missing(campaign, id))?;
+        let row = rows
+            .get_mut(&(campaign.clone(), outcome.recipient_id.clone()))
+            .ok_or_else(|| missing(campaign, &outcome.recipient_id))?;
         if row.recipient.status != RecipientStatus::Sending {
             return Err(StoreError::Conflict { current: row.recipient.status.to_string() });
         }
-        row.recipient.status = to;
-        row.recipient.updated_at = now;
+        let r = &mut row.recipient;
+        r.status = outcome.status;
+        r.updated_at = now;
+        r.retryable = outcome.retryable;
         row.lease_until = None;
-        if let Some(message_id) = message_id {
-            row.recipient.message_id = Some(message_id.to_string());
+        if let Some(message_id) = &outcome.message_id {
+            r.message_id = Some(message_id.clone());
         }
-        if let Some(error) = error {
-            row.recipient.last_error = Some(error.to_string());
+        if let Some(error) = &outcome.error {
+            r.last_error = Some(error.clone());
         }
         Ok(())
     }
@@ -240,6 +239,20 @@ pub struct MemorySuppressionStore {
 }
 
 impl SuppressionStore for MemorySuppressionStore {
+    async fn suppressed_among(
+        &self,
+        addresses: &[EmailAddress],
+        sender: &EmailAddress,
+    ) -> Result<HashSet<EmailAddress>, StoreError> {
+        let entries = self.entries.lock().unwrap();
+        let scopes = [SuppressionScope::All, SuppressionScope::Sender(sender.to_string())];
+        Ok(addresses
+            .iter()
+            .filter(|a| scopes.iter().any(|scope| entries.contains_key(&((*a).clone(), scope.clone()))))
+            .cloned()
+            .collect())
+    }
+
     async fn put(&self, suppression: &Suppression) -> Result<(), StoreError> {
         self.entries
             .lock()

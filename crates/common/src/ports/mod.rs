@@ -11,13 +11,16 @@ mod mailer;
 mod object_store;
 mod queue;
 mod scheduler;
+mod shared;
 mod stores;
 
 pub use mailer::{MailError, Mailer, OutgoingMail, SendQuota};
 pub use object_store::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, PresignedUpload};
 pub use queue::{OutgoingMessage, Queue, QueueError};
 pub use scheduler::{ScheduleSpec, ScheduleState, Scheduler, SchedulerError};
-pub use stores::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
+pub use stores::{
+    CampaignStore, Ledger, Page, RecipientStore, SendLog, StoreError, StoreSendLog, SuppressionStore, TemplateStore,
+};
 
 use time::OffsetDateTime;
 

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     Campaign, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId, RecipientStatus,
-    SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -88,32 +88,47 @@ pub trait CampaignStore: Send + Sync {
 }
 
 pub trait RecipientStore: Send + Sync {
-    /// Writes a recipient unless one with that id exists; returns whether it was written (a
-    /// re-run of the splitter never resets a recipient already sent).
-    fn insert_new(&self, recipient: &Recipient) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn get(
         &self,
         campaign: &CampaignId,
         id: &RecipientId,
     ) -> impl Future<Output = Result<Option<Recipient>, StoreError>> + Send;
-    /// Claims a recipient for sending: succeeds if it is `queued`/`paused`, or `sending` with a
-    /// lease that ran out before `now` (its sender crashed). Sets a lease until `lease_until`
-    /// and counts the attempt. `Conflict` names the current status otherwise.
+    /// Claims a recipient for sending, writing it if it is new: succeeds if there is no such
+    /// recipient yet, or it is `queued`/`paused`, or `failed` and retryable, or `sending` with a
+    /// lease that ran out before `now` (its sender crashed). Sets `sending` with a lease until
+    /// `lease_until` and counts the attempt. `Conflict` names the current status otherwise
+    /// (a redelivered message for a recipient already sent finds `sent`).
     fn claim(
         &self,
-        campaign: &CampaignId,
-        id: &RecipientId,
+        recipient: &Recipient,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> impl Future<Output = Result<Recipient, StoreError>> + Send;
-    /// Ends a claim: from `sending` to `to`, with the provider's message id or the error.
+    /// Claims several recipients, one result each (in order). Adapters may do it in one call.
+    fn claim_batch(
+        &self,
+        recipients: &[Recipient],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Result<Recipient, StoreError>>, StoreError>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(recipients.len());
+            for recipient in recipients {
+                match self.claim(recipient, now, lease_until).await {
+                    Err(e) if e.retryable() => return Err(e),
+                    other => results.push(other),
+                }
+            }
+            Ok(results)
+        }
+    }
+    /// Ends a claim: from `sending` to the outcome's status (with its message id or error).
+    /// `Conflict` if the recipient is no longer `sending` (its lease ran out and another
+    /// sender took it over).
     fn finish(
         &self,
         campaign: &CampaignId,
-        id: &RecipientId,
-        to: RecipientStatus,
-        message_id: Option<&str>,
-        error: Option<&str>,
+        outcome: &SendOutcome,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Moves a recipient forward in [`RecipientStatus::rank`]; returns false (and changes
@@ -134,7 +149,66 @@ pub trait RecipientStore: Send + Sync {
     ) -> impl Future<Output = Result<Page<Recipient>, StoreError>> + Send;
 }
 
+/// Records how a batch of sends ended: each recipient's final state, the campaign's counters
+/// and the hourly sent count, together (one transaction where the store has them). Outcomes
+/// whose recipient is no longer `sending` are not counted: whoever holds it counts it.
+pub trait SendLog: Send + Sync {
+    fn record(
+        &self,
+        campaign: &CampaignId,
+        outcomes: &[SendOutcome],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// [`SendLog`] over the three stores, one write at a time.
+pub struct StoreSendLog<R, C, L> {
+    pub recipients: R,
+    pub campaigns: C,
+    pub ledger: L,
+}
+
+impl<R: RecipientStore, C: CampaignStore, L: Ledger> SendLog for StoreSendLog<R, C, L> {
+    async fn record(
+        &self,
+        campaign: &CampaignId,
+        outcomes: &[SendOutcome],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut delta = CounterDelta::default();
+        let mut sent = 0;
+        for outcome in outcomes {
+            match self.recipients.finish(campaign, outcome, now).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict { current }) => {
+                    tracing::warn!(campaign = %campaign, recipient = %outcome.recipient_id, current = %current, "claim lost before its outcome was recorded");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            if let Some(counter) = outcome.counter() {
+                delta = delta.add(counter, 1);
+            }
+            if outcome.status == RecipientStatus::Sent {
+                sent += 1;
+            }
+        }
+        self.campaigns.add_counters(campaign, &delta).await?;
+        if sent > 0 {
+            self.ledger.add_sent(now, sent).await?;
+        }
+        Ok(())
+    }
+}
+
 pub trait SuppressionStore: Send + Sync {
+    /// Which of `addresses` must not be mailed by `sender` (suppressed for everyone, or
+    /// unsubscribed from that sender).
+    fn suppressed_among(
+        &self,
+        addresses: &[EmailAddress],
+        sender: &EmailAddress,
+    ) -> impl Future<Output = Result<std::collections::HashSet<EmailAddress>, StoreError>> + Send;
     /// Adds or replaces the suppression for its address and scope.
     fn put(&self, suppression: &Suppression) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Every suppression of an address.

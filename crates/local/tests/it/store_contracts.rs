@@ -2,9 +2,10 @@
 //! in-memory adapter: both must give the same answers, conditional writes included.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use fanmail_common::aws::{
-    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore,
+    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore,
 };
 use fanmail_common::domain::*;
 use fanmail_common::memory::{
@@ -65,6 +66,7 @@ fn recipient(campaign: &str, n: u32, status: RecipientStatus) -> Recipient {
         attempts: 0,
         message_id: None,
         last_error: None,
+        retryable: false,
         updated_at: T0,
     }
 }
@@ -141,35 +143,40 @@ async fn campaign_contract(store: &impl CampaignStore) {
     assert!(matches!(store.add_counters(&missing, &CounterDelta::one("sent")).await, Err(StoreError::NotFound(_))));
 }
 
+fn sent(id: &RecipientId, message_id: &str) -> SendOutcome {
+    let mut outcome = SendOutcome::new(id.clone(), RecipientStatus::Sent);
+    outcome.message_id = Some(message_id.into());
+    outcome
+}
+
 async fn recipient_contract(store: &impl RecipientStore) {
     let c = CampaignId::parse("c1").unwrap();
-    let r = recipient("c1", 1, RecipientStatus::Queued);
-    assert!(store.insert_new(&r).await.unwrap());
-    assert!(!store.insert_new(&recipient("c1", 1, RecipientStatus::Queued)).await.unwrap(), "never written twice");
+    let r = recipient("c1", 1, RecipientStatus::Sending);
+    assert!(store.get(&c, &r.recipient_id).await.unwrap().is_none());
 
+    // The first claim writes the recipient.
     let lease = T0 + Duration::minutes(5);
-    let claimed = store.claim(&c, &r.recipient_id, T0, lease).await.unwrap();
+    let claimed = store.claim(&r, T0, lease).await.unwrap();
     assert_eq!((claimed.status, claimed.attempts), (RecipientStatus::Sending, 1));
-    match store.claim(&c, &r.recipient_id, T0 + Duration::minutes(1), lease).await {
+    let stored = store.get(&c, &r.recipient_id).await.unwrap().unwrap();
+    assert_eq!((stored.address.as_str(), stored.vars["name"].as_str(), stored.row), ("user1@example.com", "User 1", 2));
+    match store.claim(&r, T0 + Duration::minutes(1), lease).await {
         Err(StoreError::Conflict { current }) => assert_eq!(current, "sending"),
         other => panic!("a live claim must not be taken twice: {other:?}"),
     }
     // The first sender crashed: its lease ran out, another may take over.
-    let retaken =
-        store.claim(&c, &r.recipient_id, lease + Duration::seconds(1), lease + Duration::minutes(5)).await.unwrap();
+    let retaken = store.claim(&r, lease + Duration::seconds(1), lease + Duration::minutes(5)).await.unwrap();
     assert_eq!(retaken.attempts, 2);
+    assert_eq!(store.get(&c, &r.recipient_id).await.unwrap().unwrap().attempts, 2);
 
-    store.finish(&c, &r.recipient_id, RecipientStatus::Sent, Some("ses-1"), None, T0).await.unwrap();
-    assert!(matches!(
-        store.finish(&c, &r.recipient_id, RecipientStatus::Sent, Some("ses-2"), None, T0).await,
-        Err(StoreError::Conflict { .. })
-    ));
-    assert!(matches!(
-        store.claim(&c, &r.recipient_id, T0 + Duration::days(1), T0).await,
-        Err(StoreError::Conflict { .. })
-    ));
-    let sent = store.get(&c, &r.recipient_id).await.unwrap().unwrap();
-    assert_eq!((sent.status, sent.message_id.as_deref()), (RecipientStatus::Sent, Some("ses-1")));
+    store.finish(&c, &sent(&r.recipient_id, "ses-1"), T0).await.unwrap();
+    assert!(matches!(store.finish(&c, &sent(&r.recipient_id, "ses-2"), T0).await, Err(StoreError::Conflict { .. })));
+    assert!(
+        matches!(store.claim(&r, T0 + Duration::days(1), T0 + Duration::days(2)).await, Err(StoreError::Conflict { current }) if current == "sent"),
+        "a sent recipient is never claimed again"
+    );
+    let done = store.get(&c, &r.recipient_id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.message_id.as_deref()), (RecipientStatus::Sent, Some("ses-1")));
 
     assert!(store.advance(&c, &r.recipient_id, RecipientStatus::Bounced, T0).await.unwrap());
     assert!(
@@ -179,17 +186,40 @@ async fn recipient_contract(store: &impl RecipientStore) {
     assert_eq!(store.get(&c, &r.recipient_id).await.unwrap().unwrap().status, RecipientStatus::Bounced);
     let nobody = RecipientId::parse("nobody").unwrap();
     assert!(matches!(store.advance(&c, &nobody, RecipientStatus::Delivered, T0).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.claim(&c, &nobody, T0, T0).await, Err(StoreError::NotFound(_))));
 
-    for n in 2..=13 {
-        store.insert_new(&recipient("c1", n, RecipientStatus::Queued)).await.unwrap();
+    // A retryable failure may be claimed again; a permanent one may not.
+    let r2 = recipient("c1", 2, RecipientStatus::Sending);
+    let r3 = recipient("c1", 3, RecipientStatus::Sending);
+    for (r, retryable) in [(&r2, true), (&r3, false)] {
+        store.claim(r, T0, lease).await.unwrap();
+        let mut failed = SendOutcome::new(r.recipient_id.clone(), RecipientStatus::Failed);
+        failed.error = Some("boom".into());
+        failed.retryable = retryable;
+        store.finish(&c, &failed, T0).await.unwrap();
     }
-    store.insert_new(&recipient("c2", 99, RecipientStatus::Queued)).await.unwrap();
+    assert!(store.claim(&r2, T0, lease).await.is_ok());
+    assert!(matches!(store.claim(&r3, T0, lease).await, Err(StoreError::Conflict { .. })));
+
+    // A batch claim: new ones succeed, finished ones are refused, one result each in order.
+    let batch: Vec<Recipient> = (3..=6).map(|n| recipient("c1", n, RecipientStatus::Sending)).collect();
+    let results = store.claim_batch(&batch, T0, lease).await.unwrap();
+    assert!(matches!(results[0], Err(StoreError::Conflict { .. })), "r3 failed permanently");
+    assert!(results[1..].iter().all(Result::is_ok));
+    let fresh: Vec<Recipient> = (7..=9).map(|n| recipient("c1", n, RecipientStatus::Sending)).collect();
+    assert!(store.claim_batch(&fresh, T0, lease).await.unwrap().iter().all(Result::is_ok));
+
+    for n in 4..=9 {
+        let id = RecipientId::parse(format!("r{n:04}")).unwrap();
+        store.finish(&c, &SendOutcome::new(id, RecipientStatus::Queued), T0).await.unwrap();
+    }
+    let mut other = recipient("c2", 99, RecipientStatus::Sending);
+    other.campaign_id = CampaignId::parse("c2").unwrap();
+    store.claim(&other, T0, lease).await.unwrap();
     let mut ids = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.list_by_status(&c, RecipientStatus::Queued, 5, cursor.as_deref()).await.unwrap();
-        assert!(page.items.len() <= 5);
+        let page = store.list_by_status(&c, RecipientStatus::Queued, 4, cursor.as_deref()).await.unwrap();
+        assert!(page.items.len() <= 4);
         ids.extend(page.items.into_iter().map(|r| r.recipient_id.to_string()));
         match page.next {
             Some(next) => cursor = Some(next),
@@ -197,11 +227,46 @@ async fn recipient_contract(store: &impl RecipientStore) {
         }
     }
     ids.sort();
-    assert_eq!(ids, (2..=13).map(|n| format!("r{n:04}")).collect::<Vec<_>>());
+    assert_eq!(ids, (4..=9).map(|n| format!("r{n:04}")).collect::<Vec<_>>());
     assert!(matches!(
         store.list_by_status(&c, RecipientStatus::Queued, 5, Some("garbage!")).await,
         Err(StoreError::BadCursor)
     ));
+}
+
+async fn send_log_contract(
+    log: &impl SendLog,
+    recipients: &impl RecipientStore,
+    campaigns: &impl CampaignStore,
+    ledger: &impl Ledger,
+) {
+    let c = campaign("c1");
+    campaigns.create(&c).await.unwrap();
+    let lease = T0 + Duration::minutes(2);
+    let batch: Vec<Recipient> = (1..=4).map(|n| recipient("c1", n, RecipientStatus::Sending)).collect();
+    recipients.claim_batch(&batch, T0, lease).await.unwrap();
+    let mut rejected = SendOutcome::new(batch[1].recipient_id.clone(), RecipientStatus::Failed);
+    rejected.error = Some("MessageRejected".into());
+    let outcomes = vec![
+        sent(&batch[0].recipient_id, "m-1"),
+        rejected,
+        SendOutcome::new(batch[2].recipient_id.clone(), RecipientStatus::Suppressed),
+        SendOutcome::new(batch[3].recipient_id.clone(), RecipientStatus::Queued),
+    ];
+    log.record(&c.id, &outcomes, T0).await.unwrap();
+    let counters = campaigns.get(&c.id).await.unwrap().unwrap().counters;
+    assert_eq!((counters.sent, counters.failed, counters.skipped), (1, 1, 1));
+    assert_eq!(ledger.sent_between(T0, T0).await.unwrap(), 1);
+    let status = |n: usize| recipients.get(&c.id, &batch[n].recipient_id);
+    assert_eq!(status(0).await.unwrap().unwrap().message_id.as_deref(), Some("m-1"));
+    assert_eq!(status(3).await.unwrap().unwrap().status, RecipientStatus::Queued, "a given-back claim");
+
+    // Recording again (a replay) counts nothing: those recipients are no longer `sending`.
+    recipients.claim(&batch[3], T0, lease).await.unwrap();
+    log.record(&c.id, &[sent(&batch[0].recipient_id, "m-1"), sent(&batch[3].recipient_id, "m-4")], T0).await.unwrap();
+    let counters = campaigns.get(&c.id).await.unwrap().unwrap().counters;
+    assert_eq!(counters.sent, 2, "only the recipient still claimed is counted");
+    assert_eq!(ledger.sent_between(T0, T0).await.unwrap(), 2);
 }
 
 async fn suppression_contract(store: &impl SuppressionStore) {
@@ -226,6 +291,19 @@ async fn suppression_contract(store: &impl SuppressionStore) {
     assert_eq!(found, [all.clone(), unsub.clone()]);
     assert!(store.find(&EmailAddress::parse("fine@example.com").unwrap()).await.unwrap().is_empty());
     assert_eq!(store.list(10, None).await.unwrap().items.len(), 2);
+    let sender = EmailAddress::parse("news@example.com").unwrap();
+    let other_sender = EmailAddress::parse("shop@example.com").unwrap();
+    let fine = EmailAddress::parse("fine@example.com").unwrap();
+    let asked = [address.clone(), fine.clone()];
+    assert_eq!(store.suppressed_among(&asked, &other_sender).await.unwrap(), [address.clone()].into());
+    assert!(store.remove(&address, &SuppressionScope::All).await.unwrap());
+    assert_eq!(
+        store.suppressed_among(&asked, &sender).await.unwrap(),
+        [address.clone()].into(),
+        "unsubscribed from this sender"
+    );
+    assert!(store.suppressed_among(&asked, &other_sender).await.unwrap().is_empty(), "but not from another");
+    store.put(&all).await.unwrap();
     assert!(store.remove(&address, &SuppressionScope::All).await.unwrap());
     assert!(!store.remove(&address, &SuppressionScope::All).await.unwrap());
     assert_eq!(store.find(&address).await.unwrap(), [unsub]);
@@ -278,6 +356,31 @@ async fn recipient_store_contract_holds_for_dynamodb_and_memory() {
     ))
     .await;
     recipient_contract(&MemoryRecipientStore::default()).await;
+}
+
+#[tokio::test]
+async fn send_log_contract_holds_for_the_dynamodb_transaction_and_memory() {
+    let (sdk, stack) = stack().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let (recipients_table, campaigns_table, ledger_table) = (
+        stack.reference("RecipientsTable").unwrap(),
+        stack.reference("CampaignsTable").unwrap(),
+        stack.reference("LedgerTable").unwrap(),
+    );
+    send_log_contract(
+        &DynamoSendLog::new(client.clone(), recipients_table, campaigns_table, ledger_table),
+        &DynamoRecipientStore::new(client.clone(), recipients_table),
+        &DynamoCampaignStore::new(client.clone(), campaigns_table),
+        &DynamoLedger::new(client, ledger_table),
+    )
+    .await;
+    let (recipients, campaigns, ledger) = (
+        Arc::new(MemoryRecipientStore::default()),
+        Arc::new(MemoryCampaignStore::default()),
+        Arc::new(MemoryLedger::default()),
+    );
+    let log = StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger: ledger.clone() };
+    send_log_contract(&log, &recipients, &campaigns, &ledger).await;
 }
 
 #[tokio::test]

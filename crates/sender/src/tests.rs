@@ -1,0 +1,283 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::SqsMessage;
+use fanmail_common::domain::*;
+use fanmail_common::memory::*;
+use fanmail_common::ports::{CampaignStore, MailError, RecipientStore, StoreSendLog, SuppressionStore, TemplateStore};
+use time::macros::datetime;
+
+use super::*;
+
+struct World {
+    deps: Deps<MemoryPorts>,
+    mailer: Arc<MemoryMailer>,
+    queue: Arc<MemoryQueue>,
+    recipients: Arc<MemoryRecipientStore>,
+    campaigns: Arc<MemoryCampaignStore>,
+    suppressions: Arc<MemorySuppressionStore>,
+}
+
+fn config() -> Config {
+    let env = Env::from_lookup(|k| {
+        Some(match k {
+            vars::MAX_SEND_RATE => "1000".to_string(),
+            vars::SENDER_CONCURRENCY => "1".to_string(),
+            vars::PUBLIC_BASE_URL => "https://api.example.com".to_string(),
+            other => format!("value-of-{other}"),
+        })
+    });
+    Config::from_env(&env).unwrap()
+}
+
+async fn world(status: CampaignStatus) -> World {
+    let at = datetime!(2026-11-23 09:00 UTC);
+    let templates = Arc::new(MemoryTemplateStore::default());
+    templates
+        .put_version(&Template {
+            id: TemplateId::parse("t").unwrap(),
+            version: 1,
+            name: "t".into(),
+            subject: "Hello {{name}}".into(),
+            html: "<p>Hi {{name}} from {{brand}}</p>".into(),
+            text: "Hi {{name}}".into(),
+            created_at: at,
+        })
+        .await
+        .unwrap();
+    let campaigns = Arc::new(MemoryCampaignStore::default());
+    campaigns
+        .create(&Campaign {
+            id: CampaignId::parse("c1").unwrap(),
+            template_id: TemplateId::parse("t").unwrap(),
+            template_version: 1,
+            list_key: "lists/l.csv".into(),
+            sender: Sender {
+                address: EmailAddress::parse("news@example.com").unwrap(),
+                name: Some("뉴스".into()),
+                reply_to: None,
+            },
+            shared_vars: BTreeMap::from([("brand".into(), "fanmail".into())]),
+            status,
+            status_reason: None,
+            counters: CampaignCounters { total: 3, queued: 3, ..Default::default() },
+            created_at: at,
+            updated_at: at,
+            send_at: None,
+            schedule_generation: 0,
+            idempotency_key: None,
+            report_parts: 1,
+        })
+        .await
+        .unwrap();
+    let recipients = Arc::new(MemoryRecipientStore::default());
+    let ledger = Arc::new(MemoryLedger::default());
+    let mailer = Arc::new(MemoryMailer::default());
+    let queue = Arc::new(MemoryQueue::default());
+    let suppressions = Arc::new(MemorySuppressionStore::default());
+    let config = config();
+    let deps = Deps {
+        templates,
+        campaigns: campaigns.clone(),
+        recipients: recipients.clone(),
+        suppressions: suppressions.clone(),
+        send_log: StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger },
+        mailer: mailer.clone(),
+        requeue: queue.clone(),
+        clock: Arc::new(ManualClock::at(at)),
+        warm: Warm::new(&config),
+        config,
+    };
+    World { deps, mailer, queue, recipients, campaigns, suppressions }
+}
+
+fn job(n: u32) -> RecipientJob {
+    RecipientJob {
+        campaign_id: CampaignId::parse("c1").unwrap(),
+        recipient_id: RecipientId::parse(format!("r{n}")).unwrap(),
+        address: EmailAddress::parse(&format!("user{n}@example.com")).unwrap(),
+        vars: BTreeMap::from([("name".into(), format!("User {n} <b>"))]),
+        row: n as u64 + 1,
+    }
+}
+
+fn event(bodies: &[(String, u32)]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for (i, (body, receive_count)) in bodies.iter().enumerate() {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(format!("m{i}"));
+        m.body = Some(body.clone());
+        m.attributes.insert("ApproximateReceiveCount".into(), receive_count.to_string());
+        event.records.push(m);
+    }
+    event
+}
+
+async fn deliver(world: &World, jobs: &[RecipientJob], receive_count: u32) -> Vec<String> {
+    let bodies: Vec<_> = jobs.iter().map(|j| (serde_json::to_string(j).unwrap(), receive_count)).collect();
+    let response = handler(&world.deps, LambdaEvent::new(event(&bodies), Default::default())).await.unwrap();
+    response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+}
+
+async fn recipient(world: &World, n: u32) -> Recipient {
+    world
+        .recipients
+        .get(&CampaignId::parse("c1").unwrap(), &RecipientId::parse(format!("r{n}")).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn counters(world: &World) -> CampaignCounters {
+    world.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap().counters
+}
+
+#[tokio::test]
+async fn every_recipient_gets_one_personal_mail_tagged_for_its_results() {
+    let world = world(CampaignStatus::Sending).await;
+    let failed = deliver(&world, &[job(1), job(2), job(3)], 1).await;
+    assert!(failed.is_empty());
+    let sent = world.mailer.sent();
+    assert_eq!(sent.len(), 3);
+    let (message_id, mail) = sent.iter().find(|(_, m)| m.to.as_str() == "user2@example.com").unwrap();
+    assert_eq!(mail.subject, "Hello User 2 <b>");
+    assert_eq!(mail.html, "<p>Hi User 2 &lt;b&gt; from fanmail</p>");
+    assert_eq!(mail.from, "=?UTF-8?B?64m07Iqk?= <news@example.com>");
+    assert!(mail.tags.contains(&("campaign".into(), "c1".into())));
+    assert!(mail.tags.contains(&("recipient".into(), "r2".into())));
+    let r2 = recipient(&world, 2).await;
+    assert_eq!((r2.status, r2.message_id.as_deref()), (RecipientStatus::Sent, Some(message_id.as_str())));
+    assert_eq!(counters(&world).await.sent, 3);
+}
+
+#[tokio::test]
+async fn a_redelivered_message_is_acknowledged_without_a_second_mail() {
+    let world = world(CampaignStatus::Sending).await;
+    deliver(&world, &[job(1), job(2)], 1).await;
+    let failed = deliver(&world, &[job(1), job(2)], 2).await;
+    assert!(failed.is_empty());
+    assert_eq!(world.mailer.sent().len(), 2);
+    assert_eq!(counters(&world).await.sent, 2);
+}
+
+#[tokio::test]
+async fn a_throttled_mail_is_requeued_not_failed_and_then_sent_once() {
+    let world = world(CampaignStatus::Sending).await;
+    world.mailer.fail_next(MailError::Throttled);
+    let failed = deliver(&world, &[job(1)], 1).await;
+    assert!(failed.is_empty(), "a throttle is not a failure");
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Queued);
+    let requeued = world.queue.sent();
+    assert_eq!(requeued.len(), 1);
+    assert!(requeued[0].delay.is_some());
+    // The re-queued message comes back.
+    let again: RecipientJob = serde_json::from_str(&requeued[0].body).unwrap();
+    deliver(&world, &[again], 1).await;
+    assert_eq!(world.mailer.sent().len(), 1);
+    assert_eq!((recipient(&world, 1).await.status, counters(&world).await.failed), (RecipientStatus::Sent, 0));
+}
+
+#[tokio::test]
+async fn a_rejected_mail_fails_that_recipient_with_the_reason() {
+    let world = world(CampaignStatus::Sending).await;
+    world.mailer.fail_next(MailError::Rejected("MessageRejected: bad address".into()));
+    let failed = deliver(&world, &[job(1)], 1).await;
+    assert!(failed.is_empty());
+    let r = recipient(&world, 1).await;
+    assert_eq!(
+        (r.status, r.retryable, r.last_error.as_deref()),
+        (RecipientStatus::Failed, false, Some("MessageRejected: bad address"))
+    );
+    assert_eq!(counters(&world).await.failed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_fault_retries_then_fails_retryably_on_the_last_receive() {
+    let world = world(CampaignStatus::Sending).await;
+    for _ in 0..3 {
+        world.mailer.fail_next(MailError::Transient("503".into()));
+    }
+    assert_eq!(deliver(&world, &[job(1)], 1).await, ["m0"]);
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Queued, "claim given back for the retry");
+    for _ in 0..3 {
+        world.mailer.fail_next(MailError::Transient("503".into()));
+    }
+    assert_eq!(deliver(&world, &[job(1)], LAST_RECEIVE).await, ["m0"], "reported, so the queue dead-letters it");
+    let r = recipient(&world, 1).await;
+    assert_eq!((r.status, r.retryable), (RecipientStatus::Failed, true));
+    assert!(world.mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn suppressed_addresses_are_skipped_and_counted() {
+    let world = world(CampaignStatus::Sending).await;
+    world
+        .suppressions
+        .put(&Suppression {
+            address: EmailAddress::parse("user2@example.com").unwrap(),
+            scope: SuppressionScope::All,
+            reason: SuppressionReason::HardBounce,
+            campaign_id: None,
+            created_at: datetime!(2026-11-01 00:00 UTC),
+        })
+        .await
+        .unwrap();
+    world
+        .suppressions
+        .put(&Suppression {
+            address: EmailAddress::parse("user3@example.com").unwrap(),
+            scope: SuppressionScope::Sender("news@example.com".into()),
+            reason: SuppressionReason::Unsubscribed,
+            campaign_id: None,
+            created_at: datetime!(2026-11-01 00:00 UTC),
+        })
+        .await
+        .unwrap();
+    deliver(&world, &[job(1), job(2), job(3)], 1).await;
+    let sent: Vec<_> = world.mailer.sent().into_iter().map(|(_, m)| m.to.to_string()).collect();
+    assert_eq!(sent, ["user1@example.com"]);
+    assert_eq!(recipient(&world, 2).await.status, RecipientStatus::Suppressed);
+    let c = counters(&world).await;
+    assert_eq!((c.sent, c.skipped), (1, 2));
+}
+
+#[tokio::test]
+async fn a_cancelled_campaign_stops_its_remaining_recipients() {
+    let world = world(CampaignStatus::Cancelled).await;
+    assert!(deliver(&world, &[job(1), job(2)], 1).await.is_empty());
+    assert!(world.mailer.sent().is_empty());
+    assert_eq!(counters(&world).await.stopped, 2);
+}
+
+#[tokio::test]
+async fn the_campaign_completes_when_every_recipient_is_done() {
+    let world = world(CampaignStatus::Sending).await;
+    deliver(&world, &[job(1), job(2), job(3)], 1).await;
+    // The completion check reads the campaign through the instance cache.
+    world.deps.warm.campaigns.lock().unwrap().clear();
+    deliver(&world, &[job(1)], 2).await;
+    let campaign = world.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Completed);
+}
+
+#[tokio::test]
+async fn undecodable_and_orphan_messages_are_reported_for_the_dead_letter_queue() {
+    let world = world(CampaignStatus::Sending).await;
+    let mut orphan = job(1);
+    orphan.campaign_id = CampaignId::parse("nope").unwrap();
+    let bodies = vec![("not json".to_string(), 1), (serde_json::to_string(&orphan).unwrap(), 1)];
+    let response = handler(&world.deps, LambdaEvent::new(event(&bodies), Default::default())).await.unwrap();
+    let mut ids: Vec<_> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    ids.sort();
+    assert_eq!(ids, ["m0", "m1"]);
+}
+
+#[test]
+fn each_instance_paces_to_its_share_of_the_account_rate() {
+    let mut config = config();
+    config.max_send_rate = 14.0;
+    config.sender_concurrency = 5;
+    assert!((config.instance_rate(None) - 2.8).abs() < 1e-9);
+    assert!((config.instance_rate(Some(10.0)) - 2.0).abs() < 1e-9, "the account's lower rate wins");
+    assert!((config.instance_rate(Some(50.0)) - 2.8).abs() < 1e-9, "the configured rate caps a higher one");
+}
