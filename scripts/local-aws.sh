@@ -67,7 +67,8 @@ start() {
   while [ "$ses_port" = "$moto_port" ]; do ses_port=$(free_port); done
 
   # setsid: the servers outlive this script (make dev, a test run, a later test run).
-  setsid "$root/.tools/venv-aws/bin/moto_server" -H 127.0.0.1 -p "$moto_port" \
+  # moto's own server, with the two DynamoDB fixes explained in infra/local/moto_server.py.
+  setsid "$root/.tools/venv-aws/bin/python" "$root/infra/local/moto_server.py" -H 127.0.0.1 -p "$moto_port" \
     >"$state/moto.log" 2>&1 < /dev/null &
   echo $! >"$state/moto.pid"
   AWS_SES_ACCOUNT=$(tr -d '\n' < "$root/infra/local/ses-account.json") \

@@ -11,7 +11,7 @@ use fanmail_common::domain::{
 };
 use fanmail_common::ports::{
     CampaignStore, Clock, IdGenerator, Ledger, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore,
-    TemplateStore,
+    StoreError, TemplateStore,
 };
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
@@ -180,8 +180,17 @@ pub async fn get<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
-    let campaign =
+    let mut campaign =
         deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    if campaign.all_recipients_done() {
+        // The senders complete a campaign themselves; this covers one no batch has re-read since.
+        let now = deps.clock.now();
+        match deps.campaigns.transition(&id, &[CampaignStatus::Sending], CampaignStatus::Completed, None, now).await {
+            Ok(done) => campaign = done,
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(json_response(200, &CampaignView::from(&campaign)))
 }
 

@@ -6,8 +6,10 @@
 //! - [`resolve`]: CloudFormation intrinsics resolved against local resources.
 //! - [`provision`]: creates the template's tables, queues, bucket, topic and schedule group on
 //!   the local endpoint, so local and cloud come from one file.
+//! - [`client`]: drives the local API like a user script (uploads, campaigns, polling).
 //! - [`functions`]: hosts each function, built by its crate's own production wiring.
 //! - [`gateway`]: plays API Gateway (HTTP API payload 2.0).
+//! - [`metering`]: counts AWS API calls by service and operation.
 //! - [`pollers`]: play the SQS event source mappings.
 //! - [`schedules`]: plays EventBridge Scheduler (the local endpoint never fires schedules).
 //!
@@ -15,8 +17,10 @@
 //! which `scripts/local-aws.sh` writes to `.local/aws.env`; both must be loopback addresses,
 //! so nothing here can touch a real AWS account.
 
+pub mod client;
 pub mod functions;
 pub mod gateway;
+pub mod metering;
 pub mod pollers;
 pub mod provision;
 pub mod resolve;
@@ -109,9 +113,20 @@ pub struct Runner {
 impl Runner {
     /// Provisions `stack_name` from the template and starts serving on `listener`.
     pub async fn start(endpoints: &LocalEndpoints, stack_name: &str, listener: TcpListener) -> Result<Self> {
-        let sdk = endpoints.sdk_config().await;
+        Self::start_with(endpoints, &endpoints.sdk_config().await, stack_name, listener, &BTreeMap::new()).await
+    }
+
+    /// As [`Runner::start`], with template parameter values and the SDK configuration to use.
+    pub async fn start_with(
+        endpoints: &LocalEndpoints,
+        sdk: &SdkConfig,
+        stack_name: &str,
+        listener: TcpListener,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let sdk = sdk.clone();
         let template = load_template()?;
-        let stack = Stack::provision(&sdk, template, stack_name).await?;
+        let stack = Stack::provision_with(&sdk, template, stack_name, parameters).await?;
         let api_url = format!("http://{}", listener.local_addr()?);
         let functions = Arc::new(Functions::build(&sdk, &stack, &local_overrides(&stack, endpoints, &api_url)?)?);
 

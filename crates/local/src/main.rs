@@ -1,6 +1,7 @@
 //! `fanmail-local`: run fanmail on this machine.
 //!
-//!   fanmail-local dev [--port N] [--stack NAME]    provision and serve everything
+//!   fanmail-local dev [--port N] [--stack NAME] [--parameters MaxSendRate=100,...]
+//!                                                  provision and serve everything
 //!   fanmail-local env <FunctionLogicalId> [--stack NAME] [--api-url URL]
 //!                                                  print a function's resolved environment
 //!   fanmail-local provision [--stack NAME]         provision only; print the resources
@@ -34,7 +35,7 @@ fn parse_args() -> Result<Args> {
     Ok(Args { command, positional, options })
 }
 
-const USAGE: &str = "usage: fanmail-local dev [--port N] [--stack NAME]
+const USAGE: &str = "usage: fanmail-local dev [--port N] [--stack NAME] [--parameters Key=Value,...]
        fanmail-local env <FunctionLogicalId> [--stack NAME] [--api-url URL]
        fanmail-local provision [--stack NAME]";
 
@@ -44,7 +45,10 @@ async fn main() -> Result<()> {
     let args = parse_args()?;
     let stack_name = args.options.get("stack").cloned().unwrap_or_else(|| "fanmail".into());
     match args.command.as_str() {
-        "dev" => dev(&stack_name, args.options.get("port").map(|p| p.parse()).transpose()?.unwrap_or(3000)).await,
+        "dev" => {
+            let port = args.options.get("port").map(|p| p.parse()).transpose()?.unwrap_or(3000);
+            dev(&stack_name, port, &parameter_overrides(args.options.get("parameters"))?).await
+        }
         "env" => {
             let function = args.positional.first().context(USAGE)?;
             let endpoints = LocalEndpoints::from_env()?;
@@ -71,14 +75,27 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn dev(stack_name: &str, port: u16) -> Result<()> {
+/// `Key=Value,Key=Value`, as `sam deploy --parameter-overrides` takes them.
+fn parameter_overrides(raw: Option<&String>) -> Result<BTreeMap<String, String>> {
+    raw.map(|raw| raw.split(',').filter(|p| !p.is_empty()))
+        .into_iter()
+        .flatten()
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').with_context(|| format!("'{pair}' is not Key=Value"))?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+async fn dev(stack_name: &str, port: u16, parameters: &BTreeMap<String, String>) -> Result<()> {
     let endpoints = LocalEndpoints::from_env()?;
     // The preferred port, or any free one if it is taken.
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(listener) => listener,
         Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?,
     };
-    let runner = Runner::start(&endpoints, stack_name, listener).await?;
+    let runner =
+        Runner::start_with(&endpoints, &endpoints.sdk_config().await, stack_name, listener, parameters).await?;
     let routes = runner.stack.template.http_routes()?;
     println!();
     println!("fanmail is running locally (stack '{stack_name}')");

@@ -45,7 +45,24 @@ impl Stack {
     /// Provisions `template` on the endpoint `sdk` points at, under `stack_name` (a prefix for
     /// every physical name, so parallel test stacks never collide). Idempotent.
     pub async fn provision(sdk: &SdkConfig, template: Template, stack_name: &str) -> Result<Self> {
+        Self::provision_with(sdk, template, stack_name, &BTreeMap::new()).await
+    }
+
+    /// As [`Stack::provision`], with parameter values instead of the template's defaults
+    /// (like `sam deploy --parameter-overrides`).
+    pub async fn provision_with(
+        sdk: &SdkConfig,
+        template: Template,
+        stack_name: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<Self> {
         let mut scope = Scope { parameters: template.parameter_defaults(), resources: BTreeMap::new() };
+        for (name, value) in parameters {
+            if !scope.parameters.contains_key(name) && !template.parameters.contains_key(name) {
+                bail!("template.yaml has no parameter {name}");
+            }
+            scope.parameters.insert(name.clone(), value.clone());
+        }
         let mut redrives = Vec::new();
         // Queues first: everything else may name them.
         for (id, resource) in template.of_type("AWS::SQS::Queue") {

@@ -432,11 +432,20 @@ async fn send_campaign_batch<P: Ports>(
             failed.extend(requeue.iter().map(|d| d.message_id.clone()));
         }
     }
-    if campaign.status == CampaignStatus::Sending {
-        // Cheap: the campaign is re-read at most every CAMPAIGN_CACHE_TTL.
+    if campaign.status == CampaignStatus::Sending && near_the_end(&campaign) {
+        // Near the end, read afresh so the batch that finishes the campaign also completes it.
+        deps.warm.campaigns.lock().unwrap().remove(campaign_id);
         let _ = deps.campaign(campaign_id).await;
     }
     failed
+}
+
+/// Whether the campaign's last recipients are being sent (by its cached counts): the last tenth,
+/// or the last hundred.
+fn near_the_end(campaign: &Campaign) -> bool {
+    let c = &campaign.counters;
+    let remaining = c.total.saturating_sub(c.sent + c.failed + c.skipped + c.stopped);
+    remaining <= (c.total / 10).max(100)
 }
 
 /// Spread re-queued mails over a few seconds so they do not return as one burst.

@@ -24,8 +24,16 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Loads the SDK configuration from the environment (region, credentials, and the
 /// `AWS_ENDPOINT_URL*` overrides the local stack uses). Expensive: once per cold start.
+///
+/// Every call gets a time limit: without one a request the service never answers would hold
+/// a function until its own timeout. An attempt that times out is retried by the SDK.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(10))
+        .operation_timeout(std::time::Duration::from_secs(30))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 
 /// What an SDK error means to a caller deciding whether to retry.

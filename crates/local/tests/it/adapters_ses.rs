@@ -61,6 +61,6 @@ async fn a_sent_mail_keeps_its_content_headers_and_tags() {
 async fn the_quota_is_read_from_get_account() {
     let quota = mailer().await.quota().await.unwrap();
     // infra/local/ses-account.json
-    assert_eq!(quota.max_send_rate, 14.0);
-    assert_eq!(quota.max_24_hour_send, 50_000.0);
+    assert_eq!(quota.max_send_rate, 1000.0);
+    assert_eq!(quota.max_24_hour_send, 1_000_000.0);
 }

@@ -5,6 +5,7 @@ mod adapters_s3;
 mod adapters_scheduler;
 mod adapters_ses;
 mod adapters_sqs;
+mod campaign_e2e;
 mod runner;
 mod smoke;
 mod store_contracts;

@@ -9,6 +9,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 pub fn endpoints() -> LocalEndpoints {
+    // Logs show up in the output of a failing test.
+    fanmail_common::telemetry::init_local();
     LocalEndpoints::from_env().expect("run integration tests with `make test`, which starts the local AWS stack")
 }
 

@@ -1,0 +1,103 @@
+//! Counts the AWS API calls a run makes, by service and operation, by wrapping the SDK's HTTP
+//! client: every client built from the metered `SdkConfig` (all the functions' clients) goes
+//! through it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+/// Calls seen so far, keyed by (service, operation).
+#[derive(Debug, Clone, Default)]
+pub struct CallCounts(Arc<Mutex<BTreeMap<(String, String), u64>>>);
+
+impl CallCounts {
+    pub fn snapshot(&self) -> BTreeMap<(String, String), u64> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn by_service(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for ((service, _), n) in self.snapshot() {
+            *out.entry(service).or_default() += n;
+        }
+        out
+    }
+
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+
+    pub fn reset(&self) {
+        self.0.lock().unwrap().clear();
+    }
+
+    fn record(&self, request: &HttpRequest) {
+        let key = classify(request);
+        *self.0.lock().unwrap().entry(key).or_default() += 1;
+    }
+}
+
+/// (service, operation) of a signed request: the service from the SigV4 credential scope, the
+/// operation from `x-amz-target` (JSON protocols) or the method and path (REST protocols).
+fn classify(request: &HttpRequest) -> (String, String) {
+    let headers = request.headers();
+    let service = headers
+        .get("authorization")
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|credential| credential.split('/').nth(3))
+        .unwrap_or("unsigned")
+        .to_string();
+    let operation = match headers.get("x-amz-target") {
+        Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
+        None => {
+            let path = request.uri().split("://").nth(1).and_then(|rest| rest.split_once('/')).map_or("", |(_, p)| p);
+            let path = path.split('?').next().unwrap_or_default();
+            let shape: Vec<&str> = path.split('/').take(3).collect();
+            format!("{} /{}", request.method(), shape.join("/"))
+        }
+    };
+    (service, operation)
+}
+
+#[derive(Debug)]
+struct MeteredClient {
+    inner: SharedHttpClient,
+    counts: CallCounts,
+}
+
+impl HttpClient for MeteredClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(MeteredConnector {
+            inner: self.inner.http_connector(settings, components),
+            counts: self.counts.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct MeteredConnector {
+    inner: SharedHttpConnector,
+    counts: CallCounts,
+}
+
+impl HttpConnector for MeteredConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        self.counts.record(&request);
+        self.inner.call(request)
+    }
+}
+
+/// The same configuration, counting every call made through it.
+pub fn metered(sdk: &SdkConfig) -> Result<(SdkConfig, CallCounts)> {
+    let inner = sdk.http_client().context("the SDK configuration has no HTTP client to meter")?;
+    let counts = CallCounts::default();
+    let config = sdk.to_builder().http_client(MeteredClient { inner, counts: counts.clone() }).build();
+    Ok((config, counts))
+}
