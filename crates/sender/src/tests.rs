@@ -270,6 +270,48 @@ async fn undecodable_and_orphan_messages_are_reported_for_the_dead_letter_queue(
     assert_eq!(ids, ["m0", "m1"]);
 }
 
+/// Delivers `jobs` in batches of ten, then whatever the sender re-queued, until nothing is left.
+async fn drain(world: &World, jobs: Vec<RecipientJob>) {
+    let mut pending = jobs;
+    let mut seen_requeues = world.queue.sent().len();
+    while !pending.is_empty() {
+        for batch in pending.chunks(10) {
+            assert!(deliver(world, batch, 1).await.is_empty(), "no message fails under throttling");
+        }
+        let requeued = world.queue.sent();
+        pending = requeued[seen_requeues..].iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+        seen_requeues = requeued.len();
+    }
+}
+
+fn many(n: u32) -> Vec<RecipientJob> {
+    (1..=n).map(job).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_part_of_a_run_slows_it_but_every_recipient_gets_exactly_one_mail() {
+    let world = world(CampaignStatus::Sending).await;
+    world.mailer.throttle_every(3);
+    drain(&world, many(200)).await;
+    let mut to: Vec<String> = world.mailer.sent().into_iter().map(|(_, m)| m.to.to_string()).collect();
+    assert_eq!(to.len(), 200);
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 200, "nobody got two mails");
+    assert!(world.mailer.calls() > 290, "a third of the calls were throttled and retried");
+    let c = counters(&world).await;
+    assert_eq!((c.sent, c.failed), (200, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn redelivering_a_whole_run_sends_nothing_twice() {
+    let world = world(CampaignStatus::Sending).await;
+    drain(&world, many(120)).await;
+    drain(&world, many(120)).await;
+    assert_eq!(world.mailer.sent().len(), 120);
+    assert_eq!(counters(&world).await.sent, 120);
+}
+
 #[test]
 fn each_instance_paces_to_its_share_of_the_account_rate() {
     let mut config = config();

@@ -1,4 +1,5 @@
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::ports::{MailError, Mailer, OutgoingMail, SendQuota};
@@ -9,6 +10,9 @@ pub struct MemoryMailer {
     sent: Mutex<Vec<(String, OutgoingMail)>>,
     script: Mutex<VecDeque<MailError>>,
     quota: SendQuota,
+    /// Every n-th call is throttled (0: never).
+    throttle_every: AtomicU64,
+    calls: AtomicU64,
 }
 
 impl Default for MemoryMailer {
@@ -17,6 +21,8 @@ impl Default for MemoryMailer {
             sent: Mutex::default(),
             script: Mutex::default(),
             quota: SendQuota { max_24_hour_send: 50_000.0, max_send_rate: 14.0, sent_last_24_hours: 0.0 },
+            throttle_every: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
         }
     }
 }
@@ -24,6 +30,16 @@ impl Default for MemoryMailer {
 impl MemoryMailer {
     pub fn with_quota(quota: SendQuota) -> Self {
         Self { quota, ..Self::default() }
+    }
+
+    /// Throttles every `n`-th call from now on, as SES does over its rate.
+    pub fn throttle_every(&self, n: u64) {
+        self.throttle_every.store(n, Ordering::Relaxed);
+    }
+
+    /// Calls made, sent or not.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     pub fn fail_next(&self, error: MailError) {
@@ -38,8 +54,13 @@ impl MemoryMailer {
 
 impl Mailer for MemoryMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError> {
+        let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(error) = self.script.lock().unwrap().pop_front() {
             return Err(error);
+        }
+        let every = self.throttle_every.load(Ordering::Relaxed);
+        if every > 0 && call % every == 0 {
+            return Err(MailError::Throttled);
         }
         let mut sent = self.sent.lock().unwrap();
         let id = format!("mem-{:08}", sent.len() + 1);

@@ -5,6 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use fanmail_common::aws::SqsQueue;
+use fanmail_common::domain::{CampaignId, EmailAddress, RecipientJob};
+use fanmail_common::ports::{OutgoingMessage, Queue};
+use fanmail_common::recipient_list::recipient_id;
 use fanmail_local::client::ApiClient;
 use fanmail_local::Runner;
 use serde_json::{json, Value};
@@ -97,9 +101,24 @@ async fn mails_to(domain: &str) -> BTreeMap<String, Vec<Value>> {
     by_recipient
 }
 
+async fn wait_until_drained(sdk: &aws_config::SdkConfig, url: &str) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    for _ in 0..120 {
+        let out = sqs.get_queue_attributes().queue_url(url).attribute_names(A::All).send().await.unwrap();
+        let attributes = out.attributes().unwrap();
+        let count = |name: A| attributes.get(&name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+        if count(A::ApproximateNumberOfMessages) + count(A::ApproximateNumberOfMessagesNotVisible) == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the queue did not drain");
+}
+
 #[tokio::test]
 async fn every_valid_unique_recipient_gets_exactly_one_mail_with_their_own_fields() {
-    let (_runner, api) = start().await;
+    let (runner, api) = start().await;
     let domain = format!("{}.example.com", unique_name());
     let english = english_list(&domain);
     let korean = korean_list(&domain);
@@ -153,6 +172,30 @@ async fn every_valid_unique_recipient_gets_exactly_one_mail_with_their_own_field
             assert_eq!(row["row"].as_u64(), Some(i + 2 + u64::from(i > 500)), "{row}");
         }
     }
+
+    // SQS delivers at least once: the same recipient messages arriving again send nothing.
+    let campaign_id = CampaignId::parse(first["id"].as_str().unwrap()).unwrap();
+    let again: Vec<OutgoingMessage> = english
+        .valid
+        .keys()
+        .take(20)
+        .enumerate()
+        .map(|(i, address)| {
+            let address = EmailAddress::parse(address).unwrap();
+            let job = RecipientJob {
+                campaign_id: campaign_id.clone(),
+                recipient_id: recipient_id(&address),
+                address,
+                vars: Default::default(),
+                row: 0,
+            };
+            OutgoingMessage::new(i.to_string(), serde_json::to_string(&job).unwrap())
+        })
+        .collect();
+    let sdk = endpoints().sdk_config().await;
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), runner.stack.reference("RecipientsQueue").unwrap());
+    queue.send_all(&again).await.unwrap();
+    wait_until_drained(&sdk, runner.stack.reference("RecipientsQueue").unwrap()).await;
 
     let mails = mails_to(&domain).await;
     let expected: BTreeSet<&String> = english.valid.keys().chain(korean.valid.keys()).collect();
