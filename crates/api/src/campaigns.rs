@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::domain::{
-    rejected_rows_key, Campaign, CampaignCounters, CampaignId, CampaignStatus, EmailAddress, RecipientStatus,
-    RejectedRow, Sender, SplitJob, TemplateId,
+    rejected_rows_key, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress,
+    RecipientJob, RecipientStatus, RejectedRow, Sender, SplitJob, TemplateId,
 };
 use fanmail_common::ports::{
     CampaignStore, Clock, IdGenerator, Ledger, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore,
@@ -215,6 +215,78 @@ pub async fn recipients<P: Ports>(
     ))
 }
 
+/// Re-queues the recipients that failed for a transient reason or were given back unsent;
+/// recipients that SES rejected, that were sent, or that are suppressed stay as they are.
+pub async fn retry_failed<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let campaign =
+        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    if !matches!(campaign.status, CampaignStatus::Sending | CampaignStatus::Completed) {
+        return Err(ApiError::conflict(format!(
+            "only a sending or completed campaign can retry; this one is {}",
+            campaign.status
+        )));
+    }
+    let mut retry = Vec::new();
+    let mut retryable_failures = 0i64;
+    for status in [RecipientStatus::Failed, RecipientStatus::Queued] {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = deps.recipients.list_by_status(&id, status, 1000, cursor.as_deref()).await?;
+            for recipient in page.items {
+                if status == RecipientStatus::Failed && !recipient.retryable {
+                    continue;
+                }
+                if status == RecipientStatus::Failed {
+                    retryable_failures += 1;
+                }
+                retry.push(recipient);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    if retry.is_empty() {
+        return Ok(json_response(
+            200,
+            &serde_json::json!({ "requeued": 0, "campaign": CampaignView::from(&campaign) }),
+        ));
+    }
+    let now = deps.clock.now();
+    let mut campaign = campaign;
+    if campaign.status == CampaignStatus::Completed {
+        campaign =
+            deps.campaigns.transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, now).await?;
+    }
+    let messages: Vec<OutgoingMessage> = retry
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let job = RecipientJob {
+                campaign_id: id.clone(),
+                recipient_id: r.recipient_id.clone(),
+                address: r.address.clone(),
+                vars: r.vars.clone(),
+                row: r.row,
+            };
+            OutgoingMessage::new(i.to_string(), serde_json::to_string(&job).expect("jobs serialise"))
+        })
+        .collect();
+    deps.recipient_jobs.send_all(&messages).await.map_err(ApiError::unavailable)?;
+    // They are counted again when their new attempt ends.
+    deps.campaigns.add_counters(&id, &CounterDelta::default().add("failed", -retryable_failures)).await?;
+    tracing::info!(campaign = %id, requeued = messages.len(), "failed recipients re-queued");
+    Ok(json_response(
+        202,
+        &serde_json::json!({ "requeued": messages.len(), "campaign": CampaignView::from(&campaign) }),
+    ))
+}
+
 /// Rejected rows, from the splitter's reports (one JSON line a row, one object a split run).
 pub async fn rejected_rows<P: Ports>(
     deps: &Deps<P>,
@@ -254,7 +326,9 @@ pub async fn rejected_rows<P: Ports>(
 mod tests {
     use crate::test_support::{call, deps};
     use crate::{Deps, MemoryPorts};
-    use fanmail_common::domain::{SplitJob, Template, TemplateId};
+    use fanmail_common::domain::{
+        CampaignStatus, CounterDelta, EmailAddress, RecipientJob, RecipientStatus, SplitJob, Template, TemplateId,
+    };
     use fanmail_common::ports::{ObjectStore, TemplateStore};
     use serde_json::json;
     use time::macros::datetime;
@@ -327,6 +401,55 @@ mod tests {
         assert_eq!((first_status, second_status), (202, 200));
         assert_eq!(first["id"], second["id"]);
         assert_eq!(deps.split_jobs.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn retry_failed_requeues_only_transient_failures_and_given_back_recipients() {
+        use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
+        use fanmail_common::ports::{CampaignStore, RecipientStore};
+        let deps = ready().await;
+        let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+        let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
+        let at = datetime!(2026-11-23 09:00 UTC);
+        for (n, status, retryable) in [
+            (1, RecipientStatus::Failed, true),
+            (2, RecipientStatus::Failed, false),
+            (3, RecipientStatus::Sent, false),
+            (4, RecipientStatus::Queued, false),
+        ] {
+            let job = RecipientJob {
+                campaign_id: id.clone(),
+                recipient_id: RecipientId::parse(format!("r{n}")).unwrap(),
+                address: EmailAddress::parse(&format!("u{n}@example.com")).unwrap(),
+                vars: Default::default(),
+                row: n + 1,
+            };
+            deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
+            let mut outcome = SendOutcome::new(job.recipient_id.clone(), status);
+            outcome.retryable = retryable;
+            deps.recipients.finish(&id, &outcome, at).await.unwrap();
+        }
+        for from in [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending] {
+            let to = match from {
+                CampaignStatus::Queued => CampaignStatus::Splitting,
+                CampaignStatus::Splitting => CampaignStatus::Sending,
+                _ => CampaignStatus::Completed,
+            };
+            deps.campaigns.transition(&id, &[from], to, None, at).await.unwrap();
+        }
+        deps.campaigns.add_counters(&id, &CounterDelta::default().add("failed", 2).add("sent", 1)).await.unwrap();
+
+        let (status, json) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
+        assert_eq!((status, json["requeued"].as_u64()), (202, Some(2)), "{json}");
+        let requeued: Vec<String> = deps
+            .recipient_jobs
+            .sent()
+            .iter()
+            .map(|m| serde_json::from_str::<RecipientJob>(&m.body).unwrap().recipient_id.to_string())
+            .collect();
+        assert_eq!(requeued, ["r1", "r4"]);
+        let campaign = deps.campaigns.get(&id).await.unwrap().unwrap();
+        assert_eq!((campaign.status, campaign.counters.failed), (CampaignStatus::Sending, 1));
     }
 
     #[tokio::test]
