@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
@@ -94,9 +94,10 @@ impl HttpConnector for MeteredConnector {
     }
 }
 
-/// The same configuration, counting every call made through it.
+/// The same configuration, counting every call made through it. The local endpoints are plain
+/// HTTP on loopback, so the metered client needs no TLS.
 pub fn metered(sdk: &SdkConfig) -> Result<(SdkConfig, CallCounts)> {
-    let inner = sdk.http_client().context("the SDK configuration has no HTTP client to meter")?;
+    let inner = sdk.http_client().unwrap_or_else(|| aws_smithy_http_client::Builder::new().build_http());
     let counts = CallCounts::default();
     let config = sdk.to_builder().http_client(MeteredClient { inner, counts: counts.clone() }).build();
     Ok((config, counts))
