@@ -98,6 +98,40 @@ fn decode_cursor(cursor: Option<&str>) -> Result<Option<Item>, StoreError> {
     serde_dynamo::to_item(json).map(Some).map_err(|_| StoreError::BadCursor)
 }
 
+/// A strongly consistent read of one item.
+async fn read_item<T: DeserializeOwned>(client: &Client, table: &str, key: Item) -> Result<Option<T>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| fault(&e))?;
+    out.item.map(from_item).transpose()
+}
+
+/// One page of a scan, optionally filtered.
+async fn scan_page<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    filter: Option<(&str, &str, AttributeValue)>,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Page<T>, StoreError> {
+    let mut request = client
+        .scan()
+        .table_name(table)
+        .limit(limit.clamp(1, 1000) as i32)
+        .set_exclusive_start_key(decode_cursor(cursor)?);
+    if let Some((expression, placeholder, value)) = filter {
+        request = request.filter_expression(expression).expression_attribute_values(placeholder, value);
+    }
+    let out = request.send().await.map_err(|e| fault(&e))?;
+    let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Templates: key (id, version). Version 0 is the head item: name, latest_version, updated_at.
 
@@ -112,18 +146,9 @@ impl DynamoTemplateStore {
         Self { client, table: table.into() }
     }
 
-    async fn get_item(&self, id: &TemplateId, version: u32) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(id.as_str()))
-            .key("version", n(version))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| fault(&e))?;
-        Ok(out.item)
+    async fn get_item<T: DeserializeOwned>(&self, id: &TemplateId, version: u32) -> Result<Option<T>, StoreError> {
+        let key = HashMap::from([("id".to_string(), s(id.as_str())), ("version".to_string(), n(version))]);
+        read_item(&self.client, &self.table, key).await
     }
 }
 
@@ -179,28 +204,16 @@ impl TemplateStore for DynamoTemplateStore {
         let version = match version {
             Some(0) => return Ok(None),
             Some(v) => v,
-            None => match self.get_item(id, 0).await? {
+            None => match self.get_item::<TemplateSummary>(id, 0).await? {
                 None => return Ok(None),
-                Some(head) => from_item::<TemplateSummary>(head)?.latest_version,
+                Some(head) => head.latest_version,
             },
         };
-        self.get_item(id, version).await?.map(from_item).transpose()
+        self.get_item(id, version).await
     }
 
     async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<TemplateSummary>, StoreError> {
-        let out = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("version = :zero")
-            .expression_attribute_values(":zero", n(0))
-            .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(decode_cursor(cursor)?)
-            .send()
-            .await
-            .map_err(|e| fault(&e))?;
-        let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+        scan_page(&self.client, &self.table, Some(("version = :zero", ":zero", n(0))), limit, cursor).await
     }
 
     async fn delete(&self, id: &TemplateId) -> Result<bool, StoreError> {
@@ -251,16 +264,7 @@ impl CampaignStore for DynamoCampaignStore {
     }
 
     async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(id.as_str()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| fault(&e))?;
-        out.item.map(from_item).transpose()
+        read_item(&self.client, &self.table, HashMap::from([("id".to_string(), s(id.as_str()))])).await
     }
 
     async fn transition(
@@ -484,16 +488,7 @@ impl DynamoRecipientStore {
 
 impl RecipientStore for DynamoRecipientStore {
     async fn get(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Option<Recipient>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(campaign, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| fault(&e))?;
-        out.item.map(from_item).transpose()
+        read_item(&self.client, &self.table, Self::key(campaign, id)).await
     }
 
     async fn claim(
@@ -737,17 +732,7 @@ impl SuppressionStore for DynamoSuppressionStore {
     }
 
     async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<Suppression>, StoreError> {
-        let out = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(decode_cursor(cursor)?)
-            .send()
-            .await
-            .map_err(|e| fault(&e))?;
-        let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+        scan_page(&self.client, &self.table, None, limit, cursor).await
     }
 }
 
