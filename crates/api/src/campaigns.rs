@@ -7,11 +7,11 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::domain::{
     rejected_rows_key, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress,
-    RecipientJob, RecipientStatus, RejectedRow, Sender, SplitJob, TemplateId,
+    RecipientJob, RecipientStatus, RejectedRow, ScheduledSend, SendAt, Sender, SplitJob, TemplateId,
 };
 use fanmail_common::ports::{
     CampaignStore, Clock, IdGenerator, Ledger, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore,
-    StoreError, TemplateStore,
+    ScheduleSpec, Scheduler, SchedulerError, StoreError, TemplateStore,
 };
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
@@ -44,10 +44,33 @@ struct CampaignInput {
     reply_to: Option<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
+    /// RFC 3339 with an offset, or a local time with `timezone`.
     #[serde(default)]
     send_at: Option<String>,
+    /// IANA zone of a local `sendAt`, e.g. `Asia/Seoul`.
+    #[serde(default)]
+    timezone: Option<String>,
     #[serde(default)]
     idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScheduleInput {
+    send_at: String,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// The one-time schedule that starts `campaign` at `at`.
+fn schedule_spec(campaign: &Campaign, at: &SendAt) -> ScheduleSpec {
+    let payload = ScheduledSend { campaign_id: campaign.id.clone(), generation: campaign.schedule_generation };
+    ScheduleSpec {
+        name: campaign.schedule_name(),
+        at: at.local,
+        timezone: at.zone.clone(),
+        payload: serde_json::to_string(&payload).expect("payloads serialise"),
+    }
 }
 
 fn campaign_id(request: &ApiGatewayV2httpRequest) -> Result<CampaignId, ApiError> {
@@ -96,11 +119,8 @@ fn validate_shape(input: &CampaignInput, sender_domain: &str) -> Result<Sender, 
             format!("'vars' takes at most {MAX_SHARED_VARS} named values of at most {MAX_VAR_BYTES} bytes"),
         ));
     }
-    if input.send_at.is_some() {
-        return Err(ApiError::bad_request(
-            "unsupported",
-            "'sendAt' (scheduled sends) is not available in this version",
-        ));
+    if input.timezone.is_some() && input.send_at.is_none() {
+        return Err(ApiError::bad_request("invalid_send_at", "'timezone' goes with a local 'sendAt'"));
     }
     Ok(Sender { address, name: name.map(str::to_string), reply_to })
 }
@@ -129,6 +149,12 @@ pub async fn create<P: Ports>(
     }
 
     let now = deps.clock.now();
+    let send_at = input
+        .send_at
+        .as_deref()
+        .map(|at| SendAt::parse(at, input.timezone.as_deref(), now))
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_send_at", e.to_string()))?;
     let mut id = CampaignId::parse(deps.ids.new_id()).map_err(ApiError::internal)?;
     let key = request.header("idempotency-key").map(str::to_string).or(input.idempotency_key.clone());
     if let Some(key) = &key {
@@ -153,17 +179,29 @@ pub async fn create<P: Ports>(
         list_key: input.list_key,
         sender,
         shared_vars: input.vars,
-        status: CampaignStatus::Queued,
+        status: if send_at.is_some() { CampaignStatus::Scheduled } else { CampaignStatus::Queued },
         status_reason: None,
         counters: CampaignCounters::default(),
         created_at: now,
         updated_at: now,
-        send_at: None,
-        schedule_generation: 0,
+        send_at: send_at.as_ref().map(|at| at.instant),
+        schedule_generation: u32::from(send_at.is_some()),
         idempotency_key: key,
         report_parts: 0,
     };
     deps.campaigns.create(&campaign).await?;
+    if let Some(at) = &send_at {
+        if let Err(e) = deps.scheduler.create(&schedule_spec(&campaign, at)).await {
+            let reason = "its schedule could not be created; create the campaign again";
+            let _ = deps
+                .campaigns
+                .transition(&id, &[CampaignStatus::Scheduled], CampaignStatus::Failed, Some(reason), now)
+                .await;
+            return Err(ApiError::unavailable(e));
+        }
+        tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, "campaign scheduled");
+        return Ok(json_response(202, &CampaignView::from(&campaign)));
+    }
     let job = serde_json::to_string(&SplitJob::start(campaign.id.clone())).map_err(ApiError::internal)?;
     if let Err(e) = deps.split_jobs.send_all(&[OutgoingMessage::new("split", job)]).await {
         let reason = "the split job could not be queued; create the campaign again";
@@ -213,6 +251,74 @@ pub async fn recipients<P: Ports>(
         200,
         &PageView { items: page.items.iter().map(RecipientView::from).collect(), next_cursor: page.next },
     ))
+}
+
+/// `PUT /campaigns/{id}/schedule`: a new send time for a scheduled campaign. The campaign's
+/// schedule generation goes up first, so an invocation of the old schedule is refused as stale
+/// even if it fires before the schedule is updated.
+pub async fn reschedule<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let input: ScheduleInput = request.json_body()?;
+    let campaign =
+        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    if campaign.status != CampaignStatus::Scheduled {
+        return Err(ApiError::conflict(format!(
+            "only a scheduled campaign can be rescheduled; this one is {}",
+            campaign.status
+        )));
+    }
+    let now = deps.clock.now();
+    let at = SendAt::parse(&input.send_at, input.timezone.as_deref(), now)
+        .map_err(|e| ApiError::bad_request("invalid_send_at", e.to_string()))?;
+    let campaign = deps.campaigns.reschedule(&id, campaign.schedule_generation, at.instant, now).await?;
+    let spec = schedule_spec(&campaign, &at);
+    let updated = match deps.scheduler.update(&spec).await {
+        Err(SchedulerError::NotFound(_)) => deps.scheduler.create(&spec).await,
+        other => other,
+    };
+    // The campaign already carries the new generation: the old schedule can no longer start it.
+    updated.map_err(ApiError::unavailable)?;
+    tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, generation = campaign.schedule_generation, "campaign rescheduled");
+    Ok(json_response(200, &CampaignView::from(&campaign)))
+}
+
+/// `POST /campaigns/{id}/cancel`: a scheduled campaign loses its schedule and sends nothing; a
+/// running one stops (the splitter stops fanning out, the senders stop the recipients left).
+pub async fn cancel<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let now = deps.clock.now();
+    let live = [
+        CampaignStatus::Scheduled,
+        CampaignStatus::Queued,
+        CampaignStatus::Splitting,
+        CampaignStatus::Sending,
+        CampaignStatus::Paused,
+    ];
+    let before =
+        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let campaign = match deps.campaigns.transition(&id, &live, CampaignStatus::Cancelled, Some("cancelled"), now).await
+    {
+        Ok(campaign) => campaign,
+        Err(StoreError::Conflict { current }) => {
+            return Err(ApiError::conflict(format!("a {current} campaign cannot be cancelled")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if before.status == CampaignStatus::Scheduled {
+        match deps.scheduler.delete(&campaign.schedule_name()).await {
+            Ok(()) | Err(SchedulerError::NotFound(_)) => {}
+            // Harmless if it stays: the trigger finds the campaign cancelled and does nothing.
+            Err(e) => tracing::warn!(campaign = %id, error = %e, "schedule of a cancelled campaign not deleted"),
+        }
+    }
+    tracing::info!(campaign = %id, was = %before.status, "campaign cancelled");
+    Ok(json_response(200, &CampaignView::from(&campaign)))
 }
 
 /// Re-queues the recipients that failed for a transient reason or were given back unsent;
@@ -450,6 +556,84 @@ mod tests {
         assert_eq!(requeued, ["r1", "r4"]);
         let campaign = deps.campaigns.get(&id).await.unwrap().unwrap();
         assert_eq!((campaign.status, campaign.counters.failed), (CampaignStatus::Sending, 1));
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_campaign_gets_one_schedule_and_queues_nothing_yet() {
+        use fanmail_common::domain::ScheduledSend;
+        let deps = ready().await;
+        let mut body = input();
+        body["sendAt"] = json!("2026-11-24T18:30");
+        body["timezone"] = json!("Asia/Seoul");
+        let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        assert_eq!((status, json["status"].as_str()), (202, Some("scheduled")), "{json}");
+        assert_eq!(json["sendAt"], "2026-11-24T09:30:00Z");
+        assert!(deps.split_jobs.sent().is_empty());
+        let schedules = deps.scheduler.all();
+        assert_eq!(schedules.len(), 1);
+        assert_eq!((schedules[0].at, schedules[0].timezone.as_str()), (datetime!(2026-11-24 18:30), "Asia/Seoul"));
+        let payload: ScheduledSend = serde_json::from_str(&schedules[0].payload).unwrap();
+        assert_eq!((payload.campaign_id.as_str(), payload.generation), (json["id"].as_str().unwrap(), 1));
+    }
+
+    #[tokio::test]
+    async fn a_send_time_in_the_past_or_unreadable_is_400_and_creates_nothing() {
+        let deps = ready().await;
+        for (send_at, zone) in
+            [("2026-11-23T08:00:00Z", None), ("tomorrow", None), ("2026-12-01T09:00", Some("Nowhere/City"))]
+        {
+            let mut body = input();
+            body["sendAt"] = json!(send_at);
+            if let Some(zone) = zone {
+                body["timezone"] = json!(zone);
+            }
+            let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+            assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_send_at")), "{send_at}: {json}");
+        }
+        assert!(deps.scheduler.all().is_empty());
+        assert!(deps.split_jobs.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn rescheduling_moves_the_schedule_and_supersedes_the_old_generation() {
+        use fanmail_common::domain::ScheduledSend;
+        let deps = ready().await;
+        let mut body = input();
+        body["sendAt"] = json!("2026-11-24T00:00:00Z");
+        let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        let id = created["id"].as_str().unwrap();
+        let (status, json) = call(
+            &deps,
+            "PUT /campaigns/{id}/schedule",
+            Some(id),
+            &[],
+            Some(json!({"sendAt": "2026-11-25T12:00:00+09:00"})),
+        )
+        .await;
+        assert_eq!((status, json["sendAt"].as_str()), (200, Some("2026-11-25T03:00:00Z")), "{json}");
+        let schedules = deps.scheduler.all();
+        assert_eq!((schedules.len(), schedules[0].at), (1, datetime!(2026-11-25 03:00)));
+        let payload: ScheduledSend = serde_json::from_str(&schedules[0].payload).unwrap();
+        assert_eq!(payload.generation, 2);
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_scheduled_campaign_deletes_its_schedule_and_a_finished_one_is_409() {
+        let deps = ready().await;
+        let mut body = input();
+        body["sendAt"] = json!("2026-11-24T00:00:00Z");
+        let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        let id = created["id"].as_str().unwrap();
+        let (status, json) = call(&deps, "POST /campaigns/{id}/cancel", Some(id), &[], None).await;
+        assert_eq!((status, json["status"].as_str()), (200, Some("cancelled")));
+        assert!(deps.scheduler.all().is_empty());
+        let (status, json) = call(&deps, "POST /campaigns/{id}/cancel", Some(id), &[], None).await;
+        assert_eq!(status, 409);
+        assert!(json["error"]["message"].as_str().unwrap().contains("cancelled"), "{json}");
+        let (status, _) =
+            call(&deps, "PUT /campaigns/{id}/schedule", Some(id), &[], Some(json!({"sendAt": "2026-11-25T00:00:00Z"})))
+                .await;
+        assert_eq!(status, 409);
     }
 
     #[tokio::test]

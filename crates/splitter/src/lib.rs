@@ -246,6 +246,11 @@ where
                 run.take(&campaign, row);
                 if run.pending.len() >= FLUSH_SIZE {
                     run.flush(&deps.recipient_jobs).await?;
+                    // A cancel takes effect within one flush.
+                    if deps.campaigns.get(&campaign.id).await?.is_some_and(|c| c.status == CampaignStatus::Cancelled) {
+                        drop(parsed);
+                        return run.stop(deps, &campaign).await;
+                    }
                     if deadline
                         .is_some_and(|d| d.duration_since(SystemTime::now()).unwrap_or_default() < DEADLINE_MARGIN)
                     {
@@ -345,6 +350,18 @@ impl Run {
             .put(&rejected_rows_key(&campaign.id, self.job.run), body.into_bytes(), "application/x-ndjson")
             .await?;
         Ok(())
+    }
+
+    /// Stops a cancelled campaign's split, recording what was fanned out.
+    async fn stop<T, C: CampaignStore, O: ObjectStore, Q>(
+        self,
+        deps: &Deps<T, C, O, Q>,
+        campaign: &Campaign,
+    ) -> Result<RecordOutcome, SplitError> {
+        self.write_report(deps, campaign).await?;
+        deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
+        tracing::info!(campaign = %campaign.id, queued = self.totals.queued, "split stopped: the campaign was cancelled");
+        Ok(RecordOutcome::Done)
     }
 
     /// Queues the continuation and records progress so far.

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use aws_lambda_events::sqs::SqsMessage;
 use fanmail_common::domain::*;
 use fanmail_common::memory::*;
-use fanmail_common::ports::{CampaignStore, ObjectStore, TemplateStore};
+use fanmail_common::ports::{CampaignStore, ObjectStore, Queue, TemplateStore};
 use time::macros::datetime;
 
 use super::*;
@@ -163,4 +163,51 @@ async fn malformed_and_orphan_jobs_are_left_for_the_dead_letter_queue() {
     .await
     .unwrap();
     assert_eq!(response.batch_item_failures.len(), 2);
+}
+
+/// A recipient queue whose first batch is followed by a cancel, as if a user cancelled then.
+struct CancelAfterFirstBatch {
+    queue: MemoryQueue,
+    campaigns: std::sync::Arc<MemoryCampaignStore>,
+}
+
+impl Queue for CancelAfterFirstBatch {
+    async fn send_all(
+        &self,
+        messages: &[fanmail_common::ports::OutgoingMessage],
+    ) -> Result<(), fanmail_common::ports::QueueError> {
+        self.queue.send_all(messages).await?;
+        let id = campaign_id();
+        let live = [CampaignStatus::Splitting];
+        let _ = self
+            .campaigns
+            .transition(&id, &live, CampaignStatus::Cancelled, None, datetime!(2026-11-23 09:01 UTC))
+            .await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_mid_split_stops_the_fan_out_and_totals_what_was_queued() {
+    let mut list = String::from("email,name\n");
+    for i in 0..1000 {
+        list.push_str(&format!("user{i}@example.com,U{i}\n"));
+    }
+    let plain = deps_with(list.as_bytes(), "<p>{{name}}</p>", &[]).await;
+    let campaigns = std::sync::Arc::new(plain.campaigns);
+    let deps = Deps {
+        templates: plain.templates,
+        campaigns: campaigns.clone(),
+        objects: plain.objects,
+        split_jobs: CancelAfterFirstBatch { queue: MemoryQueue::default(), campaigns: campaigns.clone() },
+        recipient_jobs: CancelAfterFirstBatch { queue: MemoryQueue::default(), campaigns: campaigns.clone() },
+    };
+    let job = serde_json::to_string(&SplitJob::start(campaign_id())).unwrap();
+    handler(&deps, LambdaEvent::new(event(&[job]), Default::default())).await.unwrap();
+    assert_eq!(deps.recipient_jobs.queue.sent().len(), FLUSH_SIZE, "nothing after the flush that saw the cancel");
+    let campaign = campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!(
+        (campaign.status, campaign.counters.total, campaign.counters.queued),
+        (CampaignStatus::Cancelled, 200, 200)
+    );
 }

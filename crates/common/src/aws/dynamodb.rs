@@ -305,6 +305,39 @@ impl CampaignStore for DynamoCampaignStore {
         }
     }
 
+    async fn reschedule(
+        &self,
+        id: &CampaignId,
+        expected_generation: u32,
+        send_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("#status = :scheduled AND schedule_generation = :expected")
+            .update_expression("SET send_at = :at, schedule_generation = :next, updated_at = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":scheduled", s(CampaignStatus::Scheduled.as_str()))
+            .expression_attribute_values(":expected", n(expected_generation))
+            .expression_attribute_values(":next", n(expected_generation + 1))
+            .expression_attribute_values(":at", s(rfc3339(send_at)))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+            Err(e) if condition_failed(&e) => match self.get(id).await? {
+                None => Err(StoreError::NotFound(format!("campaign {id}"))),
+                Some(current) => Err(StoreError::Conflict { current: current.status.to_string() }),
+            },
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
     async fn set_split_totals(&self, id: &CampaignId, totals: &SplitTotals) -> Result<(), StoreError> {
         let result = self
             .client

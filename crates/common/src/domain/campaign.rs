@@ -238,6 +238,12 @@ pub struct Campaign {
 }
 
 impl Campaign {
+    /// Name of the campaign's one-time EventBridge schedule (ids are 32 characters, names may
+    /// have 64).
+    pub fn schedule_name(&self) -> String {
+        format!("campaign-{}", self.id)
+    }
+
     /// Every recipient reached a final state (the split is over and the counts add up).
     pub fn all_recipients_done(&self) -> bool {
         let c = &self.counters;

@@ -97,6 +97,24 @@ impl CampaignStore for MemoryCampaignStore {
         Ok(campaign.clone())
     }
 
+    async fn reschedule(
+        &self,
+        id: &CampaignId,
+        expected_generation: u32,
+        send_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        if campaign.status != CampaignStatus::Scheduled || campaign.schedule_generation != expected_generation {
+            return Err(StoreError::Conflict { current: campaign.status.to_string() });
+        }
+        campaign.send_at = Some(send_at);
+        campaign.schedule_generation = expected_generation + 1;
+        campaign.updated_at = now;
+        Ok(campaign.clone())
+    }
+
     async fn set_split_totals(&self, id: &CampaignId, totals: &SplitTotals) -> Result<(), StoreError> {
         let mut all = self.campaigns.lock().unwrap();
         let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;

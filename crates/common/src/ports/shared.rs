@@ -32,6 +32,15 @@ impl<T: CampaignStore> CampaignStore for Arc<T> {
     ) -> Result<Campaign, StoreError> {
         (**self).transition(id, from, to, reason, now).await
     }
+    async fn reschedule(
+        &self,
+        id: &CampaignId,
+        expected_generation: u32,
+        send_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        (**self).reschedule(id, expected_generation, send_at, now).await
+    }
     async fn set_split_totals(&self, id: &CampaignId, totals: &SplitTotals) -> Result<(), StoreError> {
         (**self).set_split_totals(id, totals).await
     }

@@ -73,6 +73,15 @@ pub trait CampaignStore: Send + Sync {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Campaign, StoreError>> + Send;
+    /// Moves a scheduled campaign to a new send time under a new schedule generation, if it is
+    /// still `scheduled` at `expected_generation`; `Conflict` names the current status otherwise.
+    fn reschedule(
+        &self,
+        id: &CampaignId,
+        expected_generation: u32,
+        send_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Campaign, StoreError>> + Send;
     /// Writes a split run's totals over the campaign's split counters.
     fn set_split_totals(
         &self,

@@ -65,10 +65,14 @@ fn korean_list(domain: &str) -> List {
     List { bytes: bytes.into_owned(), valid, rejected: 0, duplicates: 0 }
 }
 
-async fn start() -> (Runner, ApiClient) {
+pub(crate) async fn start() -> (Runner, ApiClient) {
+    start_with_rate("2000").await
+}
+
+pub(crate) async fn start_with_rate(max_send_rate: &str) -> (Runner, ApiClient) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let parameters = BTreeMap::from([
-        ("MaxSendRate".to_string(), "2000".to_string()),
+        ("MaxSendRate".to_string(), max_send_rate.to_string()),
         ("SenderConcurrency".to_string(), "4".to_string()),
     ]);
     let endpoints = endpoints();
@@ -79,14 +83,14 @@ async fn start() -> (Runner, ApiClient) {
     (runner, api)
 }
 
-async fn create(api: &ApiClient, path: &str, body: Value) -> Value {
+pub(crate) async fn create(api: &ApiClient, path: &str, body: Value) -> Value {
     let (status, json) = api.call("POST", path, Some(body)).await.unwrap();
     assert!(status == 201 || status == 202, "POST {path} answered {status}: {json}");
     json
 }
 
 /// Mails the SES stand-in holds for addresses in `domain`, by recipient.
-async fn mails_to(domain: &str) -> BTreeMap<String, Vec<Value>> {
+pub(crate) async fn mails_to(domain: &str) -> BTreeMap<String, Vec<Value>> {
     let api = ApiClient::new(endpoints().sesv2);
     let (_, store) = api.call("GET", "/store", None).await.unwrap();
     let mut by_recipient: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -101,7 +105,7 @@ async fn mails_to(domain: &str) -> BTreeMap<String, Vec<Value>> {
     by_recipient
 }
 
-async fn wait_until_drained(sdk: &aws_config::SdkConfig, url: &str) {
+pub(crate) async fn wait_until_drained(sdk: &aws_config::SdkConfig, url: &str) {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let sqs = aws_sdk_sqs::Client::new(sdk);
     for _ in 0..120 {
