@@ -188,6 +188,8 @@ pub async fn create<P: Ports>(
         schedule_generation: u32::from(send_at.is_some()),
         idempotency_key: key,
         report_parts: 0,
+        split_rows: 0,
+        split_finished: false,
     };
     deps.campaigns.create(&campaign).await?;
     if let Some(at) = &send_at {
@@ -319,6 +321,91 @@ pub async fn cancel<P: Ports>(
     }
     tracing::info!(campaign = %id, was = %before.status, "campaign cancelled");
     Ok(json_response(200, &CampaignView::from(&campaign)))
+}
+
+/// `POST /campaigns/{id}/pause`: the splitter stops at its next flush and the senders park the
+/// recipients they receive; nothing is sent and nothing is lost until the resume.
+pub async fn pause<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let running = [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending];
+    match deps.campaigns.transition(&id, &running, CampaignStatus::Paused, Some("paused"), deps.clock.now()).await {
+        Ok(campaign) => {
+            tracing::info!(campaign = %id, "campaign paused");
+            Ok(json_response(200, &CampaignView::from(&campaign)))
+        }
+        Err(StoreError::Conflict { current }) => {
+            Err(ApiError::conflict(format!("a {current} campaign cannot be paused")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How long after a resume the parked recipients are looked for a second time: longer than a
+/// sender's campaign cache (two seconds), so a sender that parked a recipient on a read taken
+/// just before the resume is caught too.
+pub const RESUME_SWEEP_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `POST /campaigns/{id}/resume`: the split continues where it stopped and every parked
+/// recipient is queued again (a recipient queued twice is sent once: the claim decides).
+pub async fn resume<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let campaign =
+        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let to = if campaign.split_finished { CampaignStatus::Sending } else { CampaignStatus::Splitting };
+    let campaign = match deps.campaigns.transition(&id, &[CampaignStatus::Paused], to, None, deps.clock.now()).await {
+        Ok(campaign) => campaign,
+        Err(StoreError::Conflict { current }) => {
+            return Err(ApiError::conflict(format!("a {current} campaign cannot be resumed")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !campaign.split_finished {
+        let job =
+            SplitJob { campaign_id: id.clone(), resume_after_row: campaign.split_rows, run: campaign.report_parts };
+        let body = serde_json::to_string(&job).map_err(ApiError::internal)?;
+        deps.split_jobs.send_all(&[OutgoingMessage::new("resume", body)]).await.map_err(ApiError::unavailable)?;
+    }
+    let mut requeued = requeue_parked(deps, &id).await?;
+    tokio::time::sleep(RESUME_SWEEP_DELAY).await;
+    requeued += requeue_parked(deps, &id).await?;
+    tracing::info!(campaign = %id, requeued, "campaign resumed");
+    Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
+}
+
+/// Queues every recipient parked as `paused` again; returns how many.
+async fn requeue_parked<P: Ports>(deps: &Deps<P>, id: &CampaignId) -> Result<usize, ApiError> {
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps.recipients.list_by_status(id, RecipientStatus::Paused, 1000, cursor.as_deref()).await?;
+        let messages: Vec<OutgoingMessage> = page
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let job = RecipientJob {
+                    campaign_id: id.clone(),
+                    recipient_id: r.recipient_id.clone(),
+                    address: r.address.clone(),
+                    vars: r.vars.clone(),
+                    row: r.row,
+                };
+                OutgoingMessage::new(i.to_string(), serde_json::to_string(&job).expect("jobs serialise"))
+            })
+            .collect();
+        deps.recipient_jobs.send_all(&messages).await.map_err(ApiError::unavailable)?;
+        count += messages.len();
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(count),
+        }
+    }
 }
 
 /// Re-queues the recipients that failed for a transient reason or were given back unsent;
@@ -634,6 +721,45 @@ mod tests {
             call(&deps, "PUT /campaigns/{id}/schedule", Some(id), &[], Some(json!({"sendAt": "2026-11-25T00:00:00Z"})))
                 .await;
         assert_eq!(status, 409);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_the_split() {
+        use fanmail_common::domain::{Recipient, RecipientId, SendOutcome, SplitTotals};
+        use fanmail_common::ports::{CampaignStore, RecipientStore};
+        let deps = ready().await;
+        let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+        let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
+        let at = datetime!(2026-11-23 09:00 UTC);
+        deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, at).await.unwrap();
+        let (status, json) = call(&deps, "POST /campaigns/{id}/pause", Some(id.as_str()), &[], None).await;
+        assert_eq!((status, json["status"].as_str()), (200, Some("paused")));
+        // What the splitter and a sender record while it is paused.
+        let totals = SplitTotals { total: 200, queued: 200, rows_done: 200, report_parts: 1, ..Default::default() };
+        deps.campaigns.set_split_totals(&id, &totals).await.unwrap();
+        let job = RecipientJob {
+            campaign_id: id.clone(),
+            recipient_id: RecipientId::parse("r1").unwrap(),
+            address: EmailAddress::parse("u1@example.com").unwrap(),
+            vars: Default::default(),
+            row: 2,
+        };
+        deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
+        deps.recipients
+            .finish(&id, &SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Paused), at)
+            .await
+            .unwrap();
+
+        let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
+        assert_eq!((status, json["campaign"]["status"].as_str()), (202, Some("splitting")), "{json}");
+        let split: Vec<SplitJob> =
+            deps.split_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+        assert_eq!((split.last().unwrap().resume_after_row, split.last().unwrap().run), (200, 1));
+        let requeued: Vec<RecipientJob> =
+            deps.recipient_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+        assert!(requeued.iter().all(|j| j.recipient_id.as_str() == "r1") && !requeued.is_empty());
+        let (status, _) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
+        assert_eq!(status, 409, "a running campaign cannot be resumed");
     }
 
     #[tokio::test]

@@ -176,8 +176,6 @@ pub fn memory_deps(config: Config, now: time::OffsetDateTime) -> Deps<MemoryPort
 
 /// Routes this function serves (as in `template.yaml`) that later work will fill in.
 const PLANNED_ROUTES: &[&str] = &[
-    "POST /campaigns/{id}/pause",
-    "POST /campaigns/{id}/resume",
     "GET /suppressions",
     "POST /suppressions",
     "GET /suppressions/{address}",
@@ -206,6 +204,8 @@ pub async fn handler<P: Ports>(
         "POST /campaigns/{id}/retry-failed" => campaigns::retry_failed(deps, &request).await,
         "PUT /campaigns/{id}/schedule" => campaigns::reschedule(deps, &request).await,
         "POST /campaigns/{id}/cancel" => campaigns::cancel(deps, &request).await,
+        "POST /campaigns/{id}/pause" => campaigns::pause(deps, &request).await,
+        "POST /campaigns/{id}/resume" => campaigns::resume(deps, &request).await,
         "GET /stats/sent" => stats::sent(deps, &request).await,
         planned if PLANNED_ROUTES.contains(&planned) => {
             Err(ApiError::new(501, "not_implemented", format!("'{planned}' is not available in this version")))

@@ -24,6 +24,8 @@
 //!   failed (retryable) and the message goes on to the DLQ.
 //! - Rejected (bad address, content): the recipient is marked failed with the reason.
 //! - Suppressed or unsubscribed: not sent, counted as skipped.
+//! - Campaign cancelled: claimed recipients are marked stopped. Paused: they are parked as
+//!   `paused` and acknowledged; the resume re-queues them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -360,9 +362,19 @@ async fn send_campaign_batch<P: Ports>(
             return ids(&deliveries);
         }
     };
+    let campaign = if campaign.status == CampaignStatus::Paused {
+        // Park only on a fresh read: a resume may have happened since the cached one.
+        deps.warm.campaigns.lock().unwrap().remove(campaign_id);
+        match deps.campaign(campaign_id).await {
+            Ok(Some(fresh)) => fresh,
+            _ => return ids(&deliveries),
+        }
+    } else {
+        campaign
+    };
     match campaign.status {
         CampaignStatus::Failed | CampaignStatus::Missed => return Vec::new(),
-        CampaignStatus::Paused | CampaignStatus::Scheduled => return ids(&deliveries),
+        CampaignStatus::Scheduled => return ids(&deliveries),
         _ => {}
     }
     let now = deps.clock.now();
@@ -396,11 +408,14 @@ async fn send_campaign_batch<P: Ports>(
     if claimed.is_empty() {
         return failed;
     }
-    let results = if campaign.status == CampaignStatus::Cancelled {
-        claimed
-            .iter()
-            .map(|d| (SendOutcome::new(d.job.recipient_id.clone(), RecipientStatus::Stopped), Disposition::Ack))
-            .collect()
+    let parked = match campaign.status {
+        CampaignStatus::Cancelled => Some(RecipientStatus::Stopped),
+        // Parked until the resume re-queues it: acknowledged now, so it never drifts to the DLQ.
+        CampaignStatus::Paused => Some(RecipientStatus::Paused),
+        _ => None,
+    };
+    let results = if let Some(status) = parked {
+        claimed.iter().map(|d| (SendOutcome::new(d.job.recipient_id.clone(), status), Disposition::Ack)).collect()
     } else {
         send_claimed(deps, &campaign, &claimed).await
     };

@@ -67,6 +67,8 @@ async fn world(status: CampaignStatus) -> World {
             schedule_generation: 0,
             idempotency_key: None,
             report_parts: 1,
+            split_rows: 3,
+            split_finished: true,
         })
         .await
         .unwrap();
@@ -320,4 +322,25 @@ fn each_instance_paces_to_its_share_of_the_account_rate() {
     assert!((config.instance_rate(None) - 2.8).abs() < 1e-9);
     assert!((config.instance_rate(Some(10.0)) - 2.0).abs() < 1e-9, "the account's lower rate wins");
     assert!((config.instance_rate(Some(50.0)) - 2.8).abs() < 1e-9, "the configured rate caps a higher one");
+}
+
+#[tokio::test]
+async fn a_paused_campaign_parks_its_recipients_without_sending_or_failing() {
+    let world = world(CampaignStatus::Paused).await;
+    assert!(deliver(&world, &[job(1), job(2)], 1).await.is_empty(), "acknowledged, not left to the DLQ");
+    assert!(world.mailer.sent().is_empty());
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Paused);
+    let c = counters(&world).await;
+    assert_eq!((c.sent, c.stopped, c.failed), (0, 0, 0));
+    // Resumed: the re-queued message is sent once.
+    let id = CampaignId::parse("c1").unwrap();
+    world
+        .campaigns
+        .transition(&id, &[CampaignStatus::Paused], CampaignStatus::Sending, None, datetime!(2026-11-23 09:01 UTC))
+        .await
+        .unwrap();
+    world.deps.warm.campaigns.lock().unwrap().clear();
+    deliver(&world, &[job(1)], 1).await;
+    assert_eq!(world.mailer.sent().len(), 1);
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Sent);
 }

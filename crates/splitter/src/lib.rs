@@ -246,8 +246,9 @@ where
                 run.take(&campaign, row);
                 if run.pending.len() >= FLUSH_SIZE {
                     run.flush(&deps.recipient_jobs).await?;
-                    // A cancel takes effect within one flush.
-                    if deps.campaigns.get(&campaign.id).await?.is_some_and(|c| c.status == CampaignStatus::Cancelled) {
+                    // A cancel or a pause takes effect within one flush.
+                    let now = deps.campaigns.get(&campaign.id).await?.map(|c| c.status);
+                    if matches!(now, Some(CampaignStatus::Cancelled | CampaignStatus::Paused)) {
                         drop(parsed);
                         return run.stop(deps, &campaign).await;
                     }
@@ -352,24 +353,27 @@ impl Run {
         Ok(())
     }
 
-    /// Stops a cancelled campaign's split, recording what was fanned out.
+    /// Stops the split of a cancelled or paused campaign, recording how far it got (a resume
+    /// continues from there).
     async fn stop<T, C: CampaignStore, O: ObjectStore, Q>(
-        self,
+        mut self,
         deps: &Deps<T, C, O, Q>,
         campaign: &Campaign,
     ) -> Result<RecordOutcome, SplitError> {
+        self.totals.rows_done = self.flushed_index;
         self.write_report(deps, campaign).await?;
         deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
-        tracing::info!(campaign = %campaign.id, queued = self.totals.queued, "split stopped: the campaign was cancelled");
+        tracing::info!(campaign = %campaign.id, rows = self.flushed_index, "split stopped: the campaign was cancelled or paused");
         Ok(RecordOutcome::Done)
     }
 
     /// Queues the continuation and records progress so far.
     async fn checkpoint<T, C: CampaignStore, O: ObjectStore, Q: Queue>(
-        self,
+        mut self,
         deps: &Deps<T, C, O, Q>,
         campaign: &Campaign,
     ) -> Result<RecordOutcome, SplitError> {
+        self.totals.rows_done = self.flushed_index;
         self.write_report(deps, campaign).await?;
         deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
         let next =
@@ -381,10 +385,12 @@ impl Run {
     }
 
     async fn finish<T, C: CampaignStore, O: ObjectStore, Q>(
-        self,
+        mut self,
         deps: &Deps<T, C, O, Q>,
         campaign: &Campaign,
     ) -> Result<RecordOutcome, SplitError> {
+        self.totals.rows_done = self.index;
+        self.totals.finished = true;
         self.write_report(deps, campaign).await?;
         deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
         let (to, reason) = if self.totals.total == 0 {

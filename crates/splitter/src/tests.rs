@@ -49,6 +49,8 @@ async fn deps_with(list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps 
             schedule_generation: 0,
             idempotency_key: None,
             report_parts: 0,
+            split_rows: 0,
+            split_finished: false,
         })
         .await
         .unwrap();

@@ -152,6 +152,8 @@ mod tests {
             schedule_generation: generation,
             idempotency_key: None,
             report_parts: 0,
+            split_rows: 0,
+            split_finished: false,
         }
     }
 

@@ -346,7 +346,8 @@ impl CampaignStore for DynamoCampaignStore {
             .key("id", s(id.as_str()))
             .condition_expression("attribute_exists(id)")
             .update_expression(
-                "SET #c.#total = :total, #c.#queued = :queued, #c.#rejected = :rejected, #c.#duplicates = :duplicates, report_parts = :parts",
+                "SET #c.#total = :total, #c.#queued = :queued, #c.#rejected = :rejected, #c.#duplicates = :duplicates, \
+                 report_parts = :parts, split_rows = :rows, split_finished = :finished",
             )
             .expression_attribute_names("#c", "counters")
             .expression_attribute_names("#total", "total")
@@ -358,6 +359,8 @@ impl CampaignStore for DynamoCampaignStore {
             .expression_attribute_values(":rejected", n(totals.rejected_rows))
             .expression_attribute_values(":duplicates", n(totals.duplicates))
             .expression_attribute_values(":parts", n(totals.report_parts))
+            .expression_attribute_values(":rows", n(totals.rows_done))
+            .expression_attribute_values(":finished", AttributeValue::Bool(totals.finished))
             .send()
             .await;
         match result {

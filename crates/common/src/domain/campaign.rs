@@ -235,6 +235,12 @@ pub struct Campaign {
     /// Rejected-row reports the splitter wrote (one a split run), see [`rejected_rows_key`].
     #[serde(default)]
     pub report_parts: u32,
+    /// Data rows of the list fanned out so far.
+    #[serde(default)]
+    pub split_rows: u64,
+    /// The splitter read the whole list.
+    #[serde(default)]
+    pub split_finished: bool,
 }
 
 impl Campaign {
@@ -294,6 +300,10 @@ pub struct SplitTotals {
     pub rejected_rows: u64,
     pub duplicates: u64,
     pub report_parts: u32,
+    /// Data rows fanned out so far (where a paused split resumes).
+    pub rows_done: u64,
+    /// The whole list was read.
+    pub finished: bool,
 }
 
 /// Body of a split-job queue message: fan out one campaign's list.

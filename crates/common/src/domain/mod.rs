@@ -45,6 +45,8 @@ pub(crate) mod tests_support {
             schedule_generation: 0,
             idempotency_key: None,
             report_parts: 0,
+            split_rows: 0,
+            split_finished: false,
         }
     }
 }

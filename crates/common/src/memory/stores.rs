@@ -123,6 +123,8 @@ impl CampaignStore for MemoryCampaignStore {
         campaign.counters.rejected_rows = totals.rejected_rows;
         campaign.counters.duplicates = totals.duplicates;
         campaign.report_parts = totals.report_parts;
+        campaign.split_rows = totals.rows_done;
+        campaign.split_finished = totals.finished;
         Ok(())
     }
 

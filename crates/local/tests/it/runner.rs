@@ -39,6 +39,8 @@ fn campaign(id: &str, status: CampaignStatus, send_at: Option<OffsetDateTime>, g
         schedule_generation: generation,
         idempotency_key: None,
         report_parts: 0,
+        split_rows: 0,
+        split_finished: false,
     }
 }
 

@@ -174,3 +174,42 @@ async fn a_running_campaign_cancelled_mid_way_stops_and_its_counts_add_up() {
     assert_eq!(mailed, sent_to, "every mail went to a recipient recorded as sent");
     assert!(mailed.is_disjoint(&stopped_for), "no stopped recipient got a mail");
 }
+
+#[tokio::test]
+async fn pause_then_resume_delivers_every_recipient_exactly_once() {
+    let (runner, api) = start_with_rate("20").await;
+    let (key, domain) = campaign_inputs(&api, 150).await;
+    let campaign = create(&api, "/campaigns", body(&key, None)).await;
+    let id = campaign["id"].as_str().unwrap();
+    for _ in 0..100 {
+        if status(&api, id).await["counters"]["sent"].as_u64().unwrap_or(0) >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, paused) = api.call("POST", &format!("/campaigns/{id}/pause"), None).await.unwrap();
+    assert_eq!((code, paused["status"].as_str()), (200, Some("paused")), "{paused}");
+    // While paused the senders park what they receive; once the queue is empty nothing moves.
+    let sdk = endpoints().sdk_config().await;
+    wait_until_drained(&sdk, runner.stack.reference("RecipientsQueue").unwrap()).await;
+    let during = status(&api, id).await;
+    assert_eq!(during["status"], "paused");
+    let parked = api.all_pages(&format!("/campaigns/{id}/recipients?status=paused")).await.unwrap();
+    let sent_while_paused = during["counters"]["sent"].as_u64().unwrap();
+    assert!(sent_while_paused < 150, "paused part-way: {during}");
+    assert_eq!(mails_to(&domain).await.len() as u64, sent_while_paused, "nothing sent beyond the recorded count");
+
+    let (code, resumed) = api.call("POST", &format!("/campaigns/{id}/resume"), None).await.unwrap();
+    assert_eq!(code, 202, "{resumed}");
+    let done = api.wait_for_campaign(id, Duration::from_secs(120)).await.unwrap();
+    assert_eq!((done["status"].as_str(), done["counters"]["sent"].as_u64()), (Some("completed"), Some(150)), "{done}");
+    let mails = mails_to(&domain).await;
+    assert_eq!(mails.len(), 150);
+    assert!(mails.values().all(|m| m.len() == 1), "every recipient exactly once");
+    for recipient in parked {
+        assert!(
+            mails.contains_key(recipient["address"].as_str().unwrap()),
+            "a parked recipient was sent after the resume"
+        );
+    }
+}

@@ -40,6 +40,8 @@ fn campaign(id: &str) -> Campaign {
         schedule_generation: 0,
         idempotency_key: Some("k1".into()),
         report_parts: 0,
+        split_rows: 0,
+        split_finished: false,
     }
 }
 
