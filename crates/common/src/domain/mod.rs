@@ -8,6 +8,7 @@ mod recipient;
 mod send_at;
 mod suppression;
 mod template;
+mod unsubscribe;
 mod zoned;
 
 pub use campaign::{
@@ -21,6 +22,7 @@ pub use recipient::{Recipient, RecipientJob, RecipientStatus, SendOutcome};
 pub use send_at::{SendAt, SendAtError};
 pub use suppression::{Suppression, SuppressionReason, SuppressionScope};
 pub use template::{Template, TemplateSummary};
+pub use unsubscribe::{TokenError, UnsubscribeToken};
 pub use zoned::{zoned_to_utc, ZoneError};
 
 #[cfg(test)]
