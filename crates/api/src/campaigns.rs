@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::domain::{
-    rejected_rows_key, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress,
+    rejected_rows_key, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient,
     RecipientJob, RecipientStatus, RejectedRow, ScheduledSend, SendAt, Sender, SplitJob, TemplateId,
 };
 use fanmail_common::ports::{
@@ -378,29 +378,26 @@ pub async fn resume<P: Ports>(
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }
 
+/// Puts stored recipients back on the recipient queue; returns how many.
+async fn requeue<P: Ports>(deps: &Deps<P>, recipients: &[Recipient]) -> Result<usize, ApiError> {
+    let messages: Vec<OutgoingMessage> = recipients
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            OutgoingMessage::new(i.to_string(), serde_json::to_string(&RecipientJob::from(r)).expect("jobs serialise"))
+        })
+        .collect();
+    deps.recipient_jobs.send_all(&messages).await.map_err(ApiError::unavailable)?;
+    Ok(messages.len())
+}
+
 /// Queues every recipient parked as `paused` again; returns how many.
 async fn requeue_parked<P: Ports>(deps: &Deps<P>, id: &CampaignId) -> Result<usize, ApiError> {
     let mut count = 0;
     let mut cursor: Option<String> = None;
     loop {
         let page = deps.recipients.list_by_status(id, RecipientStatus::Paused, 1000, cursor.as_deref()).await?;
-        let messages: Vec<OutgoingMessage> = page
-            .items
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let job = RecipientJob {
-                    campaign_id: id.clone(),
-                    recipient_id: r.recipient_id.clone(),
-                    address: r.address.clone(),
-                    vars: r.vars.clone(),
-                    row: r.row,
-                };
-                OutgoingMessage::new(i.to_string(), serde_json::to_string(&job).expect("jobs serialise"))
-            })
-            .collect();
-        deps.recipient_jobs.send_all(&messages).await.map_err(ApiError::unavailable)?;
-        count += messages.len();
+        count += requeue(deps, &page.items).await?;
         match page.next {
             Some(next) => cursor = Some(next),
             None => return Ok(count),
@@ -456,28 +453,11 @@ pub async fn retry_failed<P: Ports>(
         campaign =
             deps.campaigns.transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, now).await?;
     }
-    let messages: Vec<OutgoingMessage> = retry
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let job = RecipientJob {
-                campaign_id: id.clone(),
-                recipient_id: r.recipient_id.clone(),
-                address: r.address.clone(),
-                vars: r.vars.clone(),
-                row: r.row,
-            };
-            OutgoingMessage::new(i.to_string(), serde_json::to_string(&job).expect("jobs serialise"))
-        })
-        .collect();
-    deps.recipient_jobs.send_all(&messages).await.map_err(ApiError::unavailable)?;
+    let requeued = requeue(deps, &retry).await?;
     // They are counted again when their new attempt ends.
     deps.campaigns.add_counters(&id, &CounterDelta::default().add("failed", -retryable_failures)).await?;
-    tracing::info!(campaign = %id, requeued = messages.len(), "failed recipients re-queued");
-    Ok(json_response(
-        202,
-        &serde_json::json!({ "requeued": messages.len(), "campaign": CampaignView::from(&campaign) }),
-    ))
+    tracing::info!(campaign = %id, requeued, "failed recipients re-queued");
+    Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }
 
 /// Rejected rows, from the splitter's reports (one JSON line a row, one object a split run).

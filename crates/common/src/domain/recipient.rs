@@ -137,6 +137,19 @@ impl Recipient {
     }
 }
 
+impl From<&Recipient> for RecipientJob {
+    /// The queue message that sends a stored recipient again (retry, resume).
+    fn from(r: &Recipient) -> Self {
+        Self {
+            campaign_id: r.campaign_id.clone(),
+            recipient_id: r.recipient_id.clone(),
+            address: r.address.clone(),
+            vars: r.vars.clone(),
+            row: r.row,
+        }
+    }
+}
+
 /// How a claimed recipient's send ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendOutcome {
