@@ -78,6 +78,11 @@ fn campaign_id(request: &ApiGatewayV2httpRequest) -> Result<CampaignId, ApiError
         .map_err(|e| ApiError::bad_request("invalid_campaign_id", e.to_string()))
 }
 
+/// The campaign, or a 404 naming it.
+async fn existing<P: Ports>(deps: &Deps<P>, id: &CampaignId) -> Result<Campaign, ApiError> {
+    deps.campaigns.get(id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))
+}
+
 fn unprocessable(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(422, code, message)
 }
@@ -220,8 +225,7 @@ pub async fn get<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
-    let mut campaign =
-        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let mut campaign = existing(deps, &id).await?;
     if campaign.all_recipients_done() {
         // The senders complete a campaign themselves; this covers one no batch has re-read since.
         let now = deps.clock.now();
@@ -245,9 +249,7 @@ pub async fn recipients<P: Ports>(
         .parse()
         .map_err(|e: String| ApiError::bad_request("bad_status", e))?;
     let (limit, cursor) = page_params(request)?;
-    if deps.campaigns.get(&id).await?.is_none() {
-        return Err(ApiError::not_found(format!("campaign '{id}' does not exist")));
-    }
+    existing(deps, &id).await?;
     let page = deps.recipients.list_by_status(&id, status, limit, cursor).await?;
     Ok(json_response(
         200,
@@ -264,8 +266,7 @@ pub async fn reschedule<P: Ports>(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
     let input: ScheduleInput = request.json_body()?;
-    let campaign =
-        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let campaign = existing(deps, &id).await?;
     if campaign.status != CampaignStatus::Scheduled {
         return Err(ApiError::conflict(format!(
             "only a scheduled campaign can be rescheduled; this one is {}",
@@ -302,8 +303,7 @@ pub async fn cancel<P: Ports>(
         CampaignStatus::Sending,
         CampaignStatus::Paused,
     ];
-    let before =
-        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let before = existing(deps, &id).await?;
     let campaign = match deps.campaigns.transition(&id, &live, CampaignStatus::Cancelled, Some("cancelled"), now).await
     {
         Ok(campaign) => campaign,
@@ -355,8 +355,7 @@ pub async fn resume<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
-    let campaign =
-        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let campaign = existing(deps, &id).await?;
     let to = if campaign.split_finished { CampaignStatus::Sending } else { CampaignStatus::Splitting };
     let campaign = match deps.campaigns.transition(&id, &[CampaignStatus::Paused], to, None, deps.clock.now()).await {
         Ok(campaign) => campaign,
@@ -412,8 +411,7 @@ pub async fn retry_failed<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
-    let campaign =
-        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let campaign = existing(deps, &id).await?;
     if !matches!(campaign.status, CampaignStatus::Sending | CampaignStatus::Completed) {
         return Err(ApiError::conflict(format!(
             "only a sending or completed campaign can retry; this one is {}",
@@ -473,8 +471,7 @@ pub async fn rejected_rows<P: Ports>(
             .parse()
             .map_err(|_| ApiError::bad_request("bad_cursor", "the 'cursor' parameter is not one this API issued"))?,
     };
-    let campaign =
-        deps.campaigns.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))?;
+    let campaign = existing(deps, &id).await?;
     let mut rows: Vec<RejectedRow> = Vec::new();
     for part in 0..campaign.report_parts {
         let mut text = String::new();
