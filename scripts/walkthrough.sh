@@ -25,3 +25,18 @@ done
 curl -s "$API/campaigns/$CAMPAIGN" | json '["counters"]'
 curl -s "$API/campaigns/$CAMPAIGN/rejected-rows" | json '["items"]'
 curl -s "$API/stats/sent?hours=24"; echo
+
+# Delivery results: the SES mailbox simulator's addresses, then a one-click unsubscribe.
+UPLOAD=$(curl -s -XPOST "$API/uploads" -d "{\"kind\":\"list\",\"contentType\":\"text/csv\",\"size\":$(wc -c < examples/simulator-recipients.csv)}")
+SIM_KEY=$(echo "$UPLOAD" | json '["key"]')
+curl -s -o /dev/null -w 'upload: HTTP %{http_code}\n' -XPUT -H 'content-type: text/csv' --data-binary @examples/simulator-recipients.csv "$(echo "$UPLOAD" | json '["uploadUrl"]')"
+SIM=$(curl -s -XPOST "$API/campaigns" \
+  -d "{\"templateId\":\"welcome\",\"listKey\":\"$SIM_KEY\",\"from\":{\"address\":\"news@example.com\"},\"vars\":{\"brand\":\"fanmail\"}}" | json '["id"]')
+echo "simulator campaign: $SIM"
+for _ in $(seq 1 60); do
+  DONE=$(curl -s "$API/campaigns/$SIM" | json '["counters"]["delivered"] + 0 >= 4 and 1 or 0' 2>/dev/null || echo 0)
+  [ "$DONE" = 1 ] && break
+  sleep 1
+done
+curl -s "$API/campaigns/$SIM" | json '["counters"]'
+curl -s "$API/suppressions" | json '["items"]'

@@ -8,11 +8,15 @@
 //! - `templates`: create, read, list, update (a new version), delete.
 //! - `campaigns`: create (validated, idempotent), status and counters, recipients, rejected rows.
 //! - `stats`: mails sent in the last N hours.
+//! - `suppressions`: list, check, add and lift suppressions.
+//! - `unsubscribe`: the public one-click unsubscribe page and endpoint (RFC 8058).
 //! - `views`: the JSON shapes the API answers with.
 
 mod campaigns;
 mod stats;
+mod suppressions;
 mod templates;
+mod unsubscribe;
 mod views;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -22,6 +26,7 @@ use fanmail_common::aws::{
     EventBridgeScheduler, S3ObjectStore, ScheduleTarget, SqsQueue,
 };
 use fanmail_common::config::{vars, ConfigError, Env};
+use fanmail_common::domain::UnsubscribeKey;
 use fanmail_common::memory::{
     ManualClock, MemoryCampaignStore, MemoryLedger, MemoryObjectStore, MemoryQueue, MemoryRecipientStore,
     MemoryScheduler, MemorySuppressionStore, MemoryTemplateStore, SequentialIds,
@@ -100,6 +105,8 @@ pub struct Deps<P: Ports> {
     pub clock: P::Clock,
     pub ids: P::Ids,
     pub config: Config,
+    /// Verifies unsubscribe tokens.
+    pub unsubscribe_key: UnsubscribeKey,
 }
 
 /// Production: DynamoDB, S3, SQS, EventBridge Scheduler.
@@ -137,7 +144,7 @@ impl Ports for MemoryPorts {
 pub type AwsDeps = Deps<AwsPorts>;
 
 /// The production wiring, shared by `main.rs` and the local runner.
-pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
+pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config, unsubscribe_key: UnsubscribeKey) -> AwsDeps {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     Deps {
@@ -153,11 +160,12 @@ pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
         clock: SystemClock,
         ids: RandomIds,
         config,
+        unsubscribe_key,
     }
 }
 
 /// In-memory wiring with a clock fixed at `now`.
-pub fn memory_deps(config: Config, now: time::OffsetDateTime) -> Deps<MemoryPorts> {
+pub fn memory_deps(config: Config, now: time::OffsetDateTime, unsubscribe_key: UnsubscribeKey) -> Deps<MemoryPorts> {
     Deps {
         templates: Default::default(),
         campaigns: Default::default(),
@@ -171,18 +179,9 @@ pub fn memory_deps(config: Config, now: time::OffsetDateTime) -> Deps<MemoryPort
         clock: ManualClock::at(now),
         ids: SequentialIds::with_prefix("id"),
         config,
+        unsubscribe_key,
     }
 }
-
-/// Routes this function serves (as in `template.yaml`) that later work will fill in.
-const PLANNED_ROUTES: &[&str] = &[
-    "GET /suppressions",
-    "POST /suppressions",
-    "GET /suppressions/{address}",
-    "DELETE /suppressions/{address}",
-    "GET /unsubscribe",
-    "POST /unsubscribe",
-];
 
 pub async fn handler<P: Ports>(
     deps: &Deps<P>,
@@ -207,9 +206,13 @@ pub async fn handler<P: Ports>(
         "POST /campaigns/{id}/pause" => campaigns::pause(deps, &request).await,
         "POST /campaigns/{id}/resume" => campaigns::resume(deps, &request).await,
         "GET /stats/sent" => stats::sent(deps, &request).await,
-        planned if PLANNED_ROUTES.contains(&planned) => {
-            Err(ApiError::new(501, "not_implemented", format!("'{planned}' is not available in this version")))
-        }
+        "GET /suppressions" => suppressions::list(deps, &request).await,
+        "POST /suppressions" => suppressions::add(deps, &request).await,
+        "GET /suppressions/{address}" => suppressions::get(deps, &request).await,
+        "DELETE /suppressions/{address}" => suppressions::remove(deps, &request).await,
+        // Public pages answer HTML, not the JSON error shape.
+        "GET /unsubscribe" => Ok(unsubscribe::confirm_page(deps, &request).await),
+        "POST /unsubscribe" => Ok(unsubscribe::one_click(deps, &request).await),
         other => Err(ApiError::not_found(format!("no route '{other}'"))),
     };
     Ok(result.unwrap_or_else(ApiError::into_response))
@@ -253,7 +256,13 @@ pub(crate) mod test_support {
                 other => format!("value-of-{other}"),
             })
         });
-        memory_deps(Config::from_env(&env).unwrap(), datetime!(2026-11-23 09:00 UTC))
+        memory_deps(Config::from_env(&env).unwrap(), datetime!(2026-11-23 09:00 UTC), key())
+    }
+
+    pub const KEY: &[u8] = b"an api test key, thirty-two bytes or more";
+
+    pub fn key() -> UnsubscribeKey {
+        UnsubscribeKey::new(KEY.to_vec()).unwrap()
     }
 
     /// Calls the API like API Gateway would; returns status and JSON body (Null when empty).

@@ -199,7 +199,7 @@ mod tests {
         let (status, created) = call(&deps, "POST /templates", None, &[], Some(body("Hello {{name}}"))).await;
         assert_eq!(status, 201, "{created}");
         assert_eq!((created["id"].as_str(), created["version"].as_u64()), (Some("welcome"), Some(1)));
-        assert_eq!(created["variables"], json!(["name"]));
+        assert_eq!(created["variables"], json!(["name", "unsubscribe_url"]), "the default footer links it");
 
         let (status, _) = call(&deps, "POST /templates", None, &[], Some(body("again"))).await;
         assert_eq!(status, 409);
@@ -208,7 +208,7 @@ mod tests {
         update.as_object_mut().unwrap().remove("id");
         let (status, v2) = call(&deps, "PUT /templates/{id}", Some("welcome"), &[], Some(update)).await;
         assert_eq!((status, v2["version"].as_u64()), (200, Some(2)));
-        assert_eq!(v2["variables"], json!(["city", "name"]));
+        assert_eq!(v2["variables"], json!(["city", "name", "unsubscribe_url"]));
 
         let (_, latest) = call(&deps, "GET /templates/{id}", Some("welcome"), &[], None).await;
         assert_eq!(latest["subject"], "Hi {{name}} from {{city}}");

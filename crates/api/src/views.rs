@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fanmail_common::domain::{Campaign, CampaignCounters, Recipient, Template, TemplateSummary};
+use fanmail_common::domain::{
+    Campaign, CampaignCounters, Recipient, Suppression, SuppressionScope, Template, TemplateSummary,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -81,8 +83,10 @@ pub struct CounterView {
     pub delivered: u64,
     pub bounced: u64,
     pub complained: u64,
+    pub soft_bounced: u64,
     pub opened: u64,
     pub clicked: u64,
+    pub unsubscribed: u64,
 }
 
 impl From<&CampaignCounters> for CounterView {
@@ -98,8 +102,10 @@ impl From<&CampaignCounters> for CounterView {
             delivered: c.delivered,
             bounced: c.bounced,
             complained: c.complained,
+            soft_bounced: c.soft_bounced,
             opened: c.opened,
             clicked: c.clicked,
+            unsubscribed: c.unsubscribed,
         }
     }
 }
@@ -178,4 +184,43 @@ impl<'a> From<&'a Recipient> for RecipientView<'a> {
             updated_at: r.updated_at,
         }
     }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuppressionView {
+    pub address: String,
+    /// `all` (bounces, complaints, manual) or `sender` (an unsubscribe from one sender).
+    pub scope: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Suppression> for SuppressionView {
+    fn from(s: &Suppression) -> Self {
+        let (scope, sender) = match &s.scope {
+            SuppressionScope::All => ("all", None),
+            SuppressionScope::Sender(sender) => ("sender", Some(sender.clone())),
+        };
+        Self {
+            address: s.address.to_string(),
+            scope,
+            sender,
+            reason: s.reason.to_string(),
+            campaign_id: s.campaign_id.as_ref().map(ToString::to_string),
+            created_at: s.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuppressionList {
+    pub items: Vec<SuppressionView>,
+    pub next_cursor: Option<String>,
 }

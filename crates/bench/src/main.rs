@@ -1,11 +1,16 @@
-//! `fanmail-bench <render|list|pipeline>`: the figures `make bench` prints.
+//! `fanmail-bench <render|list|pipeline|hotpath>`: the figures `make bench` prints.
 //!
 //! - `render`: mails rendered per second on one core, for a ~100 KB HTML template with
 //!   personal fields (the renderer the sender uses).
 //! - `list`: a 1,000,000-row recipient list (3 % invalid, 2 % duplicate) read as the splitter
 //!   reads it: rows per second, CPU seconds and the process's peak RSS.
 //! - `pipeline`: a 1,000-recipient campaign through the local stack (API, splitter, sender,
-//!   real SDK clients), counting every AWS call by service and operation.
+//!   real SDK clients), counting every AWS call by service and operation, then the calls that
+//!   record its delivery results.
+//! - `hotpath`: CPU per mail of the sender's hot path through the real SDK (render, request,
+//!   signing, HTTP) against a loopback sink, on one core.
+
+mod hotpath;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -182,7 +187,9 @@ async fn pipeline() -> Result<()> {
         bail!("creating the template: {status} {body}");
     }
     let key = api.upload_list(csv.as_bytes()).await?;
-    // Provisioning, template and upload are not part of the campaign's cost.
+    // Provisioning, template and upload are not part of the campaign's cost; delivery results
+    // are measured apart, after the campaign.
+    runner.deliver_ses_events(false);
     counts.reset();
     let wall = Instant::now();
     let (status, campaign) = api
@@ -213,6 +220,29 @@ async fn pipeline() -> Result<()> {
         println!("pipeline.op {service}.{operation:<32} {n}");
     }
     println!("pipeline.note               SQS ReceiveMessage counts include idle long polls of the runner's pollers");
+
+    // Recording the results: SES publishes a Send and a Delivery event per mail.
+    counts.reset();
+    let wall = Instant::now();
+    runner.deliver_ses_events(true);
+    let (mut delivered, mut polls) = (0, 0);
+    for _ in 0..1200 {
+        polls += 1;
+        let (_, campaign) = api.call("GET", &format!("/campaigns/{id}"), None).await?;
+        delivered = campaign["counters"]["delivered"].as_u64().unwrap_or(0);
+        if delivered >= sent {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!("results.delivered            {delivered}");
+    println!("results.wall_seconds         {:.1}", wall.elapsed().as_secs_f64());
+    let mut operations: Vec<_> = counts.snapshot().into_iter().filter(|((s, _), _)| s != "sqs").collect();
+    operations.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    for ((service, operation), n) in operations {
+        println!("results.op {service}.{operation:<33} {n}");
+    }
+    println!("results.note                 GetItem includes this bench's {polls} status polls (one read each)");
     drop(runner);
     Ok(())
 }
@@ -226,6 +256,10 @@ async fn main() -> Result<()> {
         Some("render") => render(),
         Some("list") => list(),
         Some("pipeline") => pipeline().await,
-        _ => bail!("usage: fanmail-bench render|list|pipeline"),
+        Some("hotpath") => {
+            let mails = std::env::args().nth(2).map_or(Ok(5000), |n| n.parse()).context("mails: a number")?;
+            tokio::task::block_in_place(|| hotpath::run(mails))
+        }
+        _ => bail!("usage: fanmail-bench render|list|pipeline|hotpath [mails]"),
     }
 }

@@ -140,12 +140,43 @@ pub fn single_line(text: &str) -> String {
     out.trim().to_string()
 }
 
+/// Added to an HTML body that has no `{{unsubscribe_url}}` of its own (before `</body>` if
+/// there is one), so every mail shows a visible unsubscribe link. The URL is fanmail's own
+/// (URL-safe characters only), so it is not HTML-escaped.
+pub const DEFAULT_HTML_FOOTER: &str = "<p style=\"font-size:12px;color:#666666\">You receive this mail because you \
+     are on our list. <a href=\"{{{unsubscribe_url}}}\">Unsubscribe</a></p>";
+/// Added to a text body that has no `{{unsubscribe_url}}`.
+pub const DEFAULT_TEXT_FOOTER: &str = "\n\n--\nUnsubscribe: {{unsubscribe_url}}\n";
+
+fn with_html_footer(html: &str) -> String {
+    match html.to_ascii_lowercase().rfind("</body>") {
+        Some(at) => format!("{}{DEFAULT_HTML_FOOTER}{}", &html[..at], &html[at..]),
+        None => format!("{html}{DEFAULT_HTML_FOOTER}"),
+    }
+}
+
+/// Compiles a body part, adding the default unsubscribe footer to a non-empty body that does
+/// not link `{{unsubscribe_url}}` itself.
+fn compile_body(part: TemplatePart, source: &str) -> Result<Compiled, TemplateSyntaxError> {
+    let compiled = compile(part, source)?;
+    let mut variables = BTreeSet::new();
+    collect_variables(&compiled, &mut variables);
+    if source.trim().is_empty() || variables.contains("unsubscribe_url") {
+        return Ok(compiled);
+    }
+    let footed = match part {
+        TemplatePart::Html => with_html_footer(source),
+        _ => format!("{source}{DEFAULT_TEXT_FOOTER}"),
+    };
+    compile(part, &footed)
+}
+
 impl MailTemplate {
     pub fn compile(subject: &str, html: &str, text: &str) -> Result<Self, TemplateSyntaxError> {
         let compiled = [
             (TemplatePart::Subject, compile(TemplatePart::Subject, subject)?),
-            (TemplatePart::Html, compile(TemplatePart::Html, html)?),
-            (TemplatePart::Text, compile(TemplatePart::Text, text)?),
+            (TemplatePart::Html, compile_body(TemplatePart::Html, html)?),
+            (TemplatePart::Text, compile_body(TemplatePart::Text, text)?),
         ];
         let mut variables = BTreeSet::new();
         let mut html_registry = Handlebars::new();
@@ -195,19 +226,43 @@ pub struct MailData<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_body_without_an_unsubscribe_link_gets_the_default_footer() {
+        let none = BTreeMap::new();
+        let data = MailData { shared: &none, recipient: &none, unsubscribe_url: "https://u.example/x?token=t" };
+        let t = MailTemplate::compile("Hi", "<html><body><p>Hello</p></BODY></html>", "Hello").unwrap();
+        let mail = t.render(&data).unwrap();
+        assert!(
+            mail.html.contains("<a href=\"https://u.example/x?token=t\">Unsubscribe</a></p></BODY>"),
+            "{}",
+            mail.html
+        );
+        assert!(mail.text.ends_with("Unsubscribe: https://u.example/x?token=t\n"), "{}", mail.text);
+
+        let own = MailTemplate::compile("Hi", "<a href=\"{{unsubscribe_url}}\">Leave</a>", "").unwrap();
+        let mail = own.render(&data).unwrap();
+        assert_eq!(mail.html.matches("https://u.example").count(), 1, "no second link: {}", mail.html);
+        assert_eq!(mail.text, "", "an empty text body stays empty");
+    }
+
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn renders_personal_fields_escaping_html_only_in_the_html_body() {
-        let t = MailTemplate::compile("Hi {{name}}", "<p>Hi {{name}} from {{brand}}</p>", "Hi {{name}}").unwrap();
+        let t = MailTemplate::compile(
+            "Hi {{name}}",
+            "<p>Hi {{name}} from {{brand}}</p>{{unsubscribe_url}}",
+            "Hi {{name}} {{unsubscribe_url}}",
+        )
+        .unwrap();
         let shared = vars(&[("brand", "fanmail"), ("name", "shared loses")]);
         let recipient = vars(&[("name", "Kim <b>&</b>")]);
         let mail = t.render(&MailData { shared: &shared, recipient: &recipient, unsubscribe_url: "u" }).unwrap();
         assert_eq!(mail.subject, "Hi Kim <b>&</b>");
-        assert_eq!(mail.html, "<p>Hi Kim &lt;b&gt;&amp;&lt;/b&gt; from fanmail</p>");
-        assert_eq!(mail.text, "Hi Kim <b>&</b>");
+        assert_eq!(mail.html, "<p>Hi Kim &lt;b&gt;&amp;&lt;/b&gt; from fanmail</p>u");
+        assert_eq!(mail.text, "Hi Kim <b>&</b> u");
     }
 
     #[test]

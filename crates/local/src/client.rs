@@ -20,6 +20,11 @@ impl ApiClient {
         Self { base: base.into(), http: Client::builder(TokioExecutor::new()).build_http() }
     }
 
+    /// The base URL calls go to.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Any HTTP request; returns status and body.
     pub async fn raw(
         &self,

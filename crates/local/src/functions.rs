@@ -8,6 +8,7 @@ use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use fanmail_common::aws::read_unsubscribe_key;
 use fanmail_common::config::Env;
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 
@@ -49,8 +50,9 @@ fn lambda_error(function: &str, e: lambda_runtime::Error) -> anyhow::Error {
 }
 
 impl Functions {
-    /// Builds each function from its resolved environment.
-    pub fn build(sdk: &SdkConfig, stack: &Stack, overrides: &BTreeMap<String, String>) -> Result<Self> {
+    /// Builds each function from its resolved environment, reading its secrets as its
+    /// `main.rs` does.
+    pub async fn build(sdk: &SdkConfig, stack: &Stack, overrides: &BTreeMap<String, String>) -> Result<Self> {
         let env_of = |function: &str| -> Result<BTreeMap<String, String>> { stack.function_env(function, overrides) };
         let vars = env_of(UPLOAD_URL)?;
         let upload_url = fanmail_upload_url::aws_deps(
@@ -58,7 +60,9 @@ impl Functions {
             fanmail_upload_url::Config::from_env(&config(&vars)).context(UPLOAD_URL)?,
         );
         let vars = env_of(API)?;
-        let api = fanmail_api::aws_deps(sdk, fanmail_api::Config::from_env(&config(&vars)).context(API)?);
+        let api_config = fanmail_api::Config::from_env(&config(&vars)).context(API)?;
+        let key = read_unsubscribe_key(sdk, &api_config.unsubscribe_secret_arn).await.context(API)?;
+        let api = fanmail_api::aws_deps(sdk, api_config, key);
         let vars = env_of(SPLITTER)?;
         let splitter =
             fanmail_splitter::aws_deps(sdk, &fanmail_splitter::Config::from_env(&config(&vars)).context(SPLITTER)?);
@@ -66,7 +70,9 @@ impl Functions {
         let trigger =
             fanmail_trigger::aws_deps(sdk, &fanmail_trigger::Config::from_env(&config(&vars)).context(TRIGGER)?);
         let vars = env_of(SENDER)?;
-        let sender = fanmail_sender::aws_deps(sdk, fanmail_sender::Config::from_env(&config(&vars)).context(SENDER)?);
+        let sender_config = fanmail_sender::Config::from_env(&config(&vars)).context(SENDER)?;
+        let key = read_unsubscribe_key(sdk, &sender_config.unsubscribe_secret_arn).await.context(SENDER)?;
+        let sender = fanmail_sender::aws_deps(sdk, sender_config, key);
         let vars = env_of(RECORDER)?;
         let recorder =
             fanmail_recorder::aws_deps(sdk, &fanmail_recorder::Config::from_env(&config(&vars)).context(RECORDER)?);

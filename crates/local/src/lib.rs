@@ -12,6 +12,8 @@
 //! - [`metering`]: counts AWS API calls by service and operation.
 //! - [`pollers`]: play the SQS event source mappings.
 //! - [`schedules`]: plays EventBridge Scheduler (the local endpoint never fires schedules).
+//! - [`ses_events`]: plays SES event publishing (the mailbox simulator's deliveries, bounces
+//!   and complaints, through SNS into the recorder).
 //!
 //! Endpoints come from the process environment (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SESV2`),
 //! which `scripts/local-aws.sh` writes to `.local/aws.env`; both must be loopback addresses,
@@ -25,6 +27,7 @@ pub mod pollers;
 pub mod provision;
 pub mod resolve;
 pub mod schedules;
+pub mod ses_events;
 pub mod template;
 
 use std::collections::{BTreeMap, HashMap};
@@ -107,6 +110,7 @@ pub struct Runner {
     pub stack: Stack,
     pub functions: Arc<Functions>,
     pub api_url: String,
+    ses_events_open: tokio::sync::watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -124,13 +128,26 @@ impl Runner {
         listener: TcpListener,
         parameters: &BTreeMap<String, String>,
     ) -> Result<Self> {
-        let sdk = sdk.clone();
+        let mut tasks = Vec::new();
+        let ses_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let ses_url = format!("http://{}", ses_listener.local_addr()?);
+        let (ses_proxy, published) = ses_events::serve(ses_listener, &endpoints.sesv2);
+        tasks.push(tokio::spawn(ses_proxy));
+        let sdk = ses_events::through_proxy(sdk, &ses_url);
         let template = load_template()?;
         let stack = Stack::provision_with(&sdk, template, stack_name, parameters).await?;
         let api_url = format!("http://{}", listener.local_addr()?);
-        let functions = Arc::new(Functions::build(&sdk, &stack, &local_overrides(&stack, endpoints, &api_url)?)?);
+        let functions = Arc::new(Functions::build(&sdk, &stack, &local_overrides(&stack, endpoints, &api_url)?).await?);
 
-        let mut tasks = Vec::new();
+        let topic = stack
+            .template
+            .of_type("AWS::SNS::Topic")
+            .next()
+            .map(|(id, _)| stack.reference(id).map(str::to_string))
+            .transpose()?
+            .context("template has no SNS topic for SES events")?;
+        let (ses_events_open, gate) = tokio::sync::watch::channel(true);
+        tasks.push(tokio::spawn(ses_events::deliver(published, functions.clone(), topic, gate)));
         let routes = stack.template.http_routes()?;
         let gateway_functions = functions.clone();
         tasks.push(tokio::spawn(async move {
@@ -159,7 +176,14 @@ impl Runner {
             .collect();
         let clock = ScheduleClock::new(aws_sdk_scheduler::Client::new(&sdk), sqs, group, queue_urls);
         tasks.push(tokio::spawn(clock.run(functions.clone())));
-        Ok(Self { stack, functions, api_url, tasks })
+        Ok(Self { stack, functions, api_url, ses_events_open, tasks })
+    }
+}
+
+impl Runner {
+    /// Holds SES events back (`false`) or lets them, and any held, through to the recorder.
+    pub fn deliver_ses_events(&self, open: bool) {
+        self.ses_events_open.send_replace(open);
     }
 }
 

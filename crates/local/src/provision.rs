@@ -137,10 +137,7 @@ impl Stack {
                     reference: name.clone(),
                     attributes: BTreeMap::from([("Arn".into(), format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}"))]),
                 },
-                "AWS::SecretsManager::Secret" => Physical {
-                    reference: arn("secretsmanager", &format!("secret:{name}")),
-                    attributes: BTreeMap::new(),
-                },
+                "AWS::SecretsManager::Secret" => create_secret(sdk, &name, &props).await?,
                 "AWS::SES::ConfigurationSet" => {
                     Physical { reference: name.to_ascii_lowercase(), attributes: BTreeMap::new() }
                 }
@@ -188,6 +185,27 @@ impl Stack {
             .map(String::as_str)
             .ok_or_else(|| anyhow!("stack has no {logical_id}.{attribute}"))
     }
+}
+
+/// A secret with a generated value, as `GenerateSecretString` makes one (hex from random
+/// UUIDs: letters and digits, no punctuation). An existing secret keeps its value.
+async fn create_secret(sdk: &SdkConfig, name: &str, props: &Value) -> Result<Physical> {
+    let length = props.pointer("/GenerateSecretString/PasswordLength").and_then(Value::as_u64).unwrap_or(32) as usize;
+    let mut value = String::new();
+    while value.len() < length {
+        value.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    value.truncate(length);
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let arn = match client.create_secret().name(name).secret_string(value).send().await {
+        Ok(out) => out.arn().unwrap_or_default().to_string(),
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_exists_exception()) => {
+            let out = client.describe_secret().secret_id(name).send().await.context("reading an existing secret")?;
+            out.arn().unwrap_or_default().to_string()
+        }
+        Err(e) => return Err(anyhow!(e).context("creating a secret")),
+    };
+    Ok(Physical { reference: arn, attributes: BTreeMap::new() })
 }
 
 async fn create_queue(sdk: &SdkConfig, stack: &str, id: &str, props: &Value) -> Result<(Physical, Option<Value>)> {

@@ -1,16 +1,47 @@
 //! The result recorder: consumes SES events (configuration-set event publishing, and the older
-//! identity notifications) from SNS.
+//! identity notifications) from SNS, and turns them into recipient statuses, campaign counters,
+//! suppressions and, when a campaign harms the sender's reputation, an automatic pause.
 //!
-//! This version parses and classifies every event and reports what it saw; joining events to
-//! recipients, counters, suppressions and auto-pause arrive with the compliance work. A
-//! malformed or unknown event is logged and counted, never fails the batch.
+//! # Rules
+//!
+//! - Each event joins to its campaign and recipient by the message tags the sender sets, or
+//!   by SES's message id (identity notifications carry no tags).
+//! - A result counts once per recipient (replays, SNS retries and repeated opens do not add
+//!   up) and a status only moves forward: a late Delivery never overwrites a Bounce.
+//! - An event for a recipient whose send is not yet recorded is early: the invocation fails
+//!   and Lambda delivers it again later (then to the on-failure queue).
+//! - Hard bounces and complaints suppress the address for every sender; soft bounces
+//!   suppress it at the [`SOFT_BOUNCE_LIMIT`]th within [`SOFT_BOUNCE_WINDOW`]; an
+//!   unsubscribe through SES list management suppresses it for that sender.
+//! - A campaign whose bounce or complaint rate reaches the limits in
+//!   [`fanmail_common::domain::auto_pause_reason`] is paused with the reason.
+//! - Unknown or malformed events are logged and counted; they never fail the batch.
+
+pub mod ses_event;
+
+use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
-use fanmail_common::aws::{DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore};
+use fanmail_common::aws::{
+    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSuppressionStore,
+};
 use fanmail_common::config::{vars, ConfigError, Env};
-use fanmail_common::ports::{CampaignStore, Ledger, RecipientStore, SuppressionStore};
+use fanmail_common::domain::{
+    auto_pause_reason, CampaignId, CampaignStatus, DeliveryResult, EmailAddress, RecipientId, Suppression,
+    SuppressionReason, SuppressionScope, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
+};
+use fanmail_common::memory::{
+    ManualClock, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
+};
+use fanmail_common::ports::{
+    CampaignStore, Clock, Ledger, RecipientStore, ResultLog, StoreError, StoreResultLog, SuppressionStore,
+};
+use fanmail_common::system::SystemClock;
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ses_event::{BounceType, EventKind, ParseError, SesEvent};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -31,96 +62,273 @@ impl Config {
     }
 }
 
-pub struct Deps<C, R, S, L> {
-    pub campaigns: C,
-    pub recipients: R,
-    pub suppressions: S,
-    pub ledger: L,
+/// The adapters the recorder runs on.
+pub trait Ports: Send + Sync + 'static {
+    type Campaigns: CampaignStore;
+    type Recipients: RecipientStore;
+    type Results: ResultLog;
+    type Suppressions: SuppressionStore;
+    type Ledger: Ledger;
+    type Clock: Clock;
 }
 
-pub type AwsDeps = Deps<DynamoCampaignStore, DynamoRecipientStore, DynamoSuppressionStore, DynamoLedger>;
+pub struct Deps<P: Ports> {
+    pub campaigns: P::Campaigns,
+    pub recipients: P::Recipients,
+    pub results: P::Results,
+    pub suppressions: P::Suppressions,
+    /// Soft-bounce tallies per address.
+    pub ledger: P::Ledger,
+    pub clock: P::Clock,
+}
+
+pub struct AwsPorts;
+
+impl Ports for AwsPorts {
+    type Campaigns = DynamoCampaignStore;
+    type Recipients = DynamoRecipientStore;
+    type Results = DynamoResultLog;
+    type Suppressions = DynamoSuppressionStore;
+    type Ledger = DynamoLedger;
+    type Clock = SystemClock;
+}
+
+pub type AwsDeps = Deps<AwsPorts>;
 
 pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     Deps {
         campaigns: DynamoCampaignStore::new(dynamo.clone(), &config.campaigns_table),
         recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
+        results: DynamoResultLog::new(dynamo.clone(), &config.recipients_table, &config.campaigns_table),
         suppressions: DynamoSuppressionStore::new(dynamo.clone(), &config.suppressions_table),
         ledger: DynamoLedger::new(dynamo, &config.ledger_table),
+        clock: SystemClock,
     }
 }
 
-/// Event types SES publishes (`eventType`) or notifies (`notificationType`).
-pub const KNOWN_EVENT_TYPES: &[&str] = &[
-    "Send",
-    "Delivery",
-    "Bounce",
-    "Complaint",
-    "Reject",
-    "DeliveryDelay",
-    "Open",
-    "Click",
-    "Rendering Failure",
-    "Subscription",
-];
+/// In-memory ports; the result log shares the recipients and campaigns.
+pub struct MemoryPorts;
 
-/// What one invocation saw.
+impl Ports for MemoryPorts {
+    type Campaigns = Arc<MemoryCampaignStore>;
+    type Recipients = Arc<MemoryRecipientStore>;
+    type Results = StoreResultLog<Arc<MemoryRecipientStore>, Arc<MemoryCampaignStore>>;
+    type Suppressions = Arc<MemorySuppressionStore>;
+    type Ledger = Arc<MemoryLedger>;
+    type Clock = Arc<ManualClock>;
+}
+
+/// What one invocation did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct RecorderSummary {
+    /// Events of a known type.
     pub recognised: u32,
     pub unknown: u32,
     pub malformed: u32,
+    /// Results that moved a campaign counter.
+    pub counted: u32,
+    /// Results already counted (replays, repeated opens and clicks).
+    pub repeated: u32,
+    /// Results for mails fanmail cannot place (not one of its campaigns, or long gone).
+    pub unjoined: u32,
+    /// Addresses newly suppressed.
+    pub suppressed: u32,
+    pub paused: u32,
+    /// Events that must come again later (their send is not recorded yet, or a store failed).
+    pub retry: u32,
 }
 
-/// The SES event type of one SNS message, or why it has none.
-pub fn event_type(message: &str) -> Result<String, String> {
-    let json: serde_json::Value = serde_json::from_str(message).map_err(|e| format!("message is not JSON: {e}"))?;
-    json.get("eventType")
-        .or_else(|| json.get("notificationType"))
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .ok_or_else(|| "message has neither eventType nor notificationType".to_string())
+/// The result an event reports for its recipient, if any.
+fn delivery_result(kind: &EventKind) -> Option<DeliveryResult> {
+    Some(match kind {
+        EventKind::Delivery => DeliveryResult::Delivered,
+        EventKind::Bounce { bounce_type: BounceType::Permanent, .. } => DeliveryResult::HardBounce,
+        EventKind::Bounce { .. } => DeliveryResult::SoftBounce,
+        EventKind::Complaint { .. } => DeliveryResult::Complaint,
+        EventKind::Open => DeliveryResult::Open,
+        EventKind::Click { .. } => DeliveryResult::Click,
+        EventKind::Subscription { unsubscribe_all: true } => DeliveryResult::Unsubscribed,
+        _ => return None,
+    })
 }
 
-pub async fn handler<C, R, S, L>(
-    _deps: &Deps<C, R, S, L>,
-    event: LambdaEvent<SnsEvent>,
-) -> Result<RecorderSummary, Error>
-where
-    C: CampaignStore,
-    R: RecipientStore,
-    S: SuppressionStore,
-    L: Ledger,
-{
+pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SnsEvent>) -> Result<RecorderSummary, Error> {
     let mut summary = RecorderSummary::default();
+    let mut last_failure = None;
     for record in &event.payload.records {
-        match event_type(&record.sns.message) {
-            Ok(kind) if KNOWN_EVENT_TYPES.contains(&kind.as_str()) => {
+        let sns_message_id = &record.sns.message_id;
+        match SesEvent::parse(&record.sns.message) {
+            Ok(ses) => {
                 summary.recognised += 1;
-                tracing::info!(event_type = %kind, sns_message_id = %record.sns.message_id, "SES event received");
+                if let Err(e) = record_event(deps, &ses, &mut summary).await {
+                    tracing::warn!(sns_message_id = %sns_message_id, event_type = ses.kind.name(), error = %e, "event must be retried");
+                    summary.retry += 1;
+                    last_failure = Some(e);
+                }
             }
-            Ok(kind) => {
+            Err(ParseError::Unknown(kind)) => {
                 summary.unknown += 1;
-                tracing::warn!(event_type = %kind, sns_message_id = %record.sns.message_id, "unknown SES event type");
+                tracing::warn!(sns_message_id = %sns_message_id, event_type = %kind, "unknown SES event type; ignored");
             }
-            Err(reason) => {
+            Err(ParseError::Malformed(reason)) => {
                 summary.malformed += 1;
-                tracing::error!(reason = %reason, sns_message_id = %record.sns.message_id, "malformed SES event");
+                tracing::error!(sns_message_id = %sns_message_id, reason = %reason, "malformed SES event; ignored");
             }
         }
     }
-    Ok(summary)
+    tracing::debug!(summary = ?summary, "SES events recorded");
+    match last_failure {
+        // Every record is idempotent, so the whole invocation can be delivered again.
+        Some(e) => {
+            Err(format!("{} of {} events must be retried: {e}", summary.retry, event.payload.records.len()).into())
+        }
+        None => Ok(summary),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    #[error("the recipient is still {current}: its send is not recorded yet")]
+    Early { current: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+async fn record_event<P: Ports>(
+    deps: &Deps<P>,
+    ses: &SesEvent,
+    summary: &mut RecorderSummary,
+) -> Result<(), RecordError> {
+    let now = deps.clock.now();
+    let campaign = ses.campaign.as_ref();
+    // Address-level effects need no campaign: they hold for identity notifications too.
+    match &ses.kind {
+        EventKind::Bounce { bounce_type: BounceType::Permanent, recipients, sub_type } => {
+            tracing::info!(sub_type = %sub_type, "hard bounce");
+            for address in recipients {
+                suppress(deps, address, SuppressionScope::All, SuppressionReason::HardBounce, campaign, now, summary)
+                    .await?;
+            }
+        }
+        EventKind::Bounce { recipients, .. } => {
+            for address in recipients {
+                if soft_bounce_reaches_limit(deps, address, &ses.message_id, now).await? {
+                    let reason = SuppressionReason::RepeatedSoftBounce;
+                    suppress(deps, address, SuppressionScope::All, reason, campaign, now, summary).await?;
+                }
+            }
+        }
+        EventKind::Complaint { recipients, .. } => {
+            for address in recipients {
+                suppress(deps, address, SuppressionScope::All, SuppressionReason::Complaint, campaign, now, summary)
+                    .await?;
+            }
+        }
+        EventKind::Subscription { unsubscribe_all: true } => {
+            if let Some(sender) = &ses.source {
+                let scope = SuppressionScope::Sender(sender.as_str().to_string());
+                for address in &ses.destination {
+                    suppress(deps, address, scope.clone(), SuppressionReason::Unsubscribed, campaign, now, summary)
+                        .await?;
+                }
+            }
+        }
+        EventKind::Reject { reason } => tracing::warn!(reason = %reason, "SES rejected a mail after accepting it"),
+        EventKind::RenderingFailure { error } => tracing::warn!(error = %error, "SES could not render a mail"),
+        EventKind::DeliveryDelay { delay_type } => tracing::info!(delay_type = %delay_type, "delivery delayed"),
+        _ => {}
+    }
+    let Some(result) = delivery_result(&ses.kind) else { return Ok(()) };
+    let Some((campaign, recipient)) = join(deps, ses).await? else {
+        summary.unjoined += 1;
+        tracing::info!(ses_message_id = %ses.message_id, event_type = ses.kind.name(), "event for a mail of no known campaign");
+        return Ok(());
+    };
+    match deps.results.record(&campaign, &recipient, result, now).await {
+        Ok(recorded) if recorded.counted => {
+            summary.counted += 1;
+            if matches!(result, DeliveryResult::HardBounce | DeliveryResult::Complaint) {
+                pause_if_harmful(deps, &campaign, summary).await?;
+            }
+        }
+        Ok(_) => summary.repeated += 1,
+        Err(StoreError::Conflict { current }) => return Err(RecordError::Early { current }),
+        Err(StoreError::NotFound(what)) => {
+            summary.unjoined += 1;
+            tracing::info!(what = %what, "event for a recipient that is not stored");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+async fn join<P: Ports>(deps: &Deps<P>, ses: &SesEvent) -> Result<Option<(CampaignId, RecipientId)>, StoreError> {
+    if let (Some(campaign), Some(recipient)) = (&ses.campaign, &ses.recipient) {
+        return Ok(Some((campaign.clone(), recipient.clone())));
+    }
+    deps.recipients.find_by_message_id(&ses.message_id).await
+}
+
+/// Puts the address on the suppression list unless it already is for that scope.
+#[allow(clippy::too_many_arguments)]
+async fn suppress<P: Ports>(
+    deps: &Deps<P>,
+    address: &EmailAddress,
+    scope: SuppressionScope,
+    reason: SuppressionReason,
+    campaign: Option<&CampaignId>,
+    now: OffsetDateTime,
+    summary: &mut RecorderSummary,
+) -> Result<(), StoreError> {
+    let suppression =
+        Suppression { address: address.clone(), scope, reason, campaign_id: campaign.cloned(), created_at: now };
+    if deps.suppressions.add(&suppression).await? {
+        summary.suppressed += 1;
+        tracing::info!(address = %address.redacted(), reason = %reason, "address suppressed");
+    }
+    Ok(())
+}
+
+/// Tallies a soft bounce of one mail (a replay of the same mail counts once) and tells whether
+/// it is the address's [`SOFT_BOUNCE_LIMIT`]th. The tally is a row of ledger slots, each taken
+/// once and expiring after the window.
+async fn soft_bounce_reaches_limit<P: Ports>(
+    deps: &Deps<P>,
+    address: &EmailAddress,
+    ses_message_id: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    for slot in 1..=SOFT_BOUNCE_LIMIT {
+        let key = format!("soft-bounce#{address}#{slot}");
+        match deps.ledger.record_once(&key, ses_message_id, now + SOFT_BOUNCE_WINDOW).await? {
+            None => return Ok(slot == SOFT_BOUNCE_LIMIT),
+            Some(first) if first == ses_message_id => return Ok(false),
+            Some(_) => continue,
+        }
+    }
+    Ok(false)
+}
+
+async fn pause_if_harmful<P: Ports>(
+    deps: &Deps<P>,
+    id: &CampaignId,
+    summary: &mut RecorderSummary,
+) -> Result<(), StoreError> {
+    let Some(campaign) = deps.campaigns.get(id).await? else { return Ok(()) };
+    let Some(reason) = auto_pause_reason(&campaign.counters) else { return Ok(()) };
+    let running = [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending];
+    match deps.campaigns.transition(id, &running, CampaignStatus::Paused, Some(&reason), deps.clock.now()).await {
+        Ok(_) => {
+            summary.paused += 1;
+            tracing::warn!(campaign = %id, reason = %reason, "campaign paused automatically");
+            Ok(())
+        }
+        // Already paused, finished or cancelled.
+        Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_published_events_and_identity_notifications() {
-        assert_eq!(event_type(r#"{"eventType":"Rendering Failure"}"#).unwrap(), "Rendering Failure");
-        assert_eq!(event_type(r#"{"notificationType":"Bounce"}"#).unwrap(), "Bounce");
-        assert!(event_type(r#"{"other":1}"#).is_err());
-        assert!(event_type("Hello from SNS!").is_err());
-    }
-}
+mod tests;

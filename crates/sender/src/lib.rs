@@ -22,6 +22,8 @@
 //! - Transient (network, 5xx): retried twice in the invocation, then the claim is given back and
 //!   the message returned as a batch item failure; on its third receive the recipient is marked
 //!   failed (retryable) and the message goes on to the DLQ.
+//! - A duplicate of a message whose recipient another instance is sending right now: re-queued
+//!   with a short delay, so it is settled in seconds rather than after the visibility timeout.
 //! - Rejected (bad address, content): the recipient is marked failed with the reason.
 //! - Suppressed or unsubscribed: not sent, counted as skipped.
 //! - Campaign cancelled: claimed recipients are marked stopped. Paused: they are parked as
@@ -39,7 +41,7 @@ use fanmail_common::aws::{
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
     Campaign, CampaignId, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, SendOutcome,
-    TemplateId,
+    TemplateId, UnsubscribeKey, UnsubscribeToken,
 };
 use fanmail_common::memory::{
     ManualClock, MemoryCampaignStore, MemoryLedger, MemoryMailer, MemoryQueue, MemoryRecipientStore,
@@ -168,6 +170,8 @@ pub struct Deps<P: Ports> {
     pub requeue: P::Queue,
     pub clock: P::Clock,
     pub config: Config,
+    /// Signs each mail's one-click unsubscribe link.
+    pub unsubscribe_key: UnsubscribeKey,
     pub warm: Warm,
 }
 
@@ -186,7 +190,7 @@ impl Ports for AwsPorts {
 
 pub type AwsDeps = Deps<AwsPorts>;
 
-pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
+pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config, unsubscribe_key: UnsubscribeKey) -> AwsDeps {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     Deps {
         templates: DynamoTemplateStore::new(dynamo.clone(), &config.templates_table),
@@ -199,6 +203,7 @@ pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
         clock: SystemClock,
         warm: Warm::new(&config),
         config,
+        unsubscribe_key,
     }
 }
 
@@ -388,12 +393,16 @@ async fn send_campaign_batch<P: Ports>(
     };
     let mut failed = Vec::new();
     let mut claimed = Vec::new();
+    let mut busy = Vec::new();
     for (delivery, claim) in deliveries.into_iter().zip(claims) {
         match claim {
             Ok(_) => claimed.push(delivery),
-            // Someone else is sending it right now: look again later.
+            // A duplicate of a message another instance is sending right now: look again in a
+            // few seconds (not after the whole visibility timeout). Once that send is recorded
+            // the copy is acknowledged; if its sender died, the copy takes over when the lease
+            // runs out.
             Err(StoreError::Conflict { current }) if current == RecipientStatus::Sending.as_str() => {
-                failed.push(delivery.message_id)
+                busy.push(delivery)
             }
             // Already sent (or otherwise done): a redelivery, acknowledged without sending.
             Err(StoreError::Conflict { current }) => {
@@ -405,6 +414,7 @@ async fn send_campaign_batch<P: Ports>(
             }
         }
     }
+    failed.extend(requeue(deps, &busy.iter().collect::<Vec<_>>()).await);
     if claimed.is_empty() {
         return failed;
     }
@@ -421,12 +431,12 @@ async fn send_campaign_batch<P: Ports>(
     };
 
     let mut outcomes = Vec::with_capacity(results.len());
-    let mut requeue = Vec::new();
+    let mut throttled = Vec::new();
     for ((outcome, disposition), delivery) in results.into_iter().zip(&claimed) {
         match disposition {
             Disposition::Ack => {}
             Disposition::Fail => failed.push(delivery.message_id.clone()),
-            Disposition::Requeue => requeue.push(delivery),
+            Disposition::Requeue => throttled.push(delivery),
         }
         outcomes.push(outcome);
     }
@@ -436,17 +446,7 @@ async fn send_campaign_batch<P: Ports>(
         // leave the recipients `sending` (their leases run out) rather than mail twice.
         tracing::error!(campaign = %campaign_id, error = %e, sent = outcomes.len(), "outcomes could not be recorded; not retrying the sends");
     }
-    if !requeue.is_empty() {
-        let messages: Vec<OutgoingMessage> = requeue
-            .iter()
-            .enumerate()
-            .map(|(i, d)| OutgoingMessage { id: i.to_string(), body: d.body.clone(), delay: Some(requeue_delay(i)) })
-            .collect();
-        if let Err(e) = deps.requeue.send_all(&messages).await {
-            tracing::warn!(error = %e, "re-queueing throttled mails failed; the queue will redeliver them");
-            failed.extend(requeue.iter().map(|d| d.message_id.clone()));
-        }
-    }
+    failed.extend(requeue(deps, &throttled).await);
     if campaign.status == CampaignStatus::Sending && near_the_end(&campaign) {
         // Near the end, read afresh so the batch that finishes the campaign also completes it.
         deps.warm.campaigns.lock().unwrap().remove(campaign_id);
@@ -461,6 +461,26 @@ fn near_the_end(campaign: &Campaign) -> bool {
     let c = &campaign.counters;
     let remaining = c.total.saturating_sub(c.sent + c.failed + c.skipped + c.stopped);
     remaining <= (c.total / 10).max(100)
+}
+
+/// Sends these messages again with a short delay, to be acknowledged; returns the ids of those
+/// that could not be re-queued (the queue redelivers them after the visibility timeout).
+async fn requeue<P: Ports>(deps: &Deps<P>, deliveries: &[&Delivery]) -> Vec<String> {
+    if deliveries.is_empty() {
+        return Vec::new();
+    }
+    let messages: Vec<OutgoingMessage> = deliveries
+        .iter()
+        .enumerate()
+        .map(|(i, d)| OutgoingMessage { id: i.to_string(), body: d.body.clone(), delay: Some(requeue_delay(i)) })
+        .collect();
+    match deps.requeue.send_all(&messages).await {
+        Ok(()) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "re-queueing failed; the queue will redeliver these messages");
+            deliveries.iter().map(|d| d.message_id.clone()).collect()
+        }
+    }
 }
 
 /// Spread re-queued mails over a few seconds so they do not return as one burst.
@@ -517,7 +537,7 @@ async fn send_claimed<P: Ports>(
     };
     let prepared = Prepared {
         from: campaign.from_header(),
-        unsubscribe_url: format!("{}/unsubscribe", deps.config.public_base_url),
+        unsubscribe_base: format!("{}/unsubscribe?token=", deps.config.public_base_url),
         template,
         suppressed,
     };
@@ -528,7 +548,8 @@ async fn send_claimed<P: Ports>(
 /// What every mail of a batch shares.
 struct Prepared {
     from: String,
-    unsubscribe_url: String,
+    /// The unsubscribe URL up to its token.
+    unsubscribe_base: String,
     template: Arc<MailTemplate>,
     suppressed: HashSet<EmailAddress>,
 }
@@ -543,11 +564,16 @@ async fn deliver_one<P: Ports>(
     if prepared.suppressed.contains(&delivery.job.address) {
         return (SendOutcome::new(id, RecipientStatus::Suppressed), Disposition::Ack);
     }
-    let data = MailData {
-        shared: &campaign.shared_vars,
-        recipient: &delivery.job.vars,
-        unsubscribe_url: &prepared.unsubscribe_url,
-    };
+    let token = UnsubscribeToken {
+        address: delivery.job.address.clone(),
+        sender: campaign.sender.address.clone(),
+        campaign: campaign.id.clone(),
+    }
+    .sign(deps.unsubscribe_key.bytes())
+    .expect("the key's length is checked when it is loaded");
+    let unsubscribe_url = format!("{}{token}", prepared.unsubscribe_base);
+    let data =
+        MailData { shared: &campaign.shared_vars, recipient: &delivery.job.vars, unsubscribe_url: &unsubscribe_url };
     let rendered = match prepared.template.render(&data) {
         Ok(rendered) => rendered,
         Err(e) => {
@@ -563,7 +589,12 @@ async fn deliver_one<P: Ports>(
         subject: rendered.subject,
         html: rendered.html,
         text: rendered.text,
-        headers: Vec::new(),
+        // RFC 8058 one-click unsubscribe: mailbox providers POST `List-Unsubscribe=One-Click`
+        // to the link.
+        headers: vec![
+            ("List-Unsubscribe".into(), format!("<{unsubscribe_url}>")),
+            ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
+        ],
         tags: vec![("campaign".into(), campaign.id.to_string()), ("recipient".into(), id.to_string())],
     };
     send_one(deps, campaign, delivery, mail).await

@@ -18,6 +18,8 @@ struct World {
     suppressions: Arc<MemorySuppressionStore>,
 }
 
+const KEY: &[u8] = b"a test key of at least thirty-two bytes";
+
 fn config() -> Config {
     let env = Env::from_lookup(|k| {
         Some(match k {
@@ -89,6 +91,7 @@ async fn world(status: CampaignStatus) -> World {
         clock: Arc::new(ManualClock::at(at)),
         warm: Warm::new(&config),
         config,
+        unsubscribe_key: UnsubscribeKey::new(KEY.to_vec()).unwrap(),
     };
     World { deps, mailer, queue, recipients, campaigns, suppressions }
 }
@@ -143,8 +146,21 @@ async fn every_recipient_gets_one_personal_mail_tagged_for_its_results() {
     assert_eq!(sent.len(), 3);
     let (message_id, mail) = sent.iter().find(|(_, m)| m.to.as_str() == "user2@example.com").unwrap();
     assert_eq!(mail.subject, "Hello User 2 <b>");
-    assert_eq!(mail.html, "<p>Hi User 2 &lt;b&gt; from fanmail</p>");
+    assert!(mail.html.starts_with("<p>Hi User 2 &lt;b&gt; from fanmail</p>"), "{}", mail.html);
     assert_eq!(mail.from, "=?UTF-8?B?64m07Iqk?= <news@example.com>");
+    // One-click unsubscribe (RFC 8058): a signed link naming this recipient, sender and campaign,
+    // in the headers and in the default footer of a template that has none.
+    let header =
+        |name: &str| mail.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    assert_eq!(header("List-Unsubscribe-Post"), ["List-Unsubscribe=One-Click"]);
+    let [link] = &header("List-Unsubscribe")[..] else { panic!("one List-Unsubscribe header") };
+    let url = link.strip_prefix('<').and_then(|l| l.strip_suffix('>')).unwrap();
+    let token = url.strip_prefix("https://api.example.com/unsubscribe?token=").unwrap();
+    let named = UnsubscribeToken::verify(token, KEY).unwrap();
+    assert_eq!(named.address.as_str(), "user2@example.com");
+    assert_eq!(named.sender.as_str(), "news@example.com");
+    assert_eq!(named.campaign.as_str(), "c1");
+    assert!(mail.text.contains(url), "the text footer links it too: {}", mail.text);
     assert!(mail.tags.contains(&("campaign".into(), "c1".into())));
     assert!(mail.tags.contains(&("recipient".into(), "r2".into())));
     let r2 = recipient(&world, 2).await;
@@ -160,6 +176,35 @@ async fn a_redelivered_message_is_acknowledged_without_a_second_mail() {
     assert!(failed.is_empty());
     assert_eq!(world.mailer.sent().len(), 2);
     assert_eq!(counters(&world).await.sent, 2);
+}
+
+#[tokio::test]
+async fn a_duplicate_of_a_message_being_sent_elsewhere_is_requeued_then_acknowledged() {
+    let world = world(CampaignStatus::Sending).await;
+    // Another instance holds the claim and is sending right now.
+    let now = world.deps.clock.now();
+    let elsewhere = Recipient::from_job(&job(1), now);
+    world.recipients.claim_batch(&[elsewhere], now, now + LEASE).await.unwrap().remove(0).unwrap();
+    let failed = deliver(&world, &[job(1), job(2)], 1).await;
+    assert!(failed.is_empty(), "not left to the visibility timeout: {failed:?}");
+    assert_eq!(world.mailer.sent().len(), 1, "only the free recipient was sent");
+    let requeued = world.queue.sent();
+    assert_eq!(requeued.len(), 1);
+    assert!(requeued[0].delay.is_some_and(|d| d <= Duration::from_secs(10)));
+    let copy: RecipientJob = serde_json::from_str(&requeued[0].body).unwrap();
+    assert_eq!(copy.recipient_id, job(1).recipient_id);
+
+    // The other instance records its send; the copy then finds it done and sends nothing.
+    world.deps.send_log.record(&copy.campaign_id, &[sent_outcome(1)], now).await.unwrap();
+    assert!(deliver(&world, &[copy], 1).await.is_empty());
+    assert_eq!((world.mailer.sent().len(), world.queue.sent().len()), (1, 1));
+    assert_eq!(counters(&world).await.sent, 2);
+}
+
+fn sent_outcome(n: u32) -> SendOutcome {
+    let mut outcome = SendOutcome::new(job(n).recipient_id, RecipientStatus::Sent);
+    outcome.message_id = Some(format!("elsewhere-{n}"));
+    outcome
 }
 
 #[tokio::test]

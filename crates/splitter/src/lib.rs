@@ -10,18 +10,34 @@
 //! totals for the same reason. A run that nears the Lambda deadline queues a continuation
 //! (`resume_after_row`) and stops; the continuation re-reads the skipped rows to rebuild
 //! duplicate detection and the counts, without queueing them again.
+//!
+//! Addresses on the suppression list (bounced, complained, unsubscribed from this sender) are
+//! not queued: each is recorded as a `suppressed` recipient and counted as skipped, through the
+//! same claim and send log the sender uses, so a re-run never counts one twice. The sender
+//! checks again at send time, for suppressions that arrive while the campaign runs.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use fanmail_common::aws::{s3_client, DynamoCampaignStore, DynamoTemplateStore, S3ObjectStore, SqsQueue};
+use std::sync::Arc;
+
+use fanmail_common::aws::{
+    s3_client, DynamoCampaignStore, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore,
+    S3ObjectStore, SqsQueue,
+};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    rejected_rows_key, Campaign, CampaignStatus, RecipientJob, RejectedRow, SplitJob, SplitTotals,
+    rejected_rows_key, Campaign, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, RejectedRow,
+    SendOutcome, SplitJob, SplitTotals,
+};
+use fanmail_common::memory::{
+    MemoryCampaignStore, MemoryLedger, MemoryObjectStore, MemoryQueue, MemoryRecipientStore, MemorySuppressionStore,
+    MemoryTemplateStore,
 };
 use fanmail_common::ports::{
-    CampaignStore, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, StoreError, TemplateStore,
+    CampaignStore, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore, SendLog, StoreError,
+    StoreSendLog, SuppressionStore, TemplateStore,
 };
 use fanmail_common::recipient_list::{ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
@@ -33,6 +49,10 @@ use tokio::sync::mpsc;
 pub const FLUSH_SIZE: usize = 200;
 /// A run stops and queues its continuation when less than this is left before the deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(90);
+/// Suppressed recipients recorded per transaction.
+const SKIP_BATCH: usize = 10;
+/// How long a claim of a suppressed recipient holds before it is recorded.
+const SKIP_LEASE: time::Duration = time::Duration::minutes(2);
 /// A recipient message over this is rejected as a row (SQS takes 256 KiB).
 const MAX_JOB_BYTES: usize = 250 * 1024;
 
@@ -43,6 +63,9 @@ pub struct Config {
     pub bucket: String,
     pub split_jobs_queue_url: String,
     pub recipients_queue_url: String,
+    pub recipients_table: String,
+    pub suppressions_table: String,
+    pub ledger_table: String,
 }
 
 impl Config {
@@ -53,42 +76,95 @@ impl Config {
             bucket: env.required(vars::UPLOAD_BUCKET)?,
             split_jobs_queue_url: env.required(vars::SPLIT_JOBS_QUEUE_URL)?,
             recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
+            recipients_table: env.required(vars::RECIPIENTS_TABLE)?,
+            suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
+            ledger_table: env.required(vars::LEDGER_TABLE)?,
         })
     }
 }
 
-pub struct Deps<T, C, O, Q> {
-    pub templates: T,
-    pub campaigns: C,
-    pub objects: O,
-    pub split_jobs: Q,
-    pub recipient_jobs: Q,
+/// The adapters the splitter runs on.
+pub trait Ports: Send + Sync + 'static {
+    type Templates: TemplateStore;
+    type Campaigns: CampaignStore;
+    type Objects: ObjectStore;
+    type Queue: Queue;
+    type Suppressions: SuppressionStore;
+    type Recipients: RecipientStore;
+    type SendLog: SendLog;
 }
 
-pub type AwsDeps = Deps<DynamoTemplateStore, DynamoCampaignStore, S3ObjectStore, SqsQueue>;
+pub struct Deps<P: Ports> {
+    pub templates: P::Templates,
+    pub campaigns: P::Campaigns,
+    pub objects: P::Objects,
+    pub split_jobs: P::Queue,
+    pub recipient_jobs: P::Queue,
+    pub suppressions: P::Suppressions,
+    /// Suppressed recipients are recorded (claimed, then logged as skipped) instead of queued.
+    pub recipients: P::Recipients,
+    pub send_log: P::SendLog,
+}
+
+pub struct AwsPorts;
+
+impl Ports for AwsPorts {
+    type Templates = DynamoTemplateStore;
+    type Campaigns = DynamoCampaignStore;
+    type Objects = S3ObjectStore;
+    type Queue = SqsQueue;
+    type Suppressions = DynamoSuppressionStore;
+    type Recipients = DynamoRecipientStore;
+    type SendLog = DynamoSendLog;
+}
+
+pub type AwsDeps = Deps<AwsPorts>;
 
 pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     Deps {
         templates: DynamoTemplateStore::new(dynamo.clone(), &config.templates_table),
-        campaigns: DynamoCampaignStore::new(dynamo, &config.campaigns_table),
+        campaigns: DynamoCampaignStore::new(dynamo.clone(), &config.campaigns_table),
         objects: S3ObjectStore::new(s3_client(sdk), &config.bucket),
         split_jobs: SqsQueue::new(sqs.clone(), &config.split_jobs_queue_url),
         recipient_jobs: SqsQueue::new(sqs, &config.recipients_queue_url),
+        suppressions: DynamoSuppressionStore::new(dynamo.clone(), &config.suppressions_table),
+        recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
+        send_log: DynamoSendLog::new(dynamo, &config.recipients_table, &config.campaigns_table, &config.ledger_table),
     }
 }
 
-pub async fn handler<T, C, O, Q>(
-    deps: &Deps<T, C, O, Q>,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, Error>
-where
-    T: TemplateStore,
-    C: CampaignStore,
-    O: ObjectStore,
-    Q: Queue,
-{
+/// In-memory ports; recipients and campaigns are shared with the send log.
+pub struct MemoryPorts;
+
+impl Ports for MemoryPorts {
+    type Templates = MemoryTemplateStore;
+    type Campaigns = Arc<MemoryCampaignStore>;
+    type Objects = MemoryObjectStore;
+    type Queue = MemoryQueue;
+    type Suppressions = MemorySuppressionStore;
+    type Recipients = Arc<MemoryRecipientStore>;
+    type SendLog = StoreSendLog<Arc<MemoryRecipientStore>, Arc<MemoryCampaignStore>, Arc<MemoryLedger>>;
+}
+
+/// In-memory wiring.
+pub fn memory_deps() -> Deps<MemoryPorts> {
+    let campaigns = Arc::new(MemoryCampaignStore::default());
+    let recipients = Arc::new(MemoryRecipientStore::default());
+    Deps {
+        templates: MemoryTemplateStore::default(),
+        campaigns: campaigns.clone(),
+        objects: MemoryObjectStore::default(),
+        split_jobs: MemoryQueue::default(),
+        recipient_jobs: MemoryQueue::default(),
+        suppressions: MemorySuppressionStore::default(),
+        recipients: recipients.clone(),
+        send_log: StoreSendLog { recipients, campaigns, ledger: Arc::new(MemoryLedger::default()) },
+    }
+}
+
+pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
     // Lambda's deadline (epoch ms); 0 when the caller set none (tests, the local runner).
     let deadline = (event.context.deadline > 0).then(|| UNIX_EPOCH + Duration::from_millis(event.context.deadline));
     Ok(process(event.payload, |message| async move {
@@ -147,17 +223,11 @@ async fn fail<C: CampaignStore>(campaigns: &C, campaign: &Campaign, reason: &str
     }
 }
 
-async fn split<T, C, O, Q>(
-    deps: &Deps<T, C, O, Q>,
+async fn split<P: Ports>(
+    deps: &Deps<P>,
     job: &SplitJob,
     deadline: Option<SystemTime>,
-) -> Result<RecordOutcome, SplitError>
-where
-    T: TemplateStore,
-    C: CampaignStore,
-    O: ObjectStore,
-    Q: Queue,
-{
+) -> Result<RecordOutcome, SplitError> {
     let Some(mut campaign) = deps.campaigns.get(&job.campaign_id).await? else {
         return Ok(RecordOutcome::Poison(format!("campaign {} does not exist", job.campaign_id)));
     };
@@ -245,7 +315,7 @@ where
             Parsed::Row(row) => {
                 run.take(&campaign, row);
                 if run.pending.len() >= FLUSH_SIZE {
-                    run.flush(&deps.recipient_jobs).await?;
+                    run.flush(deps, &campaign).await?;
                     // A cancel or a pause takes effect within one flush.
                     let now = deps.campaigns.get(&campaign.id).await?.map(|c| c.status);
                     if matches!(now, Some(CampaignStatus::Cancelled | CampaignStatus::Paused)) {
@@ -263,7 +333,7 @@ where
         }
     }
     reader.await.map_err(|e| SplitError::Reader(e.to_string()))?;
-    run.flush(&deps.recipient_jobs).await?;
+    run.flush(deps, &campaign).await?;
     run.finish(deps, &campaign).await
 }
 
@@ -273,7 +343,8 @@ struct Run {
     /// Data rows seen so far (recipients, duplicates and rejected rows alike).
     index: u64,
     totals: SplitTotals,
-    pending: Vec<OutgoingMessage>,
+    /// Recipients waiting for the next flush, with their message bodies.
+    pending: Vec<(RecipientJob, String)>,
     /// Index of the last row whose message is on the queue.
     flushed_index: u64,
     rejected: Vec<RejectedRow>,
@@ -322,26 +393,37 @@ impl Run {
                 self.totals.total += 1;
                 self.totals.queued += 1;
                 if fresh {
-                    self.pending.push(OutgoingMessage::new(self.pending.len().to_string(), body));
+                    self.pending.push((job, body));
                 }
             }
         }
     }
 
-    async fn flush<Q: Queue>(&mut self, queue: &Q) -> Result<(), SplitError> {
+    /// Queues the pending recipients, except suppressed ones, which are recorded as skipped.
+    async fn flush<P: Ports>(&mut self, deps: &Deps<P>, campaign: &Campaign) -> Result<(), SplitError> {
         if !self.pending.is_empty() {
-            queue.send_all(&self.pending).await?;
-            self.pending.clear();
+            let addresses: Vec<EmailAddress> = self.pending.iter().map(|(job, _)| job.address.clone()).collect();
+            let suppressed = deps.suppressions.suppressed_among(&addresses, &campaign.sender.address).await?;
+            let (skipped, queued): (Vec<_>, Vec<_>) =
+                self.pending.drain(..).partition(|(job, _)| suppressed.contains(&job.address));
+            let messages: Vec<OutgoingMessage> = queued
+                .into_iter()
+                .enumerate()
+                .map(|(i, (_, body))| OutgoingMessage::new(i.to_string(), body))
+                .collect();
+            if !messages.is_empty() {
+                deps.recipient_jobs.send_all(&messages).await?;
+            }
+            let skipped: Vec<RecipientJob> = skipped.into_iter().map(|(job, _)| job).collect();
+            for chunk in skipped.chunks(SKIP_BATCH) {
+                record_suppressed(deps, campaign, chunk).await?;
+            }
         }
         self.flushed_index = self.flushed_index.max(self.index);
         Ok(())
     }
 
-    async fn write_report<T, C, O: ObjectStore, Q>(
-        &self,
-        deps: &Deps<T, C, O, Q>,
-        campaign: &Campaign,
-    ) -> Result<(), SplitError> {
+    async fn write_report<P: Ports>(&self, deps: &Deps<P>, campaign: &Campaign) -> Result<(), SplitError> {
         let mut body = String::new();
         for row in &self.rejected {
             body.push_str(&serde_json::to_string(row).expect("rows serialise"));
@@ -355,11 +437,7 @@ impl Run {
 
     /// Stops the split of a cancelled or paused campaign, recording how far it got (a resume
     /// continues from there).
-    async fn stop<T, C: CampaignStore, O: ObjectStore, Q>(
-        mut self,
-        deps: &Deps<T, C, O, Q>,
-        campaign: &Campaign,
-    ) -> Result<RecordOutcome, SplitError> {
+    async fn stop<P: Ports>(mut self, deps: &Deps<P>, campaign: &Campaign) -> Result<RecordOutcome, SplitError> {
         self.totals.rows_done = self.flushed_index;
         self.write_report(deps, campaign).await?;
         deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
@@ -368,11 +446,7 @@ impl Run {
     }
 
     /// Queues the continuation and records progress so far.
-    async fn checkpoint<T, C: CampaignStore, O: ObjectStore, Q: Queue>(
-        mut self,
-        deps: &Deps<T, C, O, Q>,
-        campaign: &Campaign,
-    ) -> Result<RecordOutcome, SplitError> {
+    async fn checkpoint<P: Ports>(mut self, deps: &Deps<P>, campaign: &Campaign) -> Result<RecordOutcome, SplitError> {
         self.totals.rows_done = self.flushed_index;
         self.write_report(deps, campaign).await?;
         deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
@@ -384,11 +458,7 @@ impl Run {
         Ok(RecordOutcome::Done)
     }
 
-    async fn finish<T, C: CampaignStore, O: ObjectStore, Q>(
-        mut self,
-        deps: &Deps<T, C, O, Q>,
-        campaign: &Campaign,
-    ) -> Result<RecordOutcome, SplitError> {
+    async fn finish<P: Ports>(mut self, deps: &Deps<P>, campaign: &Campaign) -> Result<RecordOutcome, SplitError> {
         self.totals.rows_done = self.index;
         self.totals.finished = true;
         self.write_report(deps, campaign).await?;
@@ -412,6 +482,29 @@ impl Run {
         );
         Ok(RecordOutcome::Done)
     }
+}
+
+/// Records suppressed recipients as skipped: claimed first, like a sender claims, so a
+/// recipient recorded by an earlier run (or already sent) is not counted again.
+async fn record_suppressed<P: Ports>(
+    deps: &Deps<P>,
+    campaign: &Campaign,
+    jobs: &[RecipientJob],
+) -> Result<(), SplitError> {
+    let now = time::OffsetDateTime::now_utc();
+    let recipients: Vec<Recipient> = jobs.iter().map(|job| Recipient::from_job(job, now)).collect();
+    let claims = deps.recipients.claim_batch(&recipients, now, now + SKIP_LEASE).await?;
+    let outcomes: Vec<SendOutcome> = jobs
+        .iter()
+        .zip(claims)
+        .filter(|(_, claim)| claim.is_ok())
+        .map(|(job, _)| SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Suppressed))
+        .collect();
+    if !outcomes.is_empty() {
+        deps.send_log.record(&campaign.id, &outcomes, now).await?;
+        tracing::info!(campaign = %campaign.id, skipped = outcomes.len(), "suppressed addresses not queued");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

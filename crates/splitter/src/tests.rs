@@ -3,21 +3,16 @@ use std::collections::BTreeMap;
 use aws_lambda_events::sqs::SqsMessage;
 use fanmail_common::domain::*;
 use fanmail_common::memory::*;
-use fanmail_common::ports::{CampaignStore, ObjectStore, Queue, TemplateStore};
+use fanmail_common::ports::{CampaignStore, ObjectStore, Queue, RecipientStore, SuppressionStore, TemplateStore};
+use fanmail_common::recipient_list::recipient_id;
 use time::macros::datetime;
 
 use super::*;
 
-type MemDeps = Deps<MemoryTemplateStore, MemoryCampaignStore, MemoryObjectStore, MemoryQueue>;
+type MemDeps = Deps<MemoryPorts>;
 
 async fn deps_with(list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps {
-    let deps = Deps {
-        templates: MemoryTemplateStore::default(),
-        campaigns: MemoryCampaignStore::default(),
-        objects: MemoryObjectStore::default(),
-        split_jobs: MemoryQueue::default(),
-        recipient_jobs: MemoryQueue::default(),
-    };
+    let deps = memory_deps();
     let at = datetime!(2026-11-23 09:00 UTC);
     deps.templates
         .put_version(&Template {
@@ -189,6 +184,19 @@ impl Queue for CancelAfterFirstBatch {
     }
 }
 
+/// The memory ports with a recipient queue that cancels after its first batch.
+struct CancellingPorts;
+
+impl Ports for CancellingPorts {
+    type Templates = <MemoryPorts as Ports>::Templates;
+    type Campaigns = <MemoryPorts as Ports>::Campaigns;
+    type Objects = <MemoryPorts as Ports>::Objects;
+    type Queue = CancelAfterFirstBatch;
+    type Suppressions = <MemoryPorts as Ports>::Suppressions;
+    type Recipients = <MemoryPorts as Ports>::Recipients;
+    type SendLog = <MemoryPorts as Ports>::SendLog;
+}
+
 #[tokio::test]
 async fn a_cancel_mid_split_stops_the_fan_out_and_totals_what_was_queued() {
     let mut list = String::from("email,name\n");
@@ -196,13 +204,16 @@ async fn a_cancel_mid_split_stops_the_fan_out_and_totals_what_was_queued() {
         list.push_str(&format!("user{i}@example.com,U{i}\n"));
     }
     let plain = deps_with(list.as_bytes(), "<p>{{name}}</p>", &[]).await;
-    let campaigns = std::sync::Arc::new(plain.campaigns);
-    let deps = Deps {
+    let campaigns = plain.campaigns.clone();
+    let deps = Deps::<CancellingPorts> {
         templates: plain.templates,
         campaigns: campaigns.clone(),
         objects: plain.objects,
         split_jobs: CancelAfterFirstBatch { queue: MemoryQueue::default(), campaigns: campaigns.clone() },
         recipient_jobs: CancelAfterFirstBatch { queue: MemoryQueue::default(), campaigns: campaigns.clone() },
+        suppressions: plain.suppressions,
+        recipients: plain.recipients,
+        send_log: plain.send_log,
     };
     let job = serde_json::to_string(&SplitJob::start(campaign_id())).unwrap();
     handler(&deps, LambdaEvent::new(event(&[job]), Default::default())).await.unwrap();
@@ -212,4 +223,41 @@ async fn a_cancel_mid_split_stops_the_fan_out_and_totals_what_was_queued() {
         (campaign.status, campaign.counters.total, campaign.counters.queued),
         (CampaignStatus::Cancelled, 200, 200)
     );
+}
+
+#[tokio::test]
+async fn suppressed_addresses_are_recorded_as_skipped_not_queued_and_counted_once() {
+    let list = "email,name\nkim@example.com,Kim\nlee@example.com,Lee\npark@example.com,Park\n";
+    let deps = deps_with(list.as_bytes(), "<p>{{name}}</p>", &[]).await;
+    let at = datetime!(2026-11-23 08:00 UTC);
+    for (address, scope) in [
+        ("lee@example.com", SuppressionScope::All),
+        ("park@example.com", SuppressionScope::Sender("news@example.com".into())),
+    ] {
+        let reason = SuppressionReason::HardBounce;
+        let address = EmailAddress::parse(address).unwrap();
+        deps.suppressions
+            .put(&Suppression { address, scope, reason, campaign_id: None, created_at: at })
+            .await
+            .unwrap();
+    }
+    // Another sender's unsubscribe does not hold for this campaign's sender.
+    let other = Suppression {
+        address: EmailAddress::parse("kim@example.com").unwrap(),
+        scope: SuppressionScope::Sender("shop@example.com".into()),
+        reason: SuppressionReason::Unsubscribed,
+        campaign_id: None,
+        created_at: at,
+    };
+    deps.suppressions.put(&other).await.unwrap();
+    let job = SplitJob::start(campaign_id());
+    run(&deps, &job).await;
+    run(&deps, &job).await;
+    let queued: Vec<String> = queued_jobs(&deps).iter().map(|j| j.address.to_string()).collect();
+    assert_eq!(queued, ["kim@example.com"]);
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!((campaign.counters.total, campaign.counters.skipped), (3, 2), "a re-run counts nobody twice");
+    let lee = recipient_id(&EmailAddress::parse("lee@example.com").unwrap());
+    let lee = deps.recipients.get(&campaign_id(), &lee).await.unwrap().unwrap();
+    assert_eq!(lee.status, RecipientStatus::Suppressed);
 }

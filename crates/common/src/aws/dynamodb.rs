@@ -12,18 +12,20 @@ use time::OffsetDateTime;
 
 use super::{classify, describe, Fault};
 use crate::domain::{
-    sent_hour_key, sent_hour_keys, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress,
-    Recipient, RecipientId, RecipientStatus, SendOutcome, SplitTotals, Suppression, SuppressionScope, Template,
-    TemplateId, TemplateSummary,
+    sent_hour_key, sent_hour_keys, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta,
+    DeliveryResult, EmailAddress, Recipient, RecipientId, RecipientStatus, SendOutcome, SplitTotals, Suppression,
+    SuppressionScope, Template, TemplateId, TemplateSummary,
 };
 use crate::ports::{
-    CampaignStore, Ledger, Page, RecipientStore, SendLog, StoreError, StoreSendLog, SuppressionStore, TemplateStore,
+    CampaignStore, Ledger, Page, RecipientStore, Recorded, ResultLog, SendLog, StoreError, StoreResultLog,
+    StoreSendLog, SuppressionStore, TemplateStore,
 };
 
 type Item = HashMap<String, AttributeValue>;
 
 /// Name of the recipients table's index on (campaign_id, status).
 pub const RECIPIENTS_BY_STATUS_INDEX: &str = "by_status";
+pub const RECIPIENTS_BY_MESSAGE_ID_INDEX: &str = "by_message_id";
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -430,6 +432,67 @@ impl DynamoRecipientStore {
     async fn current(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Recipient, StoreError> {
         self.get(campaign, id).await?.ok_or_else(|| StoreError::NotFound(format!("recipient {campaign}/{id}")))
     }
+
+    /// Runs an update built for a transaction on its own, as one `UpdateItem` call.
+    async fn update_alone(
+        &self,
+        update: aws_sdk_dynamodb::types::Update,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>,
+    > {
+        self.client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .condition_expression(update.condition_expression().unwrap_or_default())
+            .update_expression(update.update_expression())
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await
+    }
+
+    /// Why a delivery result's conditional write was refused: `Conflict` while the recipient is
+    /// in flight, otherwise nothing to do (`false`).
+    async fn not_noted(&self, campaign: &CampaignId, id: &RecipientId) -> Result<bool, StoreError> {
+        let status = self.current(campaign, id).await?.status;
+        if status.in_flight() {
+            return Err(StoreError::Conflict { current: status.to_string() });
+        }
+        Ok(false)
+    }
+
+    /// The update that notes a delivery result on a sent recipient, once: each result's counter
+    /// name goes into the item's `results` string set. With `advance`, the same write moves the
+    /// status up to it, and requires that it is a move up.
+    fn note_update(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        result: DeliveryResult,
+        advance: Option<(RecipientStatus, OffsetDateTime)>,
+    ) -> aws_sdk_dynamodb::types::Update {
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(campaign, id)))
+            .expression_attribute_names("#rank", "rank")
+            .expression_attribute_values(":sent", n(RecipientStatus::Sent.rank()))
+            .expression_attribute_values(":r", s(result.counter()))
+            .expression_attribute_values(":rs", AttributeValue::Ss(vec![result.counter().to_string()]));
+        let noted = "attribute_exists(recipient_id) AND #rank >= :sent AND NOT contains(results, :r)";
+        update = match advance {
+            None => update.condition_expression(noted).update_expression("ADD results :rs"),
+            Some((to, now)) => update
+                .condition_expression(format!("{noted} AND #rank < :rank"))
+                .update_expression("ADD results :rs SET #status = :to, #rank = :rank, updated_at = :now")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":to", s(to.as_str()))
+                .expression_attribute_values(":rank", n(to.rank()))
+                .expression_attribute_values(":now", s(rfc3339(now))),
+        };
+        update.build().expect("table, key and expression are set")
+    }
 }
 
 /// The claim condition: new, waiting, retryable after a failure, or abandoned by a crashed sender.
@@ -608,18 +671,7 @@ impl RecipientStore for DynamoRecipientStore {
         outcome: &SendOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let update = self.finish_update(campaign, outcome, now);
-        let result = self
-            .client
-            .update_item()
-            .table_name(update.table_name())
-            .set_key(Some(update.key().clone()))
-            .condition_expression(update.condition_expression().unwrap_or_default())
-            .update_expression(update.update_expression())
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await;
+        let result = self.update_alone(self.finish_update(campaign, outcome, now)).await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Err(StoreError::Conflict {
@@ -638,21 +690,52 @@ impl RecipientStore for DynamoRecipientStore {
     ) -> Result<bool, StoreError> {
         let result = self
             .update(campaign, id)
-            .condition_expression("attribute_exists(recipient_id) AND #rank < :rank")
+            .condition_expression("attribute_exists(recipient_id) AND #rank >= :sent AND #rank < :rank")
             .update_expression("SET #status = :to, #rank = :rank, updated_at = :now")
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":rank", n(to.rank()))
+            .expression_attribute_values(":sent", n(RecipientStatus::Sent.rank()))
             .expression_attribute_values(":now", s(rfc3339(now)))
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => {
-                self.current(campaign, id).await?;
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => self.not_noted(campaign, id).await,
             Err(e) => Err(fault(&e)),
         }
+    }
+
+    async fn note_result(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        result: DeliveryResult,
+    ) -> Result<bool, StoreError> {
+        let outcome = self.update_alone(self.note_update(campaign, id, result, None)).await;
+        match outcome {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => self.not_noted(campaign, id).await,
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn find_by_message_id(&self, message_id: &str) -> Result<Option<(CampaignId, RecipientId)>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(RECIPIENTS_BY_MESSAGE_ID_INDEX)
+            .key_condition_expression("message_id = :m")
+            .expression_attribute_values(":m", s(message_id))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        let Some(item) = out.items().first() else { return Ok(None) };
+        let text = |key: &str| item.get(key).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let campaign = CampaignId::parse(text("campaign_id")).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let recipient = RecipientId::parse(text("recipient_id")).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Some((campaign, recipient)))
     }
 
     async fn list_by_status(
@@ -969,6 +1052,75 @@ impl SendLog for DynamoSendLog {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
                 self.fallback.record(campaign, outcomes, now).await
+            }
+            Err(e) => Err(fault(&e)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The result log: a delivery result's note on the recipient (with its status advance, in the
+// same write) and the campaign's counter in one transaction. When the transaction is refused
+// (a repeat, a recipient already further on, an early event) the store-by-store path sorts it
+// out.
+
+pub struct DynamoResultLog {
+    client: Client,
+    recipients: DynamoRecipientStore,
+    campaigns_table: String,
+    /// One write at a time: when the transaction is refused, this finds out why.
+    fallback: StoreResultLog<DynamoRecipientStore, DynamoCampaignStore>,
+}
+
+impl DynamoResultLog {
+    pub fn new(client: Client, recipients_table: &str, campaigns_table: &str) -> Self {
+        let recipients = DynamoRecipientStore::new(client.clone(), recipients_table);
+        Self {
+            fallback: StoreResultLog {
+                recipients: recipients.clone(),
+                campaigns: DynamoCampaignStore::new(client.clone(), campaigns_table),
+            },
+            client,
+            recipients,
+            campaigns_table: campaigns_table.to_string(),
+        }
+    }
+}
+
+impl ResultLog for DynamoResultLog {
+    async fn record(
+        &self,
+        campaign: &CampaignId,
+        recipient: &RecipientId,
+        result: DeliveryResult,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        let count = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.campaigns_table)
+            .key("id", s(campaign.as_str()))
+            .condition_expression("attribute_exists(id)")
+            .update_expression("ADD #counters.#f :one")
+            .expression_attribute_names("#counters", "counters")
+            .expression_attribute_names("#f", result.counter())
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .expect("table, key and expression are set");
+        let advance = result.status().map(|to| (to, now));
+        let outcome = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(self.recipients.note_update(campaign, recipient, result, advance))
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(Recorded { counted: true, advanced: advance.is_some() }),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
+                self.fallback.record(campaign, recipient, result, now).await
             }
             Err(e) => Err(fault(&e)),
         }

@@ -6,14 +6,17 @@
 mod dynamodb;
 mod s3;
 mod scheduler;
+mod secrets;
 mod sesv2;
 mod sqs;
 
 pub use dynamodb::{
-    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore,
+    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSendLog, DynamoSuppressionStore,
+    DynamoTemplateStore,
 };
 pub use s3::{s3_client, S3ObjectStore};
 pub use scheduler::{at_expression, parse_at_expression, EventBridgeScheduler, ScheduleTarget};
+pub use secrets::{read_unsubscribe_key, SecretError};
 pub use sesv2::SesMailer;
 pub use sqs::SqsQueue;
 

@@ -100,13 +100,17 @@ pub struct CampaignCounters {
     pub delivered: u64,
     pub bounced: u64,
     pub complained: u64,
+    /// Recipients with a transient (soft) bounce.
+    pub soft_bounced: u64,
     pub opened: u64,
     pub clicked: u64,
+    /// Recipients who unsubscribed through this campaign's link.
+    pub unsubscribed: u64,
 }
 
 impl CampaignCounters {
     /// Field names, in the order used for storage and reports.
-    pub const FIELDS: [&'static str; 13] = [
+    pub const FIELDS: [&'static str; 15] = [
         "total",
         "queued",
         "sent",
@@ -118,8 +122,10 @@ impl CampaignCounters {
         "delivered",
         "bounced",
         "complained",
+        "soft_bounced",
         "opened",
         "clicked",
+        "unsubscribed",
     ];
 
     pub fn get(&self, field: &str) -> Option<u64> {
@@ -135,8 +141,10 @@ impl CampaignCounters {
             "delivered" => self.delivered,
             "bounced" => self.bounced,
             "complained" => self.complained,
+            "soft_bounced" => self.soft_bounced,
             "opened" => self.opened,
             "clicked" => self.clicked,
+            "unsubscribed" => self.unsubscribed,
             _ => return None,
         })
     }
@@ -154,8 +162,10 @@ impl CampaignCounters {
             "delivered" => &mut self.delivered,
             "bounced" => &mut self.bounced,
             "complained" => &mut self.complained,
+            "soft_bounced" => &mut self.soft_bounced,
             "opened" => &mut self.opened,
             "clicked" => &mut self.clicked,
+            "unsubscribed" => &mut self.unsubscribed,
             _ => return None,
         })
     }

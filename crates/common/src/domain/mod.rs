@@ -1,6 +1,7 @@
 //! Pure domain types: no AWS types, no I/O.
 
 mod campaign;
+mod delivery;
 mod email;
 mod hours;
 mod ids;
@@ -15,6 +16,10 @@ pub use campaign::{
     rejected_rows_key, Campaign, CampaignCounters, CampaignStatus, CounterDelta, RejectedRow, ScheduledSend, Sender,
     SplitJob, SplitTotals,
 };
+pub use delivery::{
+    auto_pause_reason, DeliveryResult, PAUSE_BOUNCE_RATE, PAUSE_COMPLAINT_RATE, PAUSE_MIN_SENT, SOFT_BOUNCE_LIMIT,
+    SOFT_BOUNCE_WINDOW,
+};
 pub use email::{EmailAddress, EmailError};
 pub use hours::{sent_hour_key, sent_hour_keys};
 pub use ids::{CampaignId, IdError, RecipientId, TemplateId};
@@ -22,7 +27,7 @@ pub use recipient::{Recipient, RecipientJob, RecipientStatus, SendOutcome};
 pub use send_at::{SendAt, SendAtError};
 pub use suppression::{Suppression, SuppressionReason, SuppressionScope};
 pub use template::{Template, TemplateSummary};
-pub use unsubscribe::{TokenError, UnsubscribeToken};
+pub use unsubscribe::{TokenError, UnsubscribeKey, UnsubscribeToken};
 pub use zoned::{zoned_to_utc, ZoneError};
 
 #[cfg(test)]

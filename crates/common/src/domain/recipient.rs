@@ -74,6 +74,16 @@ impl RecipientStatus {
             Self::Complained => 6,
         }
     }
+
+    /// SES accepted the mail (it may have delivery results since).
+    pub fn was_sent(self) -> bool {
+        self.rank() >= Self::Sent.rank()
+    }
+
+    /// Not yet sent, and still on its way (a delivery result for it would be early).
+    pub fn in_flight(self) -> bool {
+        matches!(self, Self::Queued | Self::Sending | Self::Paused)
+    }
 }
 
 impl fmt::Display for RecipientStatus {

@@ -23,6 +23,30 @@ pub enum TokenError {
     WeakKey,
 }
 
+/// The key tokens are signed with. Its bytes never appear in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnsubscribeKey(Vec<u8>);
+
+impl UnsubscribeKey {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, TokenError> {
+        let bytes = bytes.into();
+        if bytes.len() < MIN_KEY_BYTES {
+            return Err(TokenError::WeakKey);
+        }
+        Ok(Self(bytes))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for UnsubscribeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UnsubscribeKey({} bytes)", self.0.len())
+    }
+}
+
 /// What a token says: who leaves which sender's list, from which campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsubscribeToken {
@@ -116,5 +140,7 @@ mod tests {
         assert_eq!(UnsubscribeToken::verify("no-dot", KEY), Err(TokenError::Malformed));
         assert!(UnsubscribeToken::verify(&format!("{signed}x"), KEY).is_err());
         assert_eq!(token().sign(b"short"), Err(TokenError::WeakKey));
+        assert_eq!(UnsubscribeKey::new(b"short".to_vec()), Err(TokenError::WeakKey));
+        assert_eq!(format!("{:?}", UnsubscribeKey::new(KEY).unwrap()), "UnsubscribeKey(48 bytes)");
     }
 }

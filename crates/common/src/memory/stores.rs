@@ -5,8 +5,8 @@ use time::OffsetDateTime;
 
 use super::paginate;
 use crate::domain::{
-    Campaign, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId, RecipientStatus,
-    SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    Campaign, CampaignId, CampaignStatus, CounterDelta, DeliveryResult, EmailAddress, Recipient, RecipientId,
+    RecipientStatus, SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
 use crate::ports::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
 
@@ -140,6 +140,7 @@ impl CampaignStore for MemoryCampaignStore {
 struct RecipientRow {
     recipient: Recipient,
     lease_until: Option<OffsetDateTime>,
+    results: HashSet<DeliveryResult>,
 }
 
 #[derive(Debug, Default)]
@@ -155,6 +156,20 @@ impl MemoryRecipientStore {
 
 fn missing(campaign: &CampaignId, id: &RecipientId) -> StoreError {
     StoreError::NotFound(format!("recipient {campaign}/{id}"))
+}
+
+/// The row of a sent recipient (`None` if it ended unsent); `Conflict` while it is in flight.
+fn sent_row<'a>(
+    rows: &'a mut BTreeMap<(CampaignId, RecipientId), RecipientRow>,
+    campaign: &CampaignId,
+    id: &RecipientId,
+) -> Result<Option<&'a mut RecipientRow>, StoreError> {
+    let row = rows.get_mut(&(campaign.clone(), id.clone())).ok_or_else(|| missing(campaign, id))?;
+    let status = row.recipient.status;
+    if status.in_flight() {
+        return Err(StoreError::Conflict { current: status.to_string() });
+    }
+    Ok(status.was_sent().then_some(row))
 }
 
 impl RecipientStore for MemoryRecipientStore {
@@ -189,7 +204,10 @@ impl RecipientStore for MemoryRecipientStore {
         claimed.attempts = attempts + 1;
         claimed.retryable = false;
         claimed.updated_at = now;
-        rows.insert(key, RecipientRow { recipient: claimed.clone(), lease_until: Some(lease_until) });
+        rows.insert(
+            key,
+            RecipientRow { recipient: claimed.clone(), lease_until: Some(lease_until), results: HashSet::new() },
+        );
         Ok(claimed)
     }
 
@@ -228,13 +246,35 @@ impl RecipientStore for MemoryRecipientStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut rows = self.rows.lock().unwrap();
-        let row = rows.get_mut(&(campaign.clone(), id.clone())).ok_or_else(|| missing(campaign, id))?;
+        let row = sent_row(&mut rows, campaign, id)?;
+        let Some(row) = row else { return Ok(false) };
         if row.recipient.status.rank() >= to.rank() {
             return Ok(false);
         }
         row.recipient.status = to;
         row.recipient.updated_at = now;
         Ok(true)
+    }
+
+    async fn note_result(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        result: DeliveryResult,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        match sent_row(&mut rows, campaign, id)? {
+            Some(row) => Ok(row.results.insert(result)),
+            None => Ok(false),
+        }
+    }
+
+    async fn find_by_message_id(&self, message_id: &str) -> Result<Option<(CampaignId, RecipientId)>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows
+            .values()
+            .find(|row| row.recipient.message_id.as_deref() == Some(message_id))
+            .map(|row| (row.recipient.campaign_id.clone(), row.recipient.recipient_id.clone())))
     }
 
     async fn list_by_status(

@@ -19,7 +19,8 @@ pub use object_store::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, Pr
 pub use queue::{OutgoingMessage, Queue, QueueError};
 pub use scheduler::{ScheduleSpec, ScheduleState, Scheduler, SchedulerError};
 pub use stores::{
-    CampaignStore, Ledger, Page, RecipientStore, SendLog, StoreError, StoreSendLog, SuppressionStore, TemplateStore,
+    record_result, CampaignStore, Ledger, Page, RecipientStore, Recorded, ResultLog, SendLog, StoreError,
+    StoreResultLog, StoreSendLog, SuppressionStore, TemplateStore,
 };
 
 use time::OffsetDateTime;

@@ -11,8 +11,8 @@ use super::{
     RecipientStore, SendQuota, StoreError, SuppressionStore, TemplateStore,
 };
 use crate::domain::{
-    Campaign, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId, RecipientStatus,
-    SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    Campaign, CampaignId, CampaignStatus, CounterDelta, DeliveryResult, EmailAddress, Recipient, RecipientId,
+    RecipientStatus, SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
 
 impl<T: CampaignStore> CampaignStore for Arc<T> {
@@ -85,6 +85,17 @@ impl<T: RecipientStore> RecipientStore for Arc<T> {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         (**self).advance(campaign, id, to, now).await
+    }
+    async fn note_result(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        result: DeliveryResult,
+    ) -> Result<bool, StoreError> {
+        (**self).note_result(campaign, id, result).await
+    }
+    async fn find_by_message_id(&self, message_id: &str) -> Result<Option<(CampaignId, RecipientId)>, StoreError> {
+        (**self).find_by_message_id(message_id).await
     }
     async fn list_by_status(
         &self,

@@ -3,8 +3,8 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    Campaign, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient, RecipientId, RecipientStatus,
-    SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
+    Campaign, CampaignId, CampaignStatus, CounterDelta, DeliveryResult, EmailAddress, Recipient, RecipientId,
+    RecipientStatus, SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -140,8 +140,11 @@ pub trait RecipientStore: Send + Sync {
         outcome: &SendOutcome,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Moves a recipient forward in [`RecipientStatus::rank`]; returns false (and changes
-    /// nothing) if its status already ranks at or above `to`.
+    /// Moves a sent recipient forward in [`RecipientStatus::rank`] (a delivery result); returns
+    /// false and changes nothing if its status already ranks at or above `to`, or it ended
+    /// unsent (failed, suppressed, stopped). `Conflict` names the status of a recipient still
+    /// in flight (queued, sending, paused: its sender has not recorded the send yet, so the
+    /// result is early); `NotFound` if there is no such recipient.
     fn advance(
         &self,
         campaign: &CampaignId,
@@ -149,6 +152,19 @@ pub trait RecipientStore: Send + Sync {
         to: RecipientStatus,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Notes a delivery result on a sent recipient: true the first time, false if it was noted
+    /// before (or the recipient ended unsent). `Conflict` and `NotFound` as for `advance`.
+    fn note_result(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        result: DeliveryResult,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The recipient a mail was sent to, by the provider's message id.
+    fn find_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> impl Future<Output = Result<Option<(CampaignId, RecipientId)>, StoreError>> + Send;
     fn list_by_status(
         &self,
         campaign: &CampaignId,
@@ -210,6 +226,66 @@ impl<R: RecipientStore, C: CampaignStore, L: Ledger> SendLog for StoreSendLog<R,
     }
 }
 
+/// What recording one delivery result changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recorded {
+    /// The campaign counter went up (the first report of this result for this recipient).
+    pub counted: bool,
+    /// The recipient's status moved forward.
+    pub advanced: bool,
+}
+
+/// Records delivery results: each counts once per recipient on the campaign's counters (the
+/// note and the count together, one transaction where the store has them), then the
+/// recipient's status moves forward. Replays and late or out-of-order results change nothing.
+pub trait ResultLog: Send + Sync {
+    fn record(
+        &self,
+        campaign: &CampaignId,
+        recipient: &RecipientId,
+        result: DeliveryResult,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+}
+
+/// [`ResultLog`] over the two stores, one write at a time.
+pub struct StoreResultLog<R, C> {
+    pub recipients: R,
+    pub campaigns: C,
+}
+
+impl<R: RecipientStore, C: CampaignStore> ResultLog for StoreResultLog<R, C> {
+    async fn record(
+        &self,
+        campaign: &CampaignId,
+        recipient: &RecipientId,
+        result: DeliveryResult,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
+        record_result(&self.recipients, &self.campaigns, campaign, recipient, result, now).await
+    }
+}
+
+/// Records a delivery result one write at a time (see [`ResultLog`]).
+pub async fn record_result(
+    recipients: &impl RecipientStore,
+    campaigns: &impl CampaignStore,
+    campaign: &CampaignId,
+    recipient: &RecipientId,
+    result: DeliveryResult,
+    now: OffsetDateTime,
+) -> Result<Recorded, StoreError> {
+    let counted = recipients.note_result(campaign, recipient, result).await?;
+    if counted {
+        campaigns.add_counters(campaign, &CounterDelta::one(result.counter())).await?;
+    }
+    let advanced = match result.status() {
+        Some(to) => recipients.advance(campaign, recipient, to, now).await?,
+        None => false,
+    };
+    Ok(Recorded { counted, advanced })
+}
+
 pub trait SuppressionStore: Send + Sync {
     /// Which of `addresses` must not be mailed by `sender` (suppressed for everyone, or
     /// unsubscribed from that sender).
@@ -220,6 +296,17 @@ pub trait SuppressionStore: Send + Sync {
     ) -> impl Future<Output = Result<std::collections::HashSet<EmailAddress>, StoreError>> + Send;
     /// Adds or replaces the suppression for its address and scope.
     fn put(&self, suppression: &Suppression) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Adds the suppression unless the address already has one for that scope (the first
+    /// reason stays: a complaint is not rewritten as a bounce). Returns whether it was added.
+    fn add(&self, suppression: &Suppression) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async move {
+            if self.find(&suppression.address).await?.iter().any(|s| s.scope == suppression.scope) {
+                return Ok(false);
+            }
+            self.put(suppression).await?;
+            Ok(true)
+        }
+    }
     /// Every suppression of an address.
     fn find(&self, address: &EmailAddress) -> impl Future<Output = Result<Vec<Suppression>, StoreError>> + Send;
     /// Returns whether it existed.

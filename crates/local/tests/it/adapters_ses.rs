@@ -10,7 +10,7 @@ async fn mailer() -> SesMailer {
 }
 
 /// The raw MIME of a sent message (aws-ses-v2-local answers a JSON Buffer).
-async fn raw_mime(message_id: &str) -> String {
+pub(crate) async fn raw_mime(message_id: &str) -> String {
     let eml = http("GET", &format!("{}/get-emlContent?messageId={message_id}", endpoints().sesv2), &[], Vec::new())
         .await
         .json();

@@ -167,7 +167,7 @@ async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u32 {
 async fn functions_only() -> (aws_config::SdkConfig, fanmail_local::provision::Stack, Functions) {
     let (sdk, stack) = crate::support::stack().await;
     let overrides = local_overrides(&stack, &endpoints(), "http://127.0.0.1:3000").unwrap();
-    let functions = Functions::build(&sdk, &stack, &overrides).unwrap();
+    let functions = Functions::build(&sdk, &stack, &overrides).await.unwrap();
     (sdk, stack, functions)
 }
 

@@ -50,7 +50,27 @@ fn expectations() -> Vec<(&'static str, &'static str, Value)> {
                 {"itemIdentifier": "5f1c6f2e-0000-4000-8000-000000000001"}
             ]),
         ),
-        ("recorder/ses-delivery.json", "/recognised", json!(1)),
+        // SES events about a mail of no stored campaign: parsed, then counted as unjoined.
+        ("recorder/ses-delivery.json", "/unjoined", json!(1)),
+        ("recorder/ses-bounce-permanent.json", "/unjoined", json!(1)),
+        ("recorder/ses-bounce-suppressed.json", "/unjoined", json!(1)),
+        ("recorder/ses-bounce-transient.json", "/unjoined", json!(1)),
+        ("recorder/ses-bounce-undetermined.json", "/unjoined", json!(1)),
+        ("recorder/ses-complaint.json", "/unjoined", json!(1)),
+        ("recorder/ses-open.json", "/unjoined", json!(1)),
+        ("recorder/ses-click.json", "/unjoined", json!(1)),
+        ("recorder/ses-subscription.json", "/unjoined", json!(1)),
+        // Identity notifications carry no tags; no stored mail has their SES message id.
+        ("recorder/identity-bounce.json", "/unjoined", json!(1)),
+        ("recorder/identity-complaint.json", "/unjoined", json!(1)),
+        ("recorder/identity-delivery.json", "/unjoined", json!(1)),
+        // Events that report no recipient result.
+        ("recorder/ses-send.json", "/recognised", json!(1)),
+        ("recorder/ses-reject.json", "/recognised", json!(1)),
+        ("recorder/ses-delivery-delay.json", "/recognised", json!(1)),
+        ("recorder/ses-rendering-failure.json", "/recognised", json!(1)),
+        ("recorder/unknown-event-type.json", "/unknown", json!(1)),
+        ("recorder/malformed-message.json", "/malformed", json!(1)),
     ]
 }
 

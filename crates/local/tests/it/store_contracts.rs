@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fanmail_common::aws::{
-    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore,
+    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSendLog, DynamoSuppressionStore,
+    DynamoTemplateStore,
 };
 use fanmail_common::domain::*;
 use fanmail_common::memory::{
@@ -271,6 +272,48 @@ async fn send_log_contract(
     assert_eq!(ledger.sent_between(T0, T0).await.unwrap(), 2);
 }
 
+async fn result_log_contract(log: &impl ResultLog, recipients: &impl RecipientStore, campaigns: &impl CampaignStore) {
+    let c = campaign("c1");
+    campaigns.create(&c).await.unwrap();
+    let lease = T0 + Duration::minutes(2);
+    let batch: Vec<Recipient> = (1..=3).map(|n| recipient("c1", n, RecipientStatus::Sending)).collect();
+    recipients.claim_batch(&batch, T0, lease).await.unwrap();
+    let (r1, r2, r3) = (&batch[0].recipient_id, &batch[1].recipient_id, &batch[2].recipient_id);
+    recipients.finish(&c.id, &sent(r1, "ses-1"), T0).await.unwrap();
+    recipients.finish(&c.id, &sent(r3, "ses-3"), T0).await.unwrap();
+    let record = |id, result| log.record(&c.id, id, result, T0);
+
+    let first = record(r1, DeliveryResult::Delivered).await.unwrap();
+    assert_eq!(first, Recorded { counted: true, advanced: true });
+    assert_eq!(record(r1, DeliveryResult::Delivered).await.unwrap(), Recorded::default(), "a replay changes nothing");
+    assert_eq!(record(r1, DeliveryResult::HardBounce).await.unwrap(), Recorded { counted: true, advanced: true });
+    assert_eq!(record(r1, DeliveryResult::Open).await.unwrap(), Recorded { counted: true, advanced: false });
+    // A complaint, then the delivery that preceded it arriving late: counted, status kept.
+    assert_eq!(record(r3, DeliveryResult::Complaint).await.unwrap(), Recorded { counted: true, advanced: true });
+    assert_eq!(record(r3, DeliveryResult::Delivered).await.unwrap(), Recorded { counted: true, advanced: false });
+    let status = |id| recipients.get(&c.id, id);
+    assert_eq!(status(r1).await.unwrap().unwrap().status, RecipientStatus::Bounced);
+    assert_eq!(status(r3).await.unwrap().unwrap().status, RecipientStatus::Complained);
+    let counters = campaigns.get(&c.id).await.unwrap().unwrap().counters;
+    assert_eq!(
+        (counters.delivered, counters.bounced, counters.complained, counters.opened),
+        (2, 1, 1, 1),
+        "once per recipient and result"
+    );
+    // Early: the send is not recorded yet; nothing is counted and the claim is untouched.
+    match record(r2, DeliveryResult::Delivered).await {
+        Err(StoreError::Conflict { current }) => assert_eq!(current, "sending"),
+        other => panic!("an early result must be refused: {other:?}"),
+    }
+    assert_eq!(status(r2).await.unwrap().unwrap().status, RecipientStatus::Sending);
+    assert_eq!(campaigns.get(&c.id).await.unwrap().unwrap().counters.delivered, 2);
+    let nobody = RecipientId::parse("nobody").unwrap();
+    assert!(matches!(record(&nobody, DeliveryResult::Delivered).await, Err(StoreError::NotFound(_))));
+    // Events without tags join by SES message id.
+    assert_eq!(recipients.find_by_message_id("ses-3").await.unwrap(), Some((c.id.clone(), r3.clone())));
+    assert_eq!(recipients.find_by_message_id("ses-unknown").await.unwrap(), None);
+}
+
 async fn suppression_contract(store: &impl SuppressionStore) {
     let address = EmailAddress::parse("gone@example.com").unwrap();
     let all = Suppression {
@@ -383,6 +426,23 @@ async fn send_log_contract_holds_for_the_dynamodb_transaction_and_memory() {
     );
     let log = StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger: ledger.clone() };
     send_log_contract(&log, &recipients, &campaigns, &ledger).await;
+}
+
+#[tokio::test]
+async fn result_log_contract_holds_for_the_dynamodb_transaction_and_memory() {
+    let (sdk, stack) = stack().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let (recipients_table, campaigns_table) =
+        (stack.reference("RecipientsTable").unwrap(), stack.reference("CampaignsTable").unwrap());
+    result_log_contract(
+        &DynamoResultLog::new(client.clone(), recipients_table, campaigns_table),
+        &DynamoRecipientStore::new(client.clone(), recipients_table),
+        &DynamoCampaignStore::new(client, campaigns_table),
+    )
+    .await;
+    let (recipients, campaigns) = (Arc::new(MemoryRecipientStore::default()), Arc::new(MemoryCampaignStore::default()));
+    let log = StoreResultLog { recipients: recipients.clone(), campaigns: campaigns.clone() };
+    result_log_contract(&log, &recipients, &campaigns).await;
 }
 
 #[tokio::test]

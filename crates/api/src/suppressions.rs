@@ -1,0 +1,183 @@
+//! The suppression list: addresses fanmail does not mail (bounced, complained, unsubscribed,
+//! or added by hand).
+//!
+//! - `GET /suppressions?limit=&cursor=`: every suppression, a page at a time.
+//! - `POST /suppressions` `{"address", "sender"?}`: suppresses by hand, for every sender or
+//!   (with `sender`) for one.
+//! - `GET /suppressions/{address}`: an address's suppressions, 404 if it has none.
+//! - `DELETE /suppressions/{address}?sender=`: lifts them all, or only the unsubscribe from
+//!   one sender; 404 if there was nothing to lift.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use fanmail_common::api_gateway::{empty_response, json_response, ApiError, RequestExt};
+use fanmail_common::domain::{EmailAddress, Suppression, SuppressionReason, SuppressionScope};
+use fanmail_common::ports::{Clock, SuppressionStore};
+use serde::Deserialize;
+
+use crate::views::{SuppressionList, SuppressionView};
+use crate::{page_params, Deps, Ports};
+
+fn address_param(request: &ApiGatewayV2httpRequest) -> Result<EmailAddress, ApiError> {
+    let raw = request.path_param("address").unwrap_or_default();
+    // API Gateway passes the path segment as sent; `@` often arrives as `%40`.
+    let decoded = raw.replace("%40", "@").replace("%2B", "+").replace("%2b", "+");
+    EmailAddress::parse(&decoded).map_err(|e| ApiError::bad_request("invalid_address", e.to_string()))
+}
+
+fn sender_scope(sender: Option<&str>) -> Result<SuppressionScope, ApiError> {
+    match sender {
+        None => Ok(SuppressionScope::All),
+        Some(raw) => EmailAddress::parse(raw)
+            .map(|sender| SuppressionScope::Sender(sender.as_str().to_string()))
+            .map_err(|e| ApiError::bad_request("invalid_sender", format!("'sender': {e}"))),
+    }
+}
+
+pub async fn list<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let (limit, cursor) = page_params(request)?;
+    let page = deps.suppressions.list(limit, cursor).await?;
+    let items = page.items.iter().map(SuppressionView::from).collect();
+    Ok(json_response(200, &SuppressionList { items, next_cursor: page.next }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddSuppression {
+    address: String,
+    sender: Option<String>,
+}
+
+pub async fn add<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let input: AddSuppression = request.json_body()?;
+    let address = EmailAddress::parse(&input.address)
+        .map_err(|e| ApiError::bad_request("invalid_address", format!("'address': {e}")))?;
+    let scope = sender_scope(input.sender.as_deref())?;
+    let suppression = Suppression {
+        address,
+        scope,
+        reason: SuppressionReason::Manual,
+        campaign_id: None,
+        created_at: deps.clock.now(),
+    };
+    deps.suppressions.put(&suppression).await?;
+    tracing::info!(address = %suppression.address.redacted(), "address suppressed by hand");
+    Ok(json_response(201, &SuppressionView::from(&suppression)))
+}
+
+pub async fn get<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let address = address_param(request)?;
+    let found = deps.suppressions.find(&address).await?;
+    if found.is_empty() {
+        return Err(ApiError::not_found(format!("'{address}' is not suppressed")));
+    }
+    let items = found.iter().map(SuppressionView::from).collect();
+    Ok(json_response(200, &SuppressionList { items, next_cursor: None }))
+}
+
+pub async fn remove<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let address = address_param(request)?;
+    let scopes = match request.query("sender") {
+        Some(sender) => vec![sender_scope(Some(sender))?],
+        None => deps.suppressions.find(&address).await?.into_iter().map(|s| s.scope).collect(),
+    };
+    let mut removed = false;
+    for scope in &scopes {
+        removed |= deps.suppressions.remove(&address, scope).await?;
+    }
+    if !removed {
+        return Err(ApiError::not_found(format!("'{address}' is not suppressed")));
+    }
+    tracing::info!(address = %address.redacted(), "suppression lifted");
+    Ok(empty_response(204))
+}
+
+#[cfg(test)]
+mod tests {
+    use fanmail_common::domain::CampaignId;
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_support::{call, deps};
+
+    async fn call_address(
+        deps: &Deps<crate::MemoryPorts>,
+        route: &str,
+        address: &str,
+        query: &str,
+    ) -> (i64, serde_json::Value) {
+        let mut req = ApiGatewayV2httpRequest::default();
+        req.route_key = Some(route.into());
+        req.path_parameters.insert("address".into(), address.into());
+        req.query_string_parameters = query.parse().unwrap();
+        let res = crate::handler(deps, lambda_runtime::LambdaEvent::new(req, Default::default())).await.unwrap();
+        let json = match res.body {
+            Some(aws_lambda_events::encodings::Body::Text(t)) if !t.is_empty() => serde_json::from_str(&t).unwrap(),
+            _ => serde_json::Value::Null,
+        };
+        (res.status_code, json)
+    }
+
+    #[tokio::test]
+    async fn suppressions_are_listed_checked_added_and_lifted() {
+        let deps = deps();
+        let at = deps.clock.now();
+        let kim = EmailAddress::parse("kim@example.com").unwrap();
+        deps.suppressions
+            .put(&Suppression {
+                address: kim.clone(),
+                scope: SuppressionScope::All,
+                reason: SuppressionReason::HardBounce,
+                campaign_id: Some(CampaignId::parse("c1").unwrap()),
+                created_at: at,
+            })
+            .await
+            .unwrap();
+        let (status, added) = call(
+            &deps,
+            "POST /suppressions",
+            None,
+            &[],
+            Some(json!({"address": "Kim@Example.com", "sender": "news@example.com"})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        assert_eq!((added["scope"].as_str(), added["sender"].as_str()), (Some("sender"), Some("news@example.com")));
+        let (status, _) =
+            call(&deps, "POST /suppressions", None, &[], Some(json!({"address": "not an address"}))).await;
+        assert_eq!(status, 400);
+
+        let (status, listed) = call(&deps, "GET /suppressions", None, &[("limit", "10")], None).await;
+        assert_eq!(status, 200);
+        assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+
+        let (status, found) = call_address(&deps, "GET /suppressions/{address}", "kim%40example.com", "").await;
+        assert_eq!(status, 200);
+        let reasons: Vec<&str> =
+            found["items"].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap()).collect();
+        assert!(reasons.contains(&"hard_bounce") && reasons.contains(&"manual"), "{reasons:?}");
+
+        // Lift only the unsubscribe from one sender, then everything.
+        let (status, _) =
+            call_address(&deps, "DELETE /suppressions/{address}", "kim@example.com", "sender=news@example.com").await;
+        assert_eq!(status, 204);
+        assert_eq!(deps.suppressions.find(&kim).await.unwrap().len(), 1);
+        let (status, _) = call_address(&deps, "DELETE /suppressions/{address}", "kim@example.com", "").await;
+        assert_eq!(status, 204);
+        let (status, body) = call_address(&deps, "GET /suppressions/{address}", "kim@example.com", "").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+        let (status, _) = call_address(&deps, "DELETE /suppressions/{address}", "kim@example.com", "").await;
+        assert_eq!(status, 404);
+    }
+}
