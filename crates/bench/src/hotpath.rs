@@ -15,7 +15,7 @@ use fanmail_common::render::{MailData, MailTemplate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{cpu_seconds, large_html};
+use fanmail_bench::{cpu_seconds, large_html};
 
 const ANSWER_BODY: &str = r#"{"MessageId":"0100019a-loopback"}"#;
 

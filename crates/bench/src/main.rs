@@ -12,56 +12,14 @@
 
 mod hotpath;
 
+use fanmail_bench::{cpu_seconds, large_html, peak_rss_mib, GeneratedList};
+
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use fanmail_common::recipient_list::{ListRow, RecipientList};
 use fanmail_common::render::{MailData, MailTemplate};
-
-/// CPU seconds this process has used (user + system).
-fn cpu_seconds() -> f64 {
-    let mut usage = unsafe { std::mem::zeroed::<libc::rusage>() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
-}
-
-/// Peak resident set size of this process, in MiB.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
-/// A newsletter-sized HTML body (about 100 KB) with personal fields in its heading, every
-/// tenth section and its footer (about forty in all).
-pub fn large_html() -> String {
-    let mut html =
-        String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>{{brand}} news</title></head><body>");
-    html.push_str("<h1>Hello {{name}}, this month in {{city}}</h1>");
-    let paragraph = "<p style=\"font-family:Arial,sans-serif;font-size:14px;line-height:1.6;color:#333\">Lorem ipsum dolor sit amet, consectetur adipiscing elit. Sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.</p>";
-    let mut section = 0;
-    while html.len() < 100_000 {
-        section += 1;
-        html.push_str(&format!("<h2>Section {section}</h2>"));
-        for _ in 0..3 {
-            html.push_str(paragraph);
-        }
-        if section % 10 == 0 {
-            html.push_str("<p>{{name}}, your code <b>{{coupon}}</b> works in {{city}} until {{expiry}}.</p>");
-        }
-    }
-    html.push_str("<p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p></body></html>");
-    html
-}
 
 fn render() -> Result<()> {
     let html = large_html();
@@ -99,46 +57,10 @@ fn render() -> Result<()> {
     Ok(())
 }
 
-/// Generates a list row by row, so the bench measures the reader, not the data.
-struct GeneratedList {
-    rows: u64,
-    next: u64,
-    buffer: Vec<u8>,
-    at: usize,
-}
-
-impl Read for GeneratedList {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.buffer.len() {
-            self.buffer.clear();
-            self.at = 0;
-            if self.next == 0 {
-                self.buffer.extend_from_slice(b"\xef\xbb\xbfemail,name,city,coupon\r\n");
-            }
-            if self.next >= self.rows {
-                return Ok(0);
-            }
-            for i in self.next..(self.next + 1000).min(self.rows) {
-                let line = match i % 100 {
-                    0..=2 => format!("not-an-address-{i},\"Kim, {i}\",Seoul,FAN{i}\r\n"),
-                    3 | 4 if i >= 100 => format!("USER{}@EXAMPLE.COM,\"Kim, {i}\",Seoul,FAN{i}\r\n", i - 10),
-                    _ => format!("user{i}@example.com,\"Kim, {i}\",Busan,FAN{i}\r\n"),
-                };
-                self.buffer.extend_from_slice(line.as_bytes());
-            }
-            self.next = (self.next + 1000).min(self.rows);
-        }
-        let n = (self.buffer.len() - self.at).min(out.len());
-        out[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
 fn list() -> Result<()> {
     let rows = 1_000_000;
     let (cpu, wall) = (cpu_seconds(), Instant::now());
-    let mut list = RecipientList::open(GeneratedList { rows, next: 0, buffer: Vec::new(), at: 0 })?;
+    let mut list = RecipientList::open(GeneratedList::new(rows))?;
     let (mut recipients, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
     while let Some(row) = list.next_row() {
         match row? {
@@ -247,6 +169,33 @@ async fn pipeline() -> Result<()> {
     Ok(())
 }
 
+/// `scale [--ci] [--report FILE] [flags]`: the pipeline simulation; exits non-zero when a
+/// recipient was lost or mailed twice outside the crash window.
+async fn scale() -> Result<()> {
+    use fanmail_bench::scale::{simulate, Settings};
+    let mut args: Vec<String> = std::env::args().skip(2).collect();
+    let mut settings = Settings::target();
+    if let Some(at) = args.iter().position(|a| a == "--ci") {
+        args.remove(at);
+        settings = Settings::ci();
+    }
+    let mut report_path = "target/scale-report.json".to_string();
+    if let Some(at) = args.iter().position(|a| a == "--report") {
+        report_path = args.get(at + 1).context("--report needs a file")?.clone();
+        args.drain(at..at + 2);
+    }
+    let settings = settings.parse_flags(&args)?;
+    fanmail_common::system::keep_large_buffers_on_the_heap();
+    let report = simulate(settings).await?;
+    report.print();
+    std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)?;
+    println!("scale.report_file                      {report_path}");
+    if !report.correct() {
+        bail!("the run lost or duplicated mails, or its counts do not add up");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
@@ -256,10 +205,11 @@ async fn main() -> Result<()> {
         Some("render") => render(),
         Some("list") => list(),
         Some("pipeline") => pipeline().await,
+        Some("scale") => scale().await,
         Some("hotpath") => {
             let mails = std::env::args().nth(2).map_or(Ok(5000), |n| n.parse()).context("mails: a number")?;
             tokio::task::block_in_place(|| hotpath::run(mails))
         }
-        _ => bail!("usage: fanmail-bench render|list|pipeline|hotpath [mails]"),
+        _ => bail!("usage: fanmail-bench render|list|pipeline|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]"),
     }
 }

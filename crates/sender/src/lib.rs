@@ -447,7 +447,8 @@ async fn send_campaign_batch<P: Ports>(
         tracing::error!(campaign = %campaign_id, error = %e, sent = outcomes.len(), "outcomes could not be recorded; not retrying the sends");
     }
     failed.extend(requeue(deps, &throttled).await);
-    if campaign.status == CampaignStatus::Sending && near_the_end(&campaign) {
+    let all_senders_rate = deps.warm.pacer.rate() * f64::from(deps.config.sender_concurrency);
+    if campaign.status == CampaignStatus::Sending && near_the_end(&campaign, all_senders_rate) {
         // Near the end, read afresh so the batch that finishes the campaign also completes it.
         deps.warm.campaigns.lock().unwrap().remove(campaign_id);
         let _ = deps.campaign(campaign_id).await;
@@ -455,12 +456,14 @@ async fn send_campaign_batch<P: Ports>(
     failed
 }
 
-/// Whether the campaign's last recipients are being sent (by its cached counts): the last tenth,
-/// or the last hundred.
-fn near_the_end(campaign: &Campaign) -> bool {
+/// Whether the campaign's last recipients may be being sent, by its cached counts: the last
+/// tenth, the last hundred, or what every sender together can finish in twice the cache's
+/// lifetime (the counts may be that old; a fast campaign's end must not slip past them).
+fn near_the_end(campaign: &Campaign, all_senders_rate: f64) -> bool {
     let c = &campaign.counters;
     let remaining = c.total.saturating_sub(c.sent + c.failed + c.skipped + c.stopped);
-    remaining <= (c.total / 10).max(100)
+    let in_cache_lifetime = (all_senders_rate * CAMPAIGN_CACHE_TTL.as_secs_f64() * 2.0) as u64;
+    remaining <= (c.total / 10).max(100).max(in_cache_lifetime)
 }
 
 /// Sends these messages again with a short delay, to be acknowledged; returns the ids of those

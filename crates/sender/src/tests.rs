@@ -4,7 +4,9 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsMessage;
 use fanmail_common::domain::*;
 use fanmail_common::memory::*;
-use fanmail_common::ports::{CampaignStore, MailError, RecipientStore, StoreSendLog, SuppressionStore, TemplateStore};
+use fanmail_common::ports::{
+    CampaignStore, MailError, RecipientStore, SendQuota, StoreSendLog, SuppressionStore, TemplateStore,
+};
 use time::macros::datetime;
 
 use super::*;
@@ -294,6 +296,25 @@ async fn a_cancelled_campaign_stops_its_remaining_recipients() {
     assert!(deliver(&world, &[job(1), job(2)], 1).await.is_empty());
     assert!(world.mailer.sent().is_empty());
     assert_eq!(counters(&world).await.stopped, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fast_campaign_completes_even_when_its_last_batch_sees_counts_from_seconds_ago() {
+    let mut world = world(CampaignStatus::Sending).await;
+    let quota = SendQuota { max_24_hour_send: 1e6, max_send_rate: 1000.0, sent_last_24_hours: 0.0 };
+    world.deps.mailer = Arc::new(MemoryMailer::with_quota(quota));
+    let id = CampaignId::parse("c1").unwrap();
+    let totals = SplitTotals { total: 2000, queued: 2000, report_parts: 1, finished: true, ..Default::default() };
+    world.campaigns.set_split_totals(&id, &totals).await.unwrap();
+    // Other instances have sent half; this one caches the campaign with its first batch.
+    world.campaigns.add_counters(&id, &CounterDelta::default().add("sent", 1000)).await.unwrap();
+    deliver(&world, &[job(1)], 1).await;
+    // Within the cache's lifetime the others send all but one (1,000/s can do that in 2 s)...
+    world.campaigns.add_counters(&id, &CounterDelta::default().add("sent", 998)).await.unwrap();
+    // ...and this instance sends the last, with counts that still show a thousand to go.
+    deliver(&world, &[job(2)], 1).await;
+    let campaign = world.campaigns.get(&id).await.unwrap().unwrap();
+    assert_eq!((campaign.counters.sent, campaign.status), (2000, CampaignStatus::Completed));
 }
 
 #[tokio::test]

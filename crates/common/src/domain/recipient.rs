@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{CampaignId, EmailAddress, RecipientId};
 
 /// A recipient's state. Delivery results only move forward in [`RecipientStatus::rank`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecipientStatus {
     /// Written by the splitter, message queued.

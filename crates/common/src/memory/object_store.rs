@@ -1,19 +1,22 @@
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::ports::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, PresignedUpload};
 
+/// An object's bytes (shared, so opening a large list copies nothing) and its content type.
+type Object = (Arc<[u8]>, String);
+
 #[derive(Debug, Default)]
 pub struct MemoryObjectStore {
-    objects: Mutex<HashMap<String, (Vec<u8>, String)>>,
+    objects: Mutex<HashMap<String, Object>>,
 }
 
 impl MemoryObjectStore {
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.objects.lock().unwrap().get(key).map(|(body, _)| body.clone())
+        self.objects.lock().unwrap().get(key).map(|(body, _)| body.to_vec())
     }
 }
 
@@ -44,13 +47,15 @@ impl ObjectStore for MemoryObjectStore {
     }
 
     async fn open(&self, key: &str, from: u64) -> Result<ByteStream, ObjectStoreError> {
-        let body = self.get(key).ok_or_else(|| ObjectStoreError::NotFound(key.to_string()))?;
-        let from = (from as usize).min(body.len());
-        Ok(Box::pin(std::io::Cursor::new(body[from..].to_vec())))
+        let body = self.objects.lock().unwrap().get(key).map(|(body, _)| body.clone());
+        let body = body.ok_or_else(|| ObjectStoreError::NotFound(key.to_string()))?;
+        let mut cursor = std::io::Cursor::new(body);
+        cursor.set_position(from.min(cursor.get_ref().len() as u64));
+        Ok(Box::pin(cursor))
     }
 
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), ObjectStoreError> {
-        self.objects.lock().unwrap().insert(key.to_string(), (body, content_type.to_string()));
+        self.objects.lock().unwrap().insert(key.to_string(), (body.into(), content_type.to_string()));
         Ok(())
     }
 }

@@ -136,21 +136,78 @@ impl CampaignStore for MemoryCampaignStore {
     }
 }
 
+/// One stored recipient, kept compact so a simulated campaign of a million recipients fits in
+/// memory: the ids live in the keys, the list row's columns as one JSON string.
 #[derive(Debug, Clone)]
 struct RecipientRow {
-    recipient: Recipient,
+    address: EmailAddress,
+    vars: Box<str>,
+    status: RecipientStatus,
+    row: u64,
+    attempts: u32,
+    retryable: bool,
+    message_id: Option<Box<str>>,
+    last_error: Option<Box<str>>,
+    updated_at: OffsetDateTime,
     lease_until: Option<OffsetDateTime>,
-    results: HashSet<DeliveryResult>,
+    /// The delivery results noted, one bit each.
+    results: u8,
 }
+
+impl RecipientRow {
+    fn claimed(recipient: &Recipient, attempts: u32, now: OffsetDateTime, lease_until: OffsetDateTime) -> Self {
+        Self {
+            address: recipient.address.clone(),
+            vars: serde_json::to_string(&recipient.vars).expect("string maps serialise").into_boxed_str(),
+            status: RecipientStatus::Sending,
+            row: recipient.row,
+            attempts,
+            retryable: false,
+            message_id: None,
+            last_error: None,
+            updated_at: now,
+            lease_until: Some(lease_until),
+            results: 0,
+        }
+    }
+
+    fn recipient(&self, campaign: &CampaignId, id: &RecipientId) -> Recipient {
+        Recipient {
+            campaign_id: campaign.clone(),
+            recipient_id: id.clone(),
+            address: self.address.clone(),
+            vars: serde_json::from_str(&self.vars).expect("stored as JSON"),
+            status: self.status,
+            row: self.row,
+            attempts: self.attempts,
+            message_id: self.message_id.as_deref().map(str::to_string),
+            last_error: self.last_error.as_deref().map(str::to_string),
+            retryable: self.retryable,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+type Rows = BTreeMap<CampaignId, BTreeMap<RecipientId, RecipientRow>>;
 
 #[derive(Debug, Default)]
 pub struct MemoryRecipientStore {
-    rows: Mutex<BTreeMap<(CampaignId, RecipientId), RecipientRow>>,
+    rows: Mutex<Rows>,
 }
 
 impl MemoryRecipientStore {
     pub fn all(&self) -> Vec<Recipient> {
-        self.rows.lock().unwrap().values().map(|r| r.recipient.clone()).collect()
+        let rows = self.rows.lock().unwrap();
+        rows.iter().flat_map(|(c, recipients)| recipients.iter().map(move |(id, row)| row.recipient(c, id))).collect()
+    }
+
+    /// How many recipients of a campaign are in each status.
+    pub fn count_by_status(&self, campaign: &CampaignId) -> BTreeMap<RecipientStatus, u64> {
+        let mut counts = BTreeMap::new();
+        for row in self.rows.lock().unwrap().get(campaign).into_iter().flat_map(|r| r.values()) {
+            *counts.entry(row.status).or_default() += 1;
+        }
+        counts
     }
 }
 
@@ -158,14 +215,22 @@ fn missing(campaign: &CampaignId, id: &RecipientId) -> StoreError {
     StoreError::NotFound(format!("recipient {campaign}/{id}"))
 }
 
+fn row_mut<'a>(
+    rows: &'a mut Rows,
+    campaign: &CampaignId,
+    id: &RecipientId,
+) -> Result<&'a mut RecipientRow, StoreError> {
+    rows.get_mut(campaign).and_then(|r| r.get_mut(id)).ok_or_else(|| missing(campaign, id))
+}
+
 /// The row of a sent recipient (`None` if it ended unsent); `Conflict` while it is in flight.
 fn sent_row<'a>(
-    rows: &'a mut BTreeMap<(CampaignId, RecipientId), RecipientRow>,
+    rows: &'a mut Rows,
     campaign: &CampaignId,
     id: &RecipientId,
 ) -> Result<Option<&'a mut RecipientRow>, StoreError> {
-    let row = rows.get_mut(&(campaign.clone(), id.clone())).ok_or_else(|| missing(campaign, id))?;
-    let status = row.recipient.status;
+    let row = row_mut(rows, campaign, id)?;
+    let status = row.status;
     if status.in_flight() {
         return Err(StoreError::Conflict { current: status.to_string() });
     }
@@ -174,7 +239,8 @@ fn sent_row<'a>(
 
 impl RecipientStore for MemoryRecipientStore {
     async fn get(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Option<Recipient>, StoreError> {
-        Ok(self.rows.lock().unwrap().get(&(campaign.clone(), id.clone())).map(|r| r.recipient.clone()))
+        let rows = self.rows.lock().unwrap();
+        Ok(rows.get(campaign).and_then(|r| r.get(id)).map(|row| row.recipient(campaign, id)))
     }
 
     async fn claim(
@@ -184,12 +250,11 @@ impl RecipientStore for MemoryRecipientStore {
         lease_until: OffsetDateTime,
     ) -> Result<Recipient, StoreError> {
         let mut rows = self.rows.lock().unwrap();
-        let key = (recipient.campaign_id.clone(), recipient.recipient_id.clone());
-        let attempts = match rows.get(&key) {
+        let campaign = rows.entry(recipient.campaign_id.clone()).or_default();
+        let attempts = match campaign.get(&recipient.recipient_id) {
             None => 0,
-            Some(row) => {
-                let current = &row.recipient;
-                let lease_expired = row.lease_until.is_some_and(|until| until < now);
+            Some(current) => {
+                let lease_expired = current.lease_until.is_some_and(|until| until < now);
                 let claimable = matches!(current.status, RecipientStatus::Queued | RecipientStatus::Paused)
                     || (current.status == RecipientStatus::Sending && lease_expired)
                     || (current.status == RecipientStatus::Failed && current.retryable);
@@ -199,15 +264,9 @@ impl RecipientStore for MemoryRecipientStore {
                 current.attempts
             }
         };
-        let mut claimed = recipient.clone();
-        claimed.status = RecipientStatus::Sending;
-        claimed.attempts = attempts + 1;
-        claimed.retryable = false;
-        claimed.updated_at = now;
-        rows.insert(
-            key,
-            RecipientRow { recipient: claimed.clone(), lease_until: Some(lease_until), results: HashSet::new() },
-        );
+        let row = RecipientRow::claimed(recipient, attempts + 1, now, lease_until);
+        let claimed = row.recipient(&recipient.campaign_id, &recipient.recipient_id);
+        campaign.insert(recipient.recipient_id.clone(), row);
         Ok(claimed)
     }
 
@@ -218,22 +277,19 @@ impl RecipientStore for MemoryRecipientStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut rows = self.rows.lock().unwrap();
-        let row = rows
-            .get_mut(&(campaign.clone(), outcome.recipient_id.clone()))
-            .ok_or_else(|| missing(campaign, &outcome.recipient_id))?;
-        if row.recipient.status != RecipientStatus::Sending {
-            return Err(StoreError::Conflict { current: row.recipient.status.to_string() });
+        let row = row_mut(&mut rows, campaign, &outcome.recipient_id)?;
+        if row.status != RecipientStatus::Sending {
+            return Err(StoreError::Conflict { current: row.status.to_string() });
         }
-        let r = &mut row.recipient;
-        r.status = outcome.status;
-        r.updated_at = now;
-        r.retryable = outcome.retryable;
+        row.status = outcome.status;
+        row.updated_at = now;
+        row.retryable = outcome.retryable;
         row.lease_until = None;
         if let Some(message_id) = &outcome.message_id {
-            r.message_id = Some(message_id.clone());
+            row.message_id = Some(message_id.as_str().into());
         }
         if let Some(error) = &outcome.error {
-            r.last_error = Some(error.clone());
+            row.last_error = Some(error.as_str().into());
         }
         Ok(())
     }
@@ -246,13 +302,12 @@ impl RecipientStore for MemoryRecipientStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut rows = self.rows.lock().unwrap();
-        let row = sent_row(&mut rows, campaign, id)?;
-        let Some(row) = row else { return Ok(false) };
-        if row.recipient.status.rank() >= to.rank() {
+        let Some(row) = sent_row(&mut rows, campaign, id)? else { return Ok(false) };
+        if row.status.rank() >= to.rank() {
             return Ok(false);
         }
-        row.recipient.status = to;
-        row.recipient.updated_at = now;
+        row.status = to;
+        row.updated_at = now;
         Ok(true)
     }
 
@@ -263,18 +318,21 @@ impl RecipientStore for MemoryRecipientStore {
         result: DeliveryResult,
     ) -> Result<bool, StoreError> {
         let mut rows = self.rows.lock().unwrap();
-        match sent_row(&mut rows, campaign, id)? {
-            Some(row) => Ok(row.results.insert(result)),
-            None => Ok(false),
-        }
+        let Some(row) = sent_row(&mut rows, campaign, id)? else { return Ok(false) };
+        let bit = 1u8 << result as u8;
+        let first = row.results & bit == 0;
+        row.results |= bit;
+        Ok(first)
     }
 
     async fn find_by_message_id(&self, message_id: &str) -> Result<Option<(CampaignId, RecipientId)>, StoreError> {
         let rows = self.rows.lock().unwrap();
-        Ok(rows
-            .values()
-            .find(|row| row.recipient.message_id.as_deref() == Some(message_id))
-            .map(|row| (row.recipient.campaign_id.clone(), row.recipient.recipient_id.clone())))
+        Ok(rows.iter().find_map(|(campaign, recipients)| {
+            recipients
+                .iter()
+                .find(|(_, row)| row.message_id.as_deref() == Some(message_id))
+                .map(|(id, _)| (campaign.clone(), id.clone()))
+        }))
     }
 
     async fn list_by_status(
@@ -286,9 +344,11 @@ impl RecipientStore for MemoryRecipientStore {
     ) -> Result<Page<Recipient>, StoreError> {
         let rows = self.rows.lock().unwrap();
         let matching = rows
-            .values()
-            .filter(|r| &r.recipient.campaign_id == campaign && r.recipient.status == status)
-            .map(|r| r.recipient.clone());
+            .get(campaign)
+            .into_iter()
+            .flat_map(|r| r.iter())
+            .filter(|(_, row)| row.status == status)
+            .map(|(id, row)| row.recipient(campaign, id));
         paginate(matching, limit, cursor)
     }
 }

@@ -1,0 +1,105 @@
+//! The measuring kit behind `make bench` and `make scale`: a newsletter-sized template, a
+//! generated recipient list, process CPU and memory readings, and the pipeline simulation.
+
+pub mod scale;
+
+use std::io::Read;
+
+/// CPU seconds this process has used (user + system).
+pub fn cpu_seconds() -> f64 {
+    let mut usage = unsafe { std::mem::zeroed::<libc::rusage>() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Peak resident set size of this process, in MiB.
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// A newsletter-sized HTML body (about 100 KB) with personal fields in its heading, every
+/// tenth section and its footer (about forty in all).
+pub fn large_html() -> String {
+    html_of_size(100_000)
+}
+
+/// An HTML body of about `bytes` bytes with personal fields, shaped like [`large_html`].
+pub fn html_of_size(bytes: usize) -> String {
+    let mut html =
+        String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>{{brand}} news</title></head><body>");
+    html.push_str("<h1>Hello {{name}}, this month in {{city}}</h1>");
+    let paragraph = "<p style=\"font-family:Arial,sans-serif;font-size:14px;line-height:1.6;color:#333\">Lorem ipsum dolor sit amet, consectetur adipiscing elit. Sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.</p>";
+    let mut section = 0;
+    while html.len() < bytes {
+        section += 1;
+        html.push_str(&format!("<h2>Section {section}</h2>"));
+        for _ in 0..3 {
+            html.push_str(paragraph);
+        }
+        if section % 10 == 0 {
+            html.push_str("<p>{{name}}, your code <b>{{coupon}}</b> works in {{city}} until {{expiry}}.</p>");
+        }
+    }
+    html.push_str("<p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p></body></html>");
+    html
+}
+
+/// Generates a list row by row, so the bench measures the reader, not the data.
+pub struct GeneratedList {
+    rows: u64,
+    next: u64,
+    buffer: Vec<u8>,
+    at: usize,
+}
+
+impl GeneratedList {
+    pub fn new(rows: u64) -> Self {
+        Self { rows, next: 0, buffer: Vec::new(), at: 0 }
+    }
+
+    /// The row's address when row `i` (0-based) is a valid first occurrence.
+    pub fn unique_address(i: u64) -> Option<String> {
+        match i % 100 {
+            0..=2 => None,
+            3 | 4 if i >= 100 => None,
+            _ => Some(format!("user{i}@example.com")),
+        }
+    }
+}
+
+impl Read for GeneratedList {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.buffer.len() {
+            self.buffer.clear();
+            self.at = 0;
+            if self.next == 0 {
+                self.buffer.extend_from_slice(b"\xef\xbb\xbfemail,name,city,coupon\r\n");
+            }
+            if self.next >= self.rows {
+                return Ok(0);
+            }
+            for i in self.next..(self.next + 1000).min(self.rows) {
+                let line = match i % 100 {
+                    0..=2 => format!("not-an-address-{i},\"Kim, {i}\",Seoul,FAN{i}\r\n"),
+                    3 | 4 if i >= 100 => format!("USER{}@EXAMPLE.COM,\"Kim, {i}\",Seoul,FAN{i}\r\n", i - 10),
+                    _ => format!("user{i}@example.com,\"Kim, {i}\",Busan,FAN{i}\r\n"),
+                };
+                self.buffer.extend_from_slice(line.as_bytes());
+            }
+            self.next = (self.next + 1000).min(self.rows);
+        }
+        let n = (self.buffer.len() - self.at).min(out.len());
+        out[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}

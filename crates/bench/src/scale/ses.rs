@@ -1,0 +1,174 @@
+//! An SES stand-in: a latency per call, a send rate enforced on its side (a call over it is
+//! throttled, as SES answers `TooManyRequests`), a rate of transient faults, and a record of
+//! every accepted mail by recipient, for counting losses and duplicates afterwards.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fanmail_common::ports::{MailError, Mailer, OutgoingMail, SendQuota};
+use tokio::time::Instant;
+
+use super::crash::{Crash, CrashPoint};
+use super::rng::Rng;
+
+pub struct SesSettings {
+    /// The rate SES enforces, mails per second.
+    pub max_rate: f64,
+    /// The rate `GetAccount` reports (above `max_rate` to provoke throttling).
+    pub reported_rate: f64,
+    pub latency: (Duration, Duration),
+    pub transient_error_rate: f64,
+    pub seed: u64,
+}
+
+pub struct SimSes {
+    settings: SesSettings,
+    state: Mutex<State>,
+    started: Instant,
+    throttled: AtomicU64,
+    transient: AtomicU64,
+}
+
+struct State {
+    rng: Rng,
+    /// Send tokens (one second of the rate at most) and when they were counted.
+    tokens: f64,
+    counted_at: Instant,
+    accepted: HashMap<u128, Acceptances>,
+    total_accepted: u64,
+    last_accepted_at: Duration,
+}
+
+/// The mails one recipient was sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Acceptances {
+    pub count: u32,
+    /// When the first was accepted, since the start.
+    pub first_at: Duration,
+    /// The invocation that sent the first and, for a second mail, the one that sent that.
+    pub first_by: u64,
+    pub second_by: u64,
+}
+
+impl SimSes {
+    pub fn new(settings: SesSettings) -> Self {
+        let now = Instant::now();
+        let state = State {
+            rng: Rng::new(settings.seed),
+            tokens: settings.max_rate,
+            counted_at: now,
+            accepted: HashMap::new(),
+            total_accepted: 0,
+            last_accepted_at: Duration::ZERO,
+        };
+        Self {
+            settings,
+            state: Mutex::new(state),
+            started: now,
+            throttled: AtomicU64::new(0),
+            transient: AtomicU64::new(0),
+        }
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    pub fn transient_errors(&self) -> u64 {
+        self.transient.load(Ordering::Relaxed)
+    }
+
+    pub fn total_accepted(&self) -> u64 {
+        self.state.lock().unwrap().total_accepted
+    }
+
+    pub fn last_accepted_at(&self) -> Duration {
+        self.state.lock().unwrap().last_accepted_at
+    }
+
+    pub fn take_acceptances(&self) -> HashMap<u128, Acceptances> {
+        std::mem::take(&mut self.state.lock().unwrap().accepted)
+    }
+
+    /// One SendEmail call from `invocation`.
+    async fn send(&self, mail: &OutgoingMail, invocation: u64) -> Result<String, MailError> {
+        let recipient = mail
+            .tags
+            .iter()
+            .find(|(name, _)| name == "recipient")
+            .and_then(|(_, id)| u128::from_str_radix(id, 16).ok())
+            .ok_or_else(|| MailError::Rejected("no recipient tag".into()))?;
+        let (latency, verdict) = {
+            let mut state = self.state.lock().unwrap();
+            let (low, high) = self.settings.latency;
+            let latency = low + (high.saturating_sub(low)).mul_f64(state.rng.unit());
+            let now = Instant::now();
+            let refill = now.duration_since(state.counted_at).as_secs_f64() * self.settings.max_rate;
+            state.tokens = (state.tokens + refill).min(self.settings.max_rate);
+            state.counted_at = now;
+            let verdict = if state.tokens < 1.0 {
+                Err(MailError::Throttled)
+            } else if state.rng.chance(self.settings.transient_error_rate) {
+                Err(MailError::Transient("service unavailable (simulated)".into()))
+            } else {
+                // Accepted on arrival: a caller that dies while waiting for the answer has still
+                // sent the mail.
+                state.tokens -= 1.0;
+                state.total_accepted += 1;
+                let at = now.duration_since(self.started);
+                state.last_accepted_at = at;
+                let entry = state.accepted.entry(recipient).or_insert(Acceptances {
+                    count: 0,
+                    first_at: at,
+                    first_by: invocation,
+                    second_by: 0,
+                });
+                entry.count += 1;
+                if entry.count == 2 {
+                    entry.second_by = invocation;
+                }
+                Ok(format!("sim-{:x}-{}", recipient, entry.count))
+            };
+            (latency, verdict)
+        };
+        match &verdict {
+            Err(MailError::Throttled) => {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(self.settings.latency.0).await;
+            }
+            Err(_) => {
+                self.transient.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(latency).await;
+            }
+            Ok(_) => tokio::time::sleep(latency).await,
+        }
+        verdict
+    }
+}
+
+/// The SES client of one sender instance: its calls are tagged with the instance's invocation,
+/// and it may die right after a mail is accepted.
+pub struct InstanceMailer {
+    pub ses: Arc<SimSes>,
+    pub crash: Arc<Crash>,
+}
+
+impl Mailer for InstanceMailer {
+    async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError> {
+        let result = self.ses.send(mail, self.crash.invocation()).await;
+        if result.is_ok() {
+            self.crash.at(CrashPoint::AfterAccepted).await;
+        }
+        result
+    }
+
+    async fn quota(&self) -> Result<SendQuota, MailError> {
+        Ok(SendQuota {
+            max_24_hour_send: 50_000_000.0,
+            max_send_rate: self.ses.settings.reported_rate,
+            sent_last_24_hours: 0.0,
+        })
+    }
+}

@@ -1,0 +1,41 @@
+//! The CI-sized pipeline simulation (`make scale` runs the full one): 20,000 rows through the
+//! real splitter and sender handlers, with crashes at every point of the send path, SES
+//! throttling and transient faults, and duplicate deliveries from the queue. Asserts
+//! correctness only; timings are `make scale`'s business.
+
+use fanmail_bench::scale::{simulate, Settings};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_throttling_and_faults_lose_nobody_and_mail_nobody_twice_outside_the_crash_window() {
+    let report = simulate(Settings::ci()).await.unwrap();
+    let summary = serde_json::to_string_pretty(&report).unwrap();
+    assert!(report.completed, "{summary}");
+    assert_eq!(report.lost, 0, "{summary}");
+    assert_eq!(report.duplicated_outside_crash_window, 0, "{summary}");
+    assert_eq!(report.suppressed_but_mailed, 0, "{summary}");
+    assert!(report.counters_add_up, "{summary}");
+    assert!(report.correct());
+    assert_eq!(report.recipients_sent + report.recipients_failed + report.recipients_skipped, report.valid_unique);
+    assert!(report.recipients_skipped > 0, "suppressed addresses are skipped: {summary}");
+
+    // The faults did happen, so the counts above mean something.
+    for point in ["before_claim", "after_claim", "after_ses_accepted"] {
+        assert!(report.crashes.get(point).is_some_and(|n| *n > 0), "no crash {point}: {summary}");
+    }
+    assert!(report.throttled_calls > 0, "{summary}");
+    assert!(report.transient_errors > 0, "{summary}");
+    assert!(report.duplicate_deliveries > 0, "{summary}");
+    assert!(report.redelivered_messages > 0, "{summary}");
+    // A second mail only goes to recipients whose sender died after SES took the first, at
+    // most the mails of that one invocation.
+    assert!(report.duplicated_in_crash_window <= report.crashes["after_ses_accepted"] * 10, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_queue_drops_is_counted_lost() {
+    let settings = Settings { rows: 2000, lose_messages: 3, crash_rate: 0.0, ..Settings::ci() };
+    let report = simulate(settings).await.unwrap();
+    assert_eq!(report.lost, 3);
+    assert!(!report.completed);
+    assert!(!report.correct());
+}
