@@ -8,7 +8,7 @@ WITH_LOCAL_AWS := set -a && . .local/aws.env && set +a &&
 SAM_ENV := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help dev test unit check fmt validate build deploy bench local-aws stop tools clean
+.PHONY: help dev test unit check fmt validate build deploy bench scale local-aws stop tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,11 @@ bench: tools local-aws ## release-mode figures: render rate, 1M-row list CPU and
 	target/release/fanmail-bench list
 	target/release/fanmail-bench hotpath
 	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline
+
+scale: ## release-mode simulation of the real splitter and sender: 1,000,000 rows at 3,500/s, then 30,000 recipients at 100/s (docs/scaling.md)
+	cargo build --release -p fanmail-bench
+	target/release/fanmail-bench scale --report target/scale-1m.json
+	target/release/fanmail-bench scale --rows 31580 --quota 100 --concurrency 2 --report target/scale-30k.json
 
 build: tools ## Lambda artifacts for deployment (needs the aarch64-unknown-linux-gnu target; sam build does this too)
 	PATH=$(CURDIR)/.tools/venv-aws/bin:$$PATH cargo lambda build --release --arm64 --workspace

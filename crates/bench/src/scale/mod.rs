@@ -178,6 +178,8 @@ pub struct Report {
     pub campaign_status: String,
     /// From the split job being queued to the campaign completing.
     pub wall_seconds: f64,
+    /// From the split job being queued to the whole list being on the queue.
+    pub split_seconds: f64,
     pub last_mail_accepted_seconds: f64,
     pub mails_accepted: u64,
     pub mails_per_second: f64,
@@ -227,6 +229,7 @@ impl Report {
         line("completed", self.completed.to_string());
         line("campaign_status", self.campaign_status.clone());
         line("wall_seconds", format!("{:.1}", self.wall_seconds));
+        line("split_seconds", format!("{:.1}", self.split_seconds));
         line("last_mail_accepted_seconds", format!("{:.1}", self.last_mail_accepted_seconds));
         line("mails_accepted", self.mails_accepted.to_string());
         line("mails_per_second", format!("{:.0}", self.mails_per_second));
@@ -561,12 +564,15 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
     for number in 0..u64::from(settings.concurrency) {
         instances.push(tokio::spawn(sender_instance(world.clone(), number)));
     }
-    let mut completed_at = None;
+    let (mut completed_at, mut split_done_at) = (None, None);
     let mut idle_since: Option<Instant> = None;
     let deadline = started + Duration::from_secs_f64(settings.max_wall_seconds);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let campaign = world.campaigns.get(&World::campaign_id()).await?.context("the campaign")?;
+        if campaign.split_finished && split_done_at.is_none() {
+            split_done_at = Some(started.elapsed());
+        }
         if campaign.status == CampaignStatus::Completed && completed_at.is_none() {
             completed_at = Some(started.elapsed());
         }
@@ -589,7 +595,9 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
         instance.await?;
     }
     let cpu = cpu_seconds() - cpu_before;
-    count(&world, completed_at, cpu).await
+    let mut report = count(&world, completed_at, cpu).await?;
+    report.split_seconds = split_done_at.map_or(0.0, |d| d.as_secs_f64());
+    Ok(report)
 }
 
 async fn count(world: &World, completed_at: Option<Duration>, cpu: f64) -> Result<Report> {
@@ -656,6 +664,7 @@ async fn count(world: &World, completed_at: Option<Duration>, cpu: f64) -> Resul
         completed: completed_at.is_some(),
         campaign_status: campaign.status.to_string(),
         wall_seconds: wall,
+        split_seconds: 0.0,
         last_mail_accepted_seconds: world.ses.last_accepted_at().as_secs_f64(),
         mails_accepted,
         mails_per_second: mails_accepted as f64 / wall,
