@@ -6,9 +6,12 @@ TOOLS := scripts/tools.sh
 LOCAL_AWS := scripts/local-aws.sh
 WITH_LOCAL_AWS := set -a && . .local/aws.env && set +a &&
 SAM_ENV := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+# Test binaries (not cargo) run under this to see the system date moved ahead.
+HOST_RUNNER_VAR := CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr 'a-z.-' 'A-Z__')_RUNNER
+FUTURE := +2y
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help dev test unit check fmt validate build deploy bench scale local-aws stop tools clean
+.PHONY: help dev test unit unit-future check fmt validate build deploy bench scale local-aws stop tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -17,12 +20,19 @@ dev: tools local-aws ## run the whole pipeline locally: local AWS, every functio
 	cargo build --bin fanmail-local
 	$(WITH_LOCAL_AWS) target/debug/fanmail-local dev --port $${PORT:-3000} --parameters "$${PARAMETERS:-}"
 
-test: tools local-aws check validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests
+test: tools local-aws check validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests; the unit tests again two years ahead
 	cargo build --workspace --bins
 	$(WITH_LOCAL_AWS) $(NEXTEST) --workspace
+	$(MAKE) --no-print-directory unit-future
 
 unit: ## unit tests only (no local AWS needed)
 	$(NEXTEST) --workspace --lib
+
+unit-future: tools ## the unit tests with the system date moved two years ahead (faketime): no test may depend on today's date
+	@now=$$(date -u +%Y); then=$$(FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '$(FUTURE)' date -u +%Y); \
+	  [ "$$then" -gt "$$now" ] || { echo "faketime did not move the date ($$now -> $$then)" >&2; exit 1; }; \
+	  echo "unit tests with the system date in $$then"
+	FAKETIME_DONT_FAKE_MONOTONIC=1 $(HOST_RUNNER_VAR)="faketime -f $(FUTURE)" $(NEXTEST) --workspace --lib
 
 check: ## formatting and clippy, warnings are errors
 	cargo fmt --all -- --check

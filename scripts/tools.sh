@@ -3,7 +3,8 @@
 #   .tools/venv-aws   moto[server], cargo-lambda, ziglang
 #   .tools/venv-sam   aws-sam-cli, cfn-lint
 #   .tools/node       aws-ses-v2-local
-# Each set is reinstalled only when its pin file changes.
+# Each set is reinstalled only when its pin file changes. Debian packages the tests need
+# (faketime, for the unit tests run with the date moved ahead) come from apt-get, once.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -38,6 +39,15 @@ install_node() {
   write_stamp "$dir/.stamp" "$pkg"
 }
 
+install_debian() { # install_debian <command> <package>
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "tools: installing Debian package $2 (apt-get)" >&2
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+
 case "${1:-all}" in
   aws) install_venv venv-aws "$root/infra/local/requirements-aws.txt"; install_node ;;
   sam) install_venv venv-sam "$root/infra/local/requirements-sam.txt" ;;
@@ -45,6 +55,7 @@ case "${1:-all}" in
     install_venv venv-aws "$root/infra/local/requirements-aws.txt"
     install_venv venv-sam "$root/infra/local/requirements-sam.txt"
     install_node
+    install_debian faketime faketime
     ;;
   *) echo "usage: $0 [aws|sam|all]" >&2; exit 2 ;;
 esac

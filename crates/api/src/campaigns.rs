@@ -167,7 +167,7 @@ pub async fn create<P: Ports>(
             return Err(ApiError::bad_request("invalid_idempotency_key", "an idempotency key is 1-200 characters"));
         }
         let recorded =
-            deps.ledger.record_once(&format!("idem#campaign#{key}"), id.as_str(), now + IDEMPOTENCY_WINDOW).await?;
+            deps.ledger.record_once(&format!("idem#campaign#{key}"), id.as_str(), now, IDEMPOTENCY_WINDOW).await?;
         if let Some(first) = recorded {
             id = CampaignId::parse(first).map_err(ApiError::internal)?;
             if let Some(existing) = deps.campaigns.get(&id).await? {
@@ -571,6 +571,22 @@ mod tests {
         assert_eq!((first_status, second_status), (202, 200));
         assert_eq!(first["id"], second["id"]);
         assert_eq!(deps.split_jobs.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_expires_a_day_later_by_the_injected_clock() {
+        let deps = ready().await;
+        let mut body = input();
+        body["idempotencyKey"] = json!("order-43");
+        let (_, first) = call(&deps, "POST /campaigns", None, &[], Some(body.clone())).await;
+        deps.clock.advance(time::Duration::hours(23));
+        let (within_status, within) = call(&deps, "POST /campaigns", None, &[], Some(body.clone())).await;
+        assert_eq!((within_status, &within["id"]), (200, &first["id"]), "23 hours on, the key still holds");
+        deps.clock.advance(time::Duration::hours(2));
+        let (after_status, after) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        assert_eq!(after_status, 202, "25 hours on, the key has expired: {after}");
+        assert_ne!(after["id"], first["id"]);
+        assert_eq!(deps.split_jobs.sent().len(), 2);
     }
 
     #[tokio::test]

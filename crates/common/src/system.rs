@@ -40,3 +40,49 @@ pub fn keep_large_buffers_on_the_heap() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// Calls that read the date from the system. `Instant::now()` is not among them: a monotonic
+    /// instant measures a duration and says nothing about the date.
+    const SYSTEM_TIME_READS: [&str; 5] = ["now_utc(", "now_local(", "SystemTime::now(", "Utc::now(", "Local::now("];
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Time that does not come through the `Clock` port cannot be moved by a test, and a test
+    /// that reads the real date passes on one day and fails on another.
+    #[test]
+    fn only_the_system_clock_reads_the_date() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let this_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/system.rs");
+        let mut files = Vec::new();
+        rust_files(crates, &mut files);
+        assert!(files.len() > 50, "the workspace's sources were not found under {}", crates.display());
+        let mut found = Vec::new();
+        for file in files.iter().filter(|f| **f != this_file) {
+            let text = std::fs::read_to_string(file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                if SYSTEM_TIME_READS.iter().any(|read| code.contains(read)) {
+                    found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "read the time through the Clock port (SystemClock in production):\n{}",
+            found.join("\n")
+        );
+    }
+}

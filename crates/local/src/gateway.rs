@@ -13,6 +13,8 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use bytes::Bytes;
+use fanmail_common::ports::Clock;
+use fanmail_common::system::SystemClock;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -110,7 +112,7 @@ pub fn build_event(
         };
         query_map.insert(k, Value::String(joined));
     }
-    let now = time::OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     let (body_text, is_base64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (None, false),
         Ok(text) => (Some(text.to_string()), false),

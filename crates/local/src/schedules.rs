@@ -11,6 +11,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use fanmail_common::aws::parse_at_expression;
 use fanmail_common::domain::zoned_to_utc;
+use fanmail_common::ports::Clock;
+use fanmail_common::system::SystemClock;
 use time::OffsetDateTime;
 
 use crate::functions::Functions;
@@ -87,7 +89,7 @@ impl ScheduleClock {
     /// Ticks every second until the task is dropped.
     pub async fn run(mut self, functions: Arc<Functions>) {
         loop {
-            if let Err(e) = self.tick(&functions, OffsetDateTime::now_utc()).await {
+            if let Err(e) = self.tick(&functions, SystemClock.now()).await {
                 tracing::warn!(error = %e, "schedule clock tick failed");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

@@ -23,6 +23,8 @@ use aws_config::SdkConfig;
 use aws_lambda_events::sns::SnsEvent;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use bytes::Bytes;
+use fanmail_common::ports::Clock;
+use fanmail_common::system::SystemClock;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -237,7 +239,7 @@ impl Proxy {
             let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let response: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
             if let Some(message_id) = response["MessageId"].as_str() {
-                for event in events_for(&request, message_id, OffsetDateTime::now_utc()) {
+                for event in events_for(&request, message_id, SystemClock.now()) {
                     let _ = self.published.send(event);
                 }
             }
@@ -292,7 +294,7 @@ pub async fn deliver(
         let topic_arn = topic_arn.clone();
         tokio::spawn(async move {
             tokio::time::sleep(PUBLISH_DELAY).await;
-            let sns = sns_event(&topic_arn, &event, OffsetDateTime::now_utc());
+            let sns = sns_event(&topic_arn, &event, SystemClock.now());
             for attempt in 1..=ATTEMPTS {
                 match functions.sns(sns.clone()).await {
                     Ok(_) => return,

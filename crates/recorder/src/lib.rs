@@ -301,7 +301,7 @@ async fn soft_bounce_reaches_limit<P: Ports>(
 ) -> Result<bool, StoreError> {
     for slot in 1..=SOFT_BOUNCE_LIMIT {
         let key = format!("soft-bounce#{address}#{slot}");
-        match deps.ledger.record_once(&key, ses_message_id, now + SOFT_BOUNCE_WINDOW).await? {
+        match deps.ledger.record_once(&key, ses_message_id, now, SOFT_BOUNCE_WINDOW).await? {
             None => return Ok(slot == SOFT_BOUNCE_LIMIT),
             Some(first) if first == ses_message_id => return Ok(false),
             Some(_) => continue,

@@ -17,7 +17,7 @@
 //! checks again at send time, for suppressions that arrive while the campaign runs.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
@@ -32,16 +32,17 @@ use fanmail_common::domain::{
     SendOutcome, SplitJob, SplitTotals,
 };
 use fanmail_common::memory::{
-    MemoryCampaignStore, MemoryLedger, MemoryObjectStore, MemoryQueue, MemoryRecipientStore, MemorySuppressionStore,
-    MemoryTemplateStore,
+    ManualClock, MemoryCampaignStore, MemoryLedger, MemoryObjectStore, MemoryQueue, MemoryRecipientStore,
+    MemorySuppressionStore, MemoryTemplateStore,
 };
 use fanmail_common::ports::{
-    CampaignStore, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore, SendLog, StoreError,
+    CampaignStore, Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore, SendLog, StoreError,
     StoreSendLog, SuppressionStore, TemplateStore,
 };
 use fanmail_common::recipient_list::{ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
+use fanmail_common::system::SystemClock;
 use lambda_runtime::{Error, LambdaEvent};
 use tokio::sync::mpsc;
 
@@ -92,6 +93,7 @@ pub trait Ports: Send + Sync + 'static {
     type Suppressions: SuppressionStore;
     type Recipients: RecipientStore;
     type SendLog: SendLog;
+    type Clock: Clock;
 }
 
 pub struct Deps<P: Ports> {
@@ -104,6 +106,8 @@ pub struct Deps<P: Ports> {
     /// Suppressed recipients are recorded (claimed, then logged as skipped) instead of queued.
     pub recipients: P::Recipients,
     pub send_log: P::SendLog,
+    /// Stamps state changes and measures the time left before Lambda's deadline.
+    pub clock: P::Clock,
 }
 
 pub struct AwsPorts;
@@ -116,6 +120,7 @@ impl Ports for AwsPorts {
     type Suppressions = DynamoSuppressionStore;
     type Recipients = DynamoRecipientStore;
     type SendLog = DynamoSendLog;
+    type Clock = SystemClock;
 }
 
 pub type AwsDeps = Deps<AwsPorts>;
@@ -132,6 +137,7 @@ pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
         suppressions: DynamoSuppressionStore::new(dynamo.clone(), &config.suppressions_table),
         recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
         send_log: DynamoSendLog::new(dynamo, &config.recipients_table, &config.campaigns_table, &config.ledger_table),
+        clock: SystemClock,
     }
 }
 
@@ -146,10 +152,11 @@ impl Ports for MemoryPorts {
     type Suppressions = MemorySuppressionStore;
     type Recipients = Arc<MemoryRecipientStore>;
     type SendLog = StoreSendLog<Arc<MemoryRecipientStore>, Arc<MemoryCampaignStore>, Arc<MemoryLedger>>;
+    type Clock = ManualClock;
 }
 
-/// In-memory wiring.
-pub fn memory_deps() -> Deps<MemoryPorts> {
+/// In-memory wiring with a clock fixed at `now`.
+pub fn memory_deps(now: time::OffsetDateTime) -> Deps<MemoryPorts> {
     let campaigns = Arc::new(MemoryCampaignStore::default());
     let recipients = Arc::new(MemoryRecipientStore::default());
     Deps {
@@ -161,12 +168,14 @@ pub fn memory_deps() -> Deps<MemoryPorts> {
         suppressions: MemorySuppressionStore::default(),
         recipients: recipients.clone(),
         send_log: StoreSendLog { recipients, campaigns, ledger: Arc::new(MemoryLedger::default()) },
+        clock: ManualClock::at(now),
     }
 }
 
 pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
     // Lambda's deadline (epoch ms); 0 when the caller set none (tests, the local runner).
-    let deadline = (event.context.deadline > 0).then(|| UNIX_EPOCH + Duration::from_millis(event.context.deadline));
+    let deadline = (event.context.deadline > 0)
+        .then(|| time::OffsetDateTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline));
     Ok(process(event.payload, |message| async move {
         let job: SplitJob = match decode(&message) {
             Ok(job) => job,
@@ -211,10 +220,11 @@ enum Parsed {
     Invalid(ListError),
 }
 
-async fn fail<C: CampaignStore>(campaigns: &C, campaign: &Campaign, reason: &str) -> Result<RecordOutcome, SplitError> {
+async fn fail<P: Ports>(deps: &Deps<P>, campaign: &Campaign, reason: &str) -> Result<RecordOutcome, SplitError> {
     tracing::warn!(campaign = %campaign.id, reason, "campaign failed before sending");
-    let now = time::OffsetDateTime::now_utc();
-    match campaigns
+    let now = deps.clock.now();
+    match deps
+        .campaigns
         .transition(&campaign.id, &[CampaignStatus::Splitting], CampaignStatus::Failed, Some(reason), now)
         .await
     {
@@ -226,13 +236,13 @@ async fn fail<C: CampaignStore>(campaigns: &C, campaign: &Campaign, reason: &str
 async fn split<P: Ports>(
     deps: &Deps<P>,
     job: &SplitJob,
-    deadline: Option<SystemTime>,
+    deadline: Option<time::OffsetDateTime>,
 ) -> Result<RecordOutcome, SplitError> {
     let Some(mut campaign) = deps.campaigns.get(&job.campaign_id).await? else {
         return Ok(RecordOutcome::Poison(format!("campaign {} does not exist", job.campaign_id)));
     };
     if campaign.status == CampaignStatus::Queued && job.resume_after_row == 0 {
-        let now = time::OffsetDateTime::now_utc();
+        let now = deps.clock.now();
         match deps
             .campaigns
             .transition(&campaign.id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, now)
@@ -252,16 +262,16 @@ async fn split<P: Ports>(
         return Ok(RecordOutcome::Done);
     }
     let Some(template) = deps.templates.get(&campaign.template_id, Some(campaign.template_version)).await? else {
-        return fail(&deps.campaigns, &campaign, "the campaign's template version no longer exists").await;
+        return fail(deps, &campaign, "the campaign's template version no longer exists").await;
     };
     let compiled = match MailTemplate::compile(&template.subject, &template.html, &template.text) {
         Ok(compiled) => compiled,
-        Err(e) => return fail(&deps.campaigns, &campaign, &format!("the template does not compile: {e}")).await,
+        Err(e) => return fail(deps, &campaign, &format!("the template does not compile: {e}")).await,
     };
     let body = match deps.objects.open(&campaign.list_key, 0).await {
         Ok(body) => body,
         Err(ObjectStoreError::NotFound(_)) => {
-            return fail(&deps.campaigns, &campaign, "the recipient list is gone (uploaded lists expire)").await;
+            return fail(deps, &campaign, "the recipient list is gone (uploaded lists expire)").await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -298,7 +308,7 @@ async fn split<P: Ports>(
             Parsed::Invalid(ListError::Io(e)) => return Err(SplitError::Reader(e.to_string())),
             Parsed::Invalid(e) => {
                 drop(parsed);
-                return fail(&deps.campaigns, &campaign, &format!("the list cannot be read: {e}")).await;
+                return fail(deps, &campaign, &format!("the list cannot be read: {e}")).await;
             }
             Parsed::Header { variables } => {
                 let provided: BTreeSet<String> =
@@ -309,7 +319,7 @@ async fn split<P: Ports>(
                     let names = missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
                     let reason =
                         format!("the list has no column for {names}, which the template uses; nothing was sent");
-                    return fail(&deps.campaigns, &campaign, &reason).await;
+                    return fail(deps, &campaign, &reason).await;
                 }
             }
             Parsed::Row(row) => {
@@ -322,9 +332,7 @@ async fn split<P: Ports>(
                         drop(parsed);
                         return run.stop(deps, &campaign).await;
                     }
-                    if deadline
-                        .is_some_and(|d| d.duration_since(SystemTime::now()).unwrap_or_default() < DEADLINE_MARGIN)
-                    {
+                    if deadline.is_some_and(|d| d - deps.clock.now() < DEADLINE_MARGIN) {
                         drop(parsed);
                         return run.checkpoint(deps, &campaign).await;
                     }
@@ -468,7 +476,7 @@ impl Run {
         } else {
             (CampaignStatus::Sending, None)
         };
-        let now = time::OffsetDateTime::now_utc();
+        let now = deps.clock.now();
         match deps.campaigns.transition(&campaign.id, &[CampaignStatus::Splitting], to, reason, now).await {
             Ok(_) | Err(StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -491,7 +499,7 @@ async fn record_suppressed<P: Ports>(
     campaign: &Campaign,
     jobs: &[RecipientJob],
 ) -> Result<(), SplitError> {
-    let now = time::OffsetDateTime::now_utc();
+    let now = deps.clock.now();
     let recipients: Vec<Recipient> = jobs.iter().map(|job| Recipient::from_job(job, now)).collect();
     let claims = deps.recipients.claim_batch(&recipients, now, now + SKIP_LEASE).await?;
     let outcomes: Vec<SendOutcome> = jobs

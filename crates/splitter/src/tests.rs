@@ -12,7 +12,7 @@ use super::*;
 type MemDeps = Deps<MemoryPorts>;
 
 async fn deps_with(list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps {
-    let deps = memory_deps();
+    let deps = memory_deps(datetime!(2026-11-23 09:00 UTC));
     let at = datetime!(2026-11-23 09:00 UTC);
     deps.templates
         .put_version(&Template {
@@ -195,6 +195,7 @@ impl Ports for CancellingPorts {
     type Suppressions = <MemoryPorts as Ports>::Suppressions;
     type Recipients = <MemoryPorts as Ports>::Recipients;
     type SendLog = <MemoryPorts as Ports>::SendLog;
+    type Clock = <MemoryPorts as Ports>::Clock;
 }
 
 #[tokio::test]
@@ -214,6 +215,7 @@ async fn a_cancel_mid_split_stops_the_fan_out_and_totals_what_was_queued() {
         suppressions: plain.suppressions,
         recipients: plain.recipients,
         send_log: plain.send_log,
+        clock: plain.clock,
     };
     let job = serde_json::to_string(&SplitJob::start(campaign_id())).unwrap();
     handler(&deps, LambdaEvent::new(event(&[job]), Default::default())).await.unwrap();
@@ -260,4 +262,44 @@ async fn suppressed_addresses_are_recorded_as_skipped_not_queued_and_counted_onc
     let lee = recipient_id(&EmailAddress::parse("lee@example.com").unwrap());
     let lee = deps.recipients.get(&campaign_id(), &lee).await.unwrap().unwrap();
     assert_eq!(lee.status, RecipientStatus::Suppressed);
+}
+
+/// A Lambda context whose deadline is `left` after the deps' clock.
+fn context_with_time_left(deps: &MemDeps, left: time::Duration) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    let deadline = deps.clock.now() + left;
+    context.deadline = (deadline - time::OffsetDateTime::UNIX_EPOCH).whole_milliseconds() as u64;
+    context
+}
+
+async fn split_with_time_left(rows: usize, left: time::Duration) -> MemDeps {
+    let mut list = String::from("email,name\n");
+    for i in 0..rows {
+        list.push_str(&format!("user{i}@example.com,U{i}\n"));
+    }
+    let deps = deps_with(list.as_bytes(), "<p>{{name}}</p>", &[]).await;
+    let job = serde_json::to_string(&SplitJob::start(campaign_id())).unwrap();
+    let context = context_with_time_left(&deps, left);
+    handler(&deps, LambdaEvent::new(event(&[job]), context)).await.unwrap();
+    deps
+}
+
+#[tokio::test]
+async fn near_the_deadline_by_the_injected_clock_a_split_checkpoints_after_its_flush() {
+    let deps = split_with_time_left(1000, time::Duration::seconds(60)).await;
+    assert_eq!(deps.recipient_jobs.sent().len(), FLUSH_SIZE);
+    let next: Vec<SplitJob> = deps.split_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    assert_eq!(next.len(), 1, "one continuation");
+    assert_eq!((next[0].resume_after_row, next[0].run), (FLUSH_SIZE as u64, 1));
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Splitting, "the continuation finishes it");
+}
+
+#[tokio::test]
+async fn with_time_left_by_the_injected_clock_a_split_runs_to_the_end() {
+    let deps = split_with_time_left(1000, time::Duration::minutes(15)).await;
+    assert_eq!(deps.recipient_jobs.sent().len(), 1000);
+    assert!(deps.split_jobs.sent().is_empty(), "no continuation");
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!((campaign.status, campaign.counters.total), (CampaignStatus::Sending, 1000));
 }

@@ -11,8 +11,8 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::aws::{s3_client, S3ObjectStore};
 use fanmail_common::config::{vars, ConfigError, Env};
-use fanmail_common::ports::{IdGenerator, ObjectStore};
-use fanmail_common::system::RandomIds;
+use fanmail_common::ports::{Clock, IdGenerator, ObjectStore};
+use fanmail_common::system::{RandomIds, SystemClock};
 use lambda_runtime::{Error, LambdaEvent};
 use serde::{Deserialize, Serialize};
 
@@ -39,17 +39,24 @@ impl Config {
     }
 }
 
-pub struct Deps<O, I> {
+pub struct Deps<O, I, C> {
     pub store: O,
     pub ids: I,
+    /// When the upload URL is signed, and so when it expires.
+    pub clock: C,
     pub config: Config,
 }
 
-pub type AwsDeps = Deps<S3ObjectStore, RandomIds>;
+pub type AwsDeps = Deps<S3ObjectStore, RandomIds, SystemClock>;
 
 /// The production wiring, shared by `main.rs` and the local runner.
 pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
-    Deps { store: S3ObjectStore::new(s3_client(sdk), config.bucket.clone()), ids: RandomIds, config }
+    Deps {
+        store: S3ObjectStore::new(s3_client(sdk), config.bucket.clone()),
+        ids: RandomIds,
+        clock: SystemClock,
+        config,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,8 +104,8 @@ fn image_extension(content_type: &str) -> Option<&'static str> {
     }
 }
 
-pub async fn handler<O: ObjectStore, I: IdGenerator>(
-    deps: &Deps<O, I>,
+pub async fn handler<O: ObjectStore, I: IdGenerator, C: Clock>(
+    deps: &Deps<O, I, C>,
     event: LambdaEvent<ApiGatewayV2httpRequest>,
 ) -> Result<ApiGatewayV2httpResponse, Error> {
     let request = event.payload;
@@ -109,8 +116,8 @@ pub async fn handler<O: ObjectStore, I: IdGenerator>(
     Ok(result.unwrap_or_else(ApiError::into_response))
 }
 
-async fn create_upload<O: ObjectStore, I: IdGenerator>(
-    deps: &Deps<O, I>,
+async fn create_upload<O: ObjectStore, I: IdGenerator, C: Clock>(
+    deps: &Deps<O, I, C>,
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body: UploadRequest = request.json_body()?;
@@ -146,8 +153,11 @@ async fn create_upload<O: ObjectStore, I: IdGenerator>(
             format!("{} bytes is over the limit of {max_bytes} bytes for this kind of upload", body.size),
         ));
     }
-    let presigned =
-        deps.store.presign_put(&key, &content_type, body.size, UPLOAD_EXPIRY).await.map_err(ApiError::internal)?;
+    let presigned = deps
+        .store
+        .presign_put(&key, &content_type, body.size, deps.clock.now(), UPLOAD_EXPIRY)
+        .await
+        .map_err(ApiError::internal)?;
     let image_url = matches!(body.kind, UploadKind::Image).then(|| format!("{}/{key}", deps.config.images_base_url));
     tracing::info!(key = %key, size = body.size, "presigned upload issued");
     Ok(json_response(
@@ -168,12 +178,14 @@ async fn create_upload<O: ObjectStore, I: IdGenerator>(
 mod tests {
     use super::*;
     use aws_lambda_events::encodings::Body;
-    use fanmail_common::memory::{MemoryObjectStore, SequentialIds};
+    use fanmail_common::memory::{ManualClock, MemoryObjectStore, SequentialIds};
+    use time::macros::datetime;
 
-    fn deps() -> Deps<MemoryObjectStore, SequentialIds> {
+    fn deps() -> Deps<MemoryObjectStore, SequentialIds, ManualClock> {
         Deps {
             store: MemoryObjectStore::default(),
             ids: SequentialIds::with_prefix("u"),
+            clock: ManualClock::at(datetime!(2026-11-23 09:00 UTC)),
             config: Config {
                 bucket: "b".into(),
                 max_csv_bytes: 1000,
@@ -199,6 +211,7 @@ mod tests {
         assert_eq!(status, 201);
         assert_eq!(json["key"], "lists/u1.csv");
         assert_eq!(json["headers"]["content-length"], "500");
+        assert_eq!(json["expiresAt"], "2026-11-23T09:15:00Z", "15 minutes after the injected clock");
         assert!(json.get("imageUrl").is_none());
     }
 

@@ -16,7 +16,7 @@ mod sqs;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
@@ -32,6 +32,7 @@ use fanmail_common::ports::{
     CampaignStore, Clock, ObjectStore, OutgoingMessage, Queue, StoreSendLog, SuppressionStore, TemplateStore,
 };
 use fanmail_common::recipient_list::recipient_id;
+use fanmail_common::system::SystemClock;
 use lambda_runtime::{Context, LambdaEvent};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -300,6 +301,8 @@ impl fanmail_splitter::Ports for SplitterPorts {
     type Suppressions = Arc<MemorySuppressionStore>;
     type Recipients = Arc<MemoryRecipientStore>;
     type SendLog = SendLog;
+    // The splitter's deadline runs on the wall clock, like SES latency and pacing.
+    type Clock = SystemClock;
 }
 
 /// Everything the instances share: the stand-ins for AWS.
@@ -379,10 +382,11 @@ fn sqs_event(batch: &[Received]) -> SqsEvent {
     event
 }
 
+/// A Lambda context whose deadline (epoch ms) is `timeout` after the wall clock's now.
 fn context(timeout: Duration) -> Context {
     let mut context = Context::default();
-    let deadline = SystemTime::now() + timeout;
-    context.deadline = deadline.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let deadline = SystemClock.now() + timeout;
+    context.deadline = u64::try_from((deadline - OffsetDateTime::UNIX_EPOCH).whole_milliseconds()).unwrap_or(0);
     context
 }
 
@@ -407,6 +411,7 @@ async fn splitter_instance(world: Arc<World>, objects: MemoryObjectStore) {
         suppressions: world.suppressions.clone(),
         recipients: world.recipients.clone(),
         send_log: world.send_log(),
+        clock: SystemClock,
     };
     while !world.stop.load(Ordering::Relaxed) {
         let batch = world.split_jobs.receive(1);
@@ -465,7 +470,7 @@ fn suppressed_row(settings: &Settings, row: u64) -> bool {
 }
 
 async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)> {
-    let now = OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     let world = World {
         settings: settings.clone(),
         templates: Arc::default(),

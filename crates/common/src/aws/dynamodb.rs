@@ -901,9 +901,10 @@ impl Ledger for DynamoLedger {
         &self,
         key: &str,
         value: &str,
-        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        lifetime: time::Duration,
     ) -> Result<Option<String>, StoreError> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let expires_at = now + lifetime;
         let result = self
             .client
             .put_item()
@@ -912,7 +913,7 @@ impl Ledger for DynamoLedger {
             .item("value", s(value))
             .item("expires_at", n(expires_at.unix_timestamp()))
             .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
             .send()
             .await;
         match result {

@@ -51,9 +51,13 @@ impl ObjectStore for S3ObjectStore {
         key: &str,
         content_type: &str,
         content_length: u64,
+        now: OffsetDateTime,
         expires_in: Duration,
     ) -> Result<PresignedUpload, ObjectStoreError> {
-        let presigning = PresigningConfig::expires_in(expires_in)
+        let presigning = PresigningConfig::builder()
+            .start_time(now.into())
+            .expires_in(expires_in)
+            .build()
             .map_err(|e| ObjectStoreError::Refused(format!("bad presign expiry: {e}")))?;
         let request = self
             .client
@@ -69,7 +73,7 @@ impl ObjectStore for S3ObjectStore {
             url: request.uri().to_string(),
             method: request.method().to_string(),
             headers: request.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            expires_at: OffsetDateTime::now_utc() + expires_in,
+            expires_at: now + expires_in,
         })
     }
 

@@ -26,6 +26,7 @@ impl ObjectStore for MemoryObjectStore {
         key: &str,
         content_type: &str,
         content_length: u64,
+        now: OffsetDateTime,
         expires_in: Duration,
     ) -> Result<PresignedUpload, ObjectStoreError> {
         Ok(PresignedUpload {
@@ -35,7 +36,7 @@ impl ObjectStore for MemoryObjectStore {
                 ("content-type".into(), content_type.into()),
                 ("content-length".into(), content_length.to_string()),
             ],
-            expires_at: OffsetDateTime::now_utc() + expires_in,
+            expires_at: now + expires_in,
         })
     }
 

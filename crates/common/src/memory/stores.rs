@@ -406,14 +406,14 @@ impl Ledger for MemoryLedger {
         &self,
         key: &str,
         value: &str,
-        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        lifetime: time::Duration,
     ) -> Result<Option<String>, StoreError> {
         let mut once = self.once.lock().unwrap();
-        let now = OffsetDateTime::now_utc();
         match once.get(key) {
             Some((first, until)) if *until >= now => Ok(Some(first.clone())),
             _ => {
-                once.insert(key.to_string(), (value.to_string(), expires_at));
+                once.insert(key.to_string(), (value.to_string(), now + lifetime));
                 Ok(None)
             }
         }

@@ -45,12 +45,14 @@ pub struct ObjectMeta {
 /// The upload bucket.
 pub trait ObjectStore: Send + Sync {
     /// A presigned PUT for exactly `content_length` bytes of `content_type`: both headers are
-    /// signed, so the client cannot upload more than it declared.
+    /// signed, so the client cannot upload more than it declared. Signed at `now` (the
+    /// caller's clock), valid for `expires_in` from then.
     fn presign_put(
         &self,
         key: &str,
         content_type: &str,
         content_length: u64,
+        now: OffsetDateTime,
         expires_in: Duration,
     ) -> impl Future<Output = Result<PresignedUpload, ObjectStoreError>> + Send;
 

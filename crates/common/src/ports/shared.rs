@@ -135,9 +135,10 @@ impl<T: Ledger> Ledger for Arc<T> {
         &self,
         key: &str,
         value: &str,
-        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        lifetime: time::Duration,
     ) -> Result<Option<String>, StoreError> {
-        (**self).record_once(key, value, expires_at).await
+        (**self).record_once(key, value, now, lifetime).await
     }
     async fn add_sent(&self, at: OffsetDateTime, count: u64) -> Result<(), StoreError> {
         (**self).add_sent(at, count).await

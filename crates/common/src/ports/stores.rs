@@ -324,13 +324,15 @@ pub trait SuppressionStore: Send + Sync {
 
 /// Small facts with a lifetime: idempotency keys, processed event ids, hourly send counts.
 pub trait Ledger: Send + Sync {
-    /// Records `key` with a value unless it is already recorded (and not expired): `None` the
-    /// first time, `Some(first value)` after.
+    /// Records `key` with a value at `now`, kept for `lifetime`, unless it is already recorded
+    /// and not expired at `now`: `None` the first time, `Some(first value)` after. The caller's
+    /// `now` (its clock) decides expiry, never the store's own idea of the time.
     fn record_once(
         &self,
         key: &str,
         value: &str,
-        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        lifetime: time::Duration,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// Adds `count` mails to the hour containing `at`.
     fn add_sent(&self, at: OffsetDateTime, count: u64) -> impl Future<Output = Result<(), StoreError>> + Send;

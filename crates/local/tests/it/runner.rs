@@ -7,7 +7,8 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use fanmail_common::aws::{s3_client, DynamoCampaignStore, EventBridgeScheduler, ScheduleTarget};
 use fanmail_common::domain::*;
-use fanmail_common::ports::{CampaignStore, ScheduleSpec, Scheduler};
+use fanmail_common::ports::{CampaignStore, Clock, ScheduleSpec, Scheduler};
+use fanmail_common::system::SystemClock;
 use fanmail_local::functions::Functions;
 use fanmail_local::pollers::{poll_once, Poller};
 use fanmail_local::schedules::ScheduleClock;
@@ -22,7 +23,7 @@ async fn runner() -> Runner {
 }
 
 fn campaign(id: &str, status: CampaignStatus, send_at: Option<OffsetDateTime>, generation: u32) -> Campaign {
-    let now = OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     Campaign {
         id: CampaignId::parse(id).unwrap(),
         template_id: TemplateId::parse("t1").unwrap(),
@@ -182,7 +183,7 @@ async fn the_clock_fires_a_due_schedule_once_and_leaves_a_future_one() {
     let stack = &stack;
     let campaigns =
         DynamoCampaignStore::new(aws_sdk_dynamodb::Client::new(&sdk), stack.reference("CampaignsTable").unwrap());
-    let now = OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     campaigns
         .create(&campaign("due", CampaignStatus::Scheduled, Some(now - time::Duration::seconds(2)), 1))
         .await

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use fanmail_common::aws::{EventBridgeScheduler, ScheduleTarget};
-use fanmail_common::ports::Scheduler;
+use fanmail_common::ports::{Clock, Scheduler};
+use fanmail_common::system::SystemClock;
 use fanmail_local::client::ApiClient;
 use fanmail_local::Runner;
 use serde_json::{json, Value};
@@ -65,7 +66,7 @@ async fn sent_at(domain: &str) -> Vec<i64> {
 async fn a_scheduled_campaign_is_not_sent_before_its_time_and_is_sent_after() {
     let (_runner, api) = start().await;
     let (key, domain) = campaign_inputs(&api, 20).await;
-    let at = OffsetDateTime::now_utc() + time::Duration::seconds(5);
+    let at = SystemClock.now() + time::Duration::seconds(5);
     let campaign = create(&api, "/campaigns", body(&key, Some(at))).await;
     let id = campaign["id"].as_str().unwrap();
     assert_eq!(campaign["status"], "scheduled");
@@ -85,7 +86,7 @@ async fn a_campaign_cancelled_before_its_time_sends_nothing_and_loses_its_schedu
     let (runner, api) = start().await;
     let (key, domain) = campaign_inputs(&api, 5).await;
     // Far enough ahead that a loaded machine still creates it in time.
-    let at = OffsetDateTime::now_utc() + time::Duration::seconds(10);
+    let at = SystemClock.now() + time::Duration::seconds(10);
     let campaign = create(&api, "/campaigns", body(&key, Some(at))).await;
     let id = campaign["id"].as_str().unwrap();
     let sdk = endpoints().sdk_config().await;
@@ -94,7 +95,7 @@ async fn a_campaign_cancelled_before_its_time_sends_nothing_and_loses_its_schedu
     let (code, cancelled) = api.call("POST", &format!("/campaigns/{id}/cancel"), None).await.unwrap();
     assert_eq!((code, cancelled["status"].as_str()), (200, Some("cancelled")));
     assert!(scheduler(&runner, &sdk).get(&name).await.unwrap().is_none(), "the schedule is gone");
-    let past_its_time = (at + time::Duration::seconds(4) - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+    let past_its_time = (at + time::Duration::seconds(4) - SystemClock.now()).max(time::Duration::ZERO);
     tokio::time::sleep(past_its_time.unsigned_abs()).await;
     assert_eq!(status(&api, id).await["status"], "cancelled");
     assert!(mails_to(&domain).await.is_empty());
@@ -104,7 +105,7 @@ async fn a_campaign_cancelled_before_its_time_sends_nothing_and_loses_its_schedu
 async fn a_rescheduled_campaign_fires_only_at_its_new_time() {
     let (_runner, api) = start().await;
     let (key, domain) = campaign_inputs(&api, 5).await;
-    let now = OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     let campaign = create(&api, "/campaigns", body(&key, Some(now + time::Duration::seconds(6)))).await;
     let id = campaign["id"].as_str().unwrap();
     let later = now + time::Duration::seconds(14);
@@ -123,8 +124,7 @@ async fn a_rescheduled_campaign_fires_only_at_its_new_time() {
 async fn a_trigger_delivered_twice_sends_once() {
     let (runner, api) = start().await;
     let (key, domain) = campaign_inputs(&api, 10).await;
-    let campaign =
-        create(&api, "/campaigns", body(&key, Some(OffsetDateTime::now_utc() + time::Duration::minutes(30)))).await;
+    let campaign = create(&api, "/campaigns", body(&key, Some(SystemClock.now() + time::Duration::minutes(30)))).await;
     let id = campaign["id"].as_str().unwrap();
     // Scheduler delivers at least once: the same payload twice.
     let payload = json!({"campaignId": id, "generation": 1});

@@ -355,12 +355,19 @@ async fn suppression_contract(store: &impl SuppressionStore) {
 }
 
 async fn ledger_contract(ledger: &impl Ledger) {
-    let later = OffsetDateTime::now_utc() + Duration::days(1);
-    assert_eq!(ledger.record_once("idem#k1", "c1", later).await.unwrap(), None);
-    assert_eq!(ledger.record_once("idem#k1", "c2", later).await.unwrap(), Some("c1".into()));
-    let past = OffsetDateTime::now_utc() - Duration::hours(1);
-    ledger.record_once("idem#old", "a", past).await.unwrap();
-    assert_eq!(ledger.record_once("idem#old", "b", later).await.unwrap(), None, "an expired key may be recorded again");
+    let day = Duration::days(1);
+    assert_eq!(ledger.record_once("idem#k1", "c1", T0, day).await.unwrap(), None);
+    assert_eq!(ledger.record_once("idem#k1", "c2", T0 + Duration::hours(23), day).await.unwrap(), Some("c1".into()));
+    assert_eq!(
+        ledger.record_once("idem#k1", "c3", T0 + Duration::hours(25), day).await.unwrap(),
+        None,
+        "a key past its lifetime at the caller's time may be recorded again"
+    );
+    assert_eq!(
+        ledger.record_once("idem#k1", "c4", T0 + Duration::hours(26), day).await.unwrap(),
+        Some("c3".into()),
+        "and is then kept for a new lifetime"
+    );
 
     ledger.add_sent(T0, 3).await.unwrap();
     ledger.add_sent(T0 + Duration::minutes(10), 2).await.unwrap();

@@ -204,6 +204,7 @@ async fn every_route_in_the_template_reaches_its_handler() {
     let uploads = fanmail_upload_url::Deps {
         store: MemoryObjectStore::default(),
         ids: SequentialIds::with_prefix("u"),
+        clock: fanmail_common::memory::ManualClock::at(time::OffsetDateTime::UNIX_EPOCH),
         config: fanmail_upload_url::Config::from_env(&env).unwrap(),
     };
     for route in routes {
