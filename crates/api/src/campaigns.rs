@@ -10,9 +10,9 @@ use fanmail_common::domain::{
     RecipientJob, RecipientStatus, RejectedRow, ScheduledSend, SendAt, Sender, SplitJob, TemplateId,
 };
 use fanmail_common::ports::{
-    CampaignStore, Clock, IdGenerator, Ledger, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore,
-    ScheduleSpec, Scheduler, SchedulerError, StoreError, TemplateStore,
+    Clock, IdGenerator, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, ScheduleSpec, Scheduler, SchedulerError,
 };
+use fanmail_common::store::{CampaignStore, Ledger, RecipientStore, StoreError, TemplateStore};
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
@@ -499,7 +499,8 @@ mod tests {
     use fanmail_common::domain::{
         CampaignStatus, CounterDelta, EmailAddress, RecipientJob, RecipientStatus, SplitJob, Template, TemplateId,
     };
-    use fanmail_common::ports::{ObjectStore, TemplateStore};
+    use fanmail_common::ports::ObjectStore;
+    use fanmail_common::store::{CampaignStore, RecipientStore, TemplateStore};
     use serde_json::json;
     use time::macros::datetime;
 
@@ -592,7 +593,6 @@ mod tests {
     #[tokio::test]
     async fn retry_failed_requeues_only_transient_failures_and_given_back_recipients() {
         use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
-        use fanmail_common::ports::{CampaignStore, RecipientStore};
         let deps = ready().await;
         let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
         let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
@@ -719,7 +719,6 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_the_split() {
         use fanmail_common::domain::{Recipient, RecipientId, SendOutcome, SplitTotals};
-        use fanmail_common::ports::{CampaignStore, RecipientStore};
         let deps = ready().await;
         let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
         let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();

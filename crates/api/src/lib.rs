@@ -21,19 +21,15 @@ mod views;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::aws::{
-    s3_client, DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore, DynamoTemplateStore,
-    EventBridgeScheduler, S3ObjectStore, ScheduleTarget, SqsQueue,
-};
+use fanmail_common::aws::{s3_client, EventBridgeScheduler, S3ObjectStore, ScheduleTarget, SqsQueue};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::UnsubscribeKey;
-use fanmail_common::memory::{
-    ManualClock, MemoryCampaignStore, MemoryLedger, MemoryObjectStore, MemoryQueue, MemoryRecipientStore,
-    MemoryScheduler, MemorySuppressionStore, MemoryTemplateStore, SequentialIds,
-};
-use fanmail_common::ports::{
-    CampaignStore, Clock, IdGenerator, Ledger, ObjectStore, Queue, RecipientStore, Scheduler, SuppressionStore,
-    TemplateStore,
+use fanmail_common::memory::{ManualClock, MemoryObjectStore, MemoryQueue, MemoryScheduler, SequentialIds};
+use fanmail_common::ports::{Clock, IdGenerator, ObjectStore, Queue, Scheduler};
+use fanmail_common::store::{
+    CampaignStore, DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore,
+    DynamoTemplateStore, Ledger, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
+    MemoryTemplateStore, RecipientStore, SuppressionStore, TemplateStore,
 };
 use fanmail_common::system::{RandomIds, SystemClock};
 use lambda_runtime::{Error, LambdaEvent};

@@ -2,7 +2,8 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::ports::{Clock, Ledger};
+use fanmail_common::ports::Clock;
+use fanmail_common::store::Ledger;
 
 use crate::{Deps, Ports};
 
@@ -29,7 +30,7 @@ pub async fn sent<P: Ports>(
 #[cfg(test)]
 mod tests {
     use crate::test_support::{call, deps};
-    use fanmail_common::ports::Ledger;
+    use fanmail_common::store::Ledger;
     use time::macros::datetime;
 
     #[tokio::test]

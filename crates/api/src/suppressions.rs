@@ -11,7 +11,8 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{empty_response, json_response, ApiError, RequestExt};
 use fanmail_common::domain::{EmailAddress, Suppression, SuppressionReason, SuppressionScope};
-use fanmail_common::ports::{Clock, SuppressionStore};
+use fanmail_common::ports::Clock;
+use fanmail_common::store::SuppressionStore;
 use serde::Deserialize;
 
 use crate::views::{SuppressionList, SuppressionView};

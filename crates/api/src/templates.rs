@@ -5,8 +5,9 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{empty_response, json_response, ApiError, RequestExt};
 use fanmail_common::domain::{Template, TemplateId};
-use fanmail_common::ports::{Clock, IdGenerator, StoreError, TemplateStore};
+use fanmail_common::ports::{Clock, IdGenerator};
 use fanmail_common::render::MailTemplate;
+use fanmail_common::store::{StoreError, TemplateStore};
 use serde::Deserialize;
 
 use crate::views::{PageView, TemplateSummaryView, TemplateView};

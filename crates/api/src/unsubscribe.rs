@@ -13,8 +13,9 @@ use fanmail_common::api_gateway::{response, RequestExt};
 use fanmail_common::domain::{
     DeliveryResult, Suppression, SuppressionReason, SuppressionScope, TokenError, UnsubscribeToken,
 };
-use fanmail_common::ports::{record_result, Clock, StoreError, SuppressionStore};
+use fanmail_common::ports::Clock;
 use fanmail_common::recipient_list::recipient_id;
+use fanmail_common::store::{record_result, StoreError, SuppressionStore};
 
 use crate::{Deps, Ports};
 

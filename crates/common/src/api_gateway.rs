@@ -9,7 +9,7 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::ports::StoreError;
+use crate::store::StoreError;
 
 /// An error answered to an API client.
 #[derive(Debug, Clone, PartialEq, Eq)]

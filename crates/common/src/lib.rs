@@ -5,11 +5,12 @@
 //! - [`domain`]: pure types and rules (addresses, ids, campaigns, recipients, templates,
 //!   suppressions). No AWS, no I/O.
 //! - [`pacing`]: the per-instance token bucket that keeps senders within the SES rate.
-//! - [`ports`]: the small traits at each AWS boundary (object store, queue, mailer, stores,
+//! - [`store`]: one folder per table: the store's trait, its DynamoDB and in-memory adapters
+//!   and the contract both keep.
+//! - [`ports`]: the small traits at the other AWS boundaries (object store, queue, mailer,
 //!   scheduler, clock, ids), each with its own error enum.
-//! - [`aws`]: the production adapters, built on the AWS SDK clients. The only module that
-//!   imports `aws_sdk_*`.
-//! - [`memory`]: in-memory adapters with the same semantics, for tests and simulation.
+//! - [`aws`]: the production adapters of those ports, built on the AWS SDK clients.
+//! - [`memory`]: their in-memory adapters with the same semantics, for tests and simulation.
 //! - [`recipient_list`]: streaming CSV reader for recipient lists (encodings, row reports).
 //! - [`render`]: handlebars mail templates, compiled once and rendered per recipient.
 //! - [`system`]: the real clock and id generator.
@@ -28,5 +29,6 @@ pub mod ports;
 pub mod recipient_list;
 pub mod render;
 pub mod sqs_batch;
+pub mod store;
 pub mod system;
 pub mod telemetry;

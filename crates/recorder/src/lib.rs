@@ -22,19 +22,17 @@ pub mod ses_event;
 use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
-use fanmail_common::aws::{
-    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSuppressionStore,
-};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
     auto_pause_reason, CampaignId, CampaignStatus, DeliveryResult, EmailAddress, RecipientId, Suppression,
     SuppressionReason, SuppressionScope, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
 };
-use fanmail_common::memory::{
-    ManualClock, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
-};
-use fanmail_common::ports::{
-    CampaignStore, Clock, Ledger, RecipientStore, ResultLog, StoreError, StoreResultLog, SuppressionStore,
+use fanmail_common::memory::ManualClock;
+use fanmail_common::ports::Clock;
+use fanmail_common::store::{
+    CampaignStore, DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSuppressionStore,
+    Ledger, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore, RecipientStore, ResultLog,
+    StoreError, StoreResultLog, SuppressionStore,
 };
 use fanmail_common::system::SystemClock;
 use lambda_runtime::{Error, LambdaEvent};

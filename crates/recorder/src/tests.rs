@@ -3,7 +3,8 @@ use std::sync::Arc;
 
 use fanmail_common::domain::*;
 use fanmail_common::memory::*;
-use fanmail_common::ports::{CampaignStore, RecipientStore, SuppressionStore};
+use fanmail_common::store::*;
+use fanmail_common::store::{CampaignStore, RecipientStore, SuppressionStore};
 use serde_json::{json, Value};
 use time::macros::datetime;
 

@@ -34,26 +34,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use fanmail_common::aws::{
-    DynamoCampaignStore, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore, SesMailer,
-    SqsQueue,
-};
+use fanmail_common::aws::{SesMailer, SqsQueue};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
     Campaign, CampaignId, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, SendOutcome,
     TemplateId, UnsubscribeKey, UnsubscribeToken,
 };
-use fanmail_common::memory::{
-    ManualClock, MemoryCampaignStore, MemoryLedger, MemoryMailer, MemoryQueue, MemoryRecipientStore,
-    MemorySuppressionStore, MemoryTemplateStore,
-};
+use fanmail_common::memory::{ManualClock, MemoryMailer, MemoryQueue};
 use fanmail_common::pacing::Pacer;
-use fanmail_common::ports::{
-    CampaignStore, Clock, MailError, Mailer, OutgoingMail, OutgoingMessage, Queue, RecipientStore, SendLog, StoreError,
-    StoreSendLog, SuppressionStore, TemplateStore,
-};
+use fanmail_common::ports::{Clock, MailError, Mailer, OutgoingMail, OutgoingMessage, Queue};
 use fanmail_common::render::{MailData, MailTemplate};
 use fanmail_common::sqs_batch::decode;
+use fanmail_common::store::{
+    CampaignStore, DynamoCampaignStore, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore,
+    DynamoTemplateStore, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
+    MemoryTemplateStore, RecipientStore, SendLog, StoreError, StoreSendLog, SuppressionStore, TemplateStore,
+};
 use fanmail_common::system::SystemClock;
 use futures::stream::{self, StreamExt};
 use lambda_runtime::{Error, LambdaEvent};

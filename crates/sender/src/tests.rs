@@ -4,9 +4,9 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsMessage;
 use fanmail_common::domain::*;
 use fanmail_common::memory::*;
-use fanmail_common::ports::{
-    CampaignStore, MailError, RecipientStore, SendQuota, StoreSendLog, SuppressionStore, TemplateStore,
-};
+use fanmail_common::ports::{MailError, SendQuota};
+use fanmail_common::store::*;
+use fanmail_common::store::{CampaignStore, RecipientStore, StoreSendLog, SuppressionStore, TemplateStore};
 use time::macros::datetime;
 
 use super::*;

@@ -22,26 +22,22 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
 
-use fanmail_common::aws::{
-    s3_client, DynamoCampaignStore, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore,
-    S3ObjectStore, SqsQueue,
-};
+use fanmail_common::aws::{s3_client, S3ObjectStore, SqsQueue};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
     rejected_rows_key, Campaign, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, RejectedRow,
     SendOutcome, SplitJob, SplitTotals,
 };
-use fanmail_common::memory::{
-    ManualClock, MemoryCampaignStore, MemoryLedger, MemoryObjectStore, MemoryQueue, MemoryRecipientStore,
-    MemorySuppressionStore, MemoryTemplateStore,
-};
-use fanmail_common::ports::{
-    CampaignStore, Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientStore, SendLog, StoreError,
-    StoreSendLog, SuppressionStore, TemplateStore,
-};
+use fanmail_common::memory::{ManualClock, MemoryObjectStore, MemoryQueue};
+use fanmail_common::ports::{Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue};
 use fanmail_common::recipient_list::{ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
+use fanmail_common::store::{
+    CampaignStore, DynamoCampaignStore, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore,
+    DynamoTemplateStore, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
+    MemoryTemplateStore, RecipientStore, SendLog, StoreError, StoreSendLog, SuppressionStore, TemplateStore,
+};
 use fanmail_common::system::SystemClock;
 use lambda_runtime::{Error, LambdaEvent};
 use tokio::sync::mpsc;

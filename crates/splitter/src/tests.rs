@@ -3,8 +3,10 @@ use std::collections::BTreeMap;
 use aws_lambda_events::sqs::SqsMessage;
 use fanmail_common::domain::*;
 use fanmail_common::memory::*;
-use fanmail_common::ports::{CampaignStore, ObjectStore, Queue, RecipientStore, SuppressionStore, TemplateStore};
+use fanmail_common::ports::{ObjectStore, Queue};
 use fanmail_common::recipient_list::recipient_id;
+use fanmail_common::store::*;
+use fanmail_common::store::{CampaignStore, RecipientStore, SuppressionStore, TemplateStore};
 use time::macros::datetime;
 
 use super::*;

@@ -8,10 +8,11 @@
 //! the campaign's current one comes from a superseded schedule and is ignored; one that fires
 //! more than [`MISSED_AFTER`] late is recorded as `missed` rather than sent hours after the time.
 
-use fanmail_common::aws::{DynamoCampaignStore, SqsQueue};
+use fanmail_common::aws::SqsQueue;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{CampaignStatus, ScheduledSend, SplitJob};
-use fanmail_common::ports::{CampaignStore, Clock, OutgoingMessage, Queue, StoreError};
+use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
+use fanmail_common::store::{CampaignStore, DynamoCampaignStore, StoreError};
 use fanmail_common::system::SystemClock;
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Serialize;
@@ -130,7 +131,8 @@ async fn trigger<C: CampaignStore, Q: Queue, K: Clock>(
 mod tests {
     use super::*;
     use fanmail_common::domain::*;
-    use fanmail_common::memory::{ManualClock, MemoryCampaignStore, MemoryQueue};
+    use fanmail_common::memory::{ManualClock, MemoryQueue};
+    use fanmail_common::store::MemoryCampaignStore;
     use std::str::FromStr;
     use time::macros::datetime;
 

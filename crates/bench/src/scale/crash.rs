@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use fanmail_common::domain::{CampaignId, DeliveryResult, Recipient, RecipientId, RecipientStatus, SendOutcome};
-use fanmail_common::ports::{Page, RecipientStore, StoreError};
+use fanmail_common::store::{Page, RecipientStore, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 

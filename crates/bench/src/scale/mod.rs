@@ -24,14 +24,13 @@ use fanmail_common::domain::{
     Campaign, CampaignCounters, CampaignId, CampaignStatus, EmailAddress, RecipientStatus, Sender, SplitJob,
     Suppression, SuppressionReason, SuppressionScope, Template, TemplateId, UnsubscribeKey,
 };
-use fanmail_common::memory::{
-    MemoryCampaignStore, MemoryLedger, MemoryObjectStore, MemoryRecipientStore, MemorySuppressionStore,
-    MemoryTemplateStore,
-};
-use fanmail_common::ports::{
-    CampaignStore, Clock, ObjectStore, OutgoingMessage, Queue, StoreSendLog, SuppressionStore, TemplateStore,
-};
+use fanmail_common::memory::MemoryObjectStore;
+use fanmail_common::ports::{Clock, ObjectStore, OutgoingMessage, Queue};
 use fanmail_common::recipient_list::recipient_id;
+use fanmail_common::store::{
+    CampaignStore, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
+    MemoryTemplateStore, StoreSendLog, SuppressionStore, TemplateStore,
+};
 use fanmail_common::system::SystemClock;
 use lambda_runtime::{Context, LambdaEvent};
 use serde::Serialize;

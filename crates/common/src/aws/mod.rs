@@ -1,19 +1,15 @@
-//! Production adapters: the ports implemented with the AWS SDK clients.
+//! Production adapters: the ports implemented with the AWS SDK clients (the DynamoDB stores
+//! are in [`crate::store`], a `dynamo.rs` in each table's folder).
 //!
-//! Only this module imports `aws_sdk_*`; no SDK type crosses a port. Clients are built once per
+//! Only these modules import `aws_sdk_*`; no SDK type crosses a port. Clients are built once per
 //! cold start from one `SdkConfig` (see each function's `main.rs`).
 
-mod dynamodb;
 mod s3;
 mod scheduler;
 mod secrets;
 mod sesv2;
 mod sqs;
 
-pub use dynamodb::{
-    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSendLog, DynamoSuppressionStore,
-    DynamoTemplateStore,
-};
 pub use s3::{s3_client, S3ObjectStore};
 pub use scheduler::{at_expression, parse_at_expression, EventBridgeScheduler, ScheduleTarget};
 pub use secrets::{read_unsubscribe_key, SecretError};

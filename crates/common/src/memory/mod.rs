@@ -1,26 +1,23 @@
-//! In-memory adapters with the same semantics as the AWS ones (conditional writes, pagination,
-//! partial failures), for unit tests and large simulations.
+//! In-memory adapters of the ports other than the stores (queue, mailer, object store,
+//! scheduler), with the same semantics as the AWS ones, and a hand-moved clock and sequential
+//! ids, for unit tests and large simulations. The in-memory stores are in [`crate::store`].
 
 mod mailer;
 mod object_store;
 mod queue;
 mod scheduler;
-mod stores;
 
 pub use mailer::MemoryMailer;
 pub use object_store::MemoryObjectStore;
 pub use queue::MemoryQueue;
 pub use scheduler::MemoryScheduler;
-pub use stores::{
-    MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore, MemoryTemplateStore,
-};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
-use crate::ports::{Clock, IdGenerator, Page, StoreError};
+use crate::ports::{Clock, IdGenerator};
 
 /// A clock the test moves by hand.
 #[derive(Debug)]
@@ -58,21 +55,4 @@ impl IdGenerator for SequentialIds {
     fn new_id(&self) -> String {
         format!("{}{}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed).max(1))
     }
-}
-
-/// Pages over an ordered listing with an offset cursor.
-pub(crate) fn paginate<T: Clone>(
-    all: impl Iterator<Item = T>,
-    limit: u32,
-    cursor: Option<&str>,
-) -> Result<Page<T>, StoreError> {
-    let start = match cursor {
-        None => 0,
-        Some(c) => c.parse::<usize>().map_err(|_| StoreError::BadCursor)?,
-    };
-    let limit = limit.clamp(1, 1000) as usize;
-    let mut items: Vec<T> = all.skip(start).take(limit + 1).collect();
-    let next = (items.len() > limit).then(|| (start + limit).to_string());
-    items.truncate(limit);
-    Ok(Page { items, next })
 }

@@ -1,8 +1,10 @@
-//! Ports: the small traits at every AWS boundary, with domain types in and out.
+//! Ports: the small traits at the AWS boundaries other than the tables (object store, queue,
+//! mailer, scheduler, clock, ids), with domain types in and out. The tables' traits are in
+//! [`crate::store`].
 //!
 //! Each port has one error enum with a `retryable()` notion. The AWS adapters in
 //! [`crate::aws`] are the production implementations; [`crate::memory`] holds in-memory ones
-//! with the same semantics (conditional writes included) for tests and simulation.
+//! with the same semantics for tests and simulation.
 //!
 //! Traits return `impl Future + Send` so that handlers generic over them can run on a
 //! multi-threaded runtime; implementations simply write `async fn`.
@@ -12,16 +14,11 @@ mod object_store;
 mod queue;
 mod scheduler;
 mod shared;
-mod stores;
 
 pub use mailer::{MailError, Mailer, OutgoingMail, SendQuota};
 pub use object_store::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, PresignedUpload};
 pub use queue::{OutgoingMessage, Queue, QueueError};
 pub use scheduler::{ScheduleSpec, ScheduleState, Scheduler, SchedulerError};
-pub use stores::{
-    record_result, CampaignStore, Ledger, Page, RecipientStore, Recorded, ResultLog, SendLog, StoreError,
-    StoreResultLog, StoreSendLog, SuppressionStore, TemplateStore,
-};
 
 use time::OffsetDateTime;
 

@@ -6,14 +6,12 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::{
-    CampaignStore, Clock, Ledger, MailError, Mailer, OutgoingMail, OutgoingMessage, Page, Queue, QueueError,
-    RecipientStore, SendQuota, StoreError, SuppressionStore, TemplateStore,
-};
+use super::{Clock, MailError, Mailer, OutgoingMail, OutgoingMessage, Queue, QueueError, SendQuota};
 use crate::domain::{
     Campaign, CampaignId, CampaignStatus, CounterDelta, DeliveryResult, EmailAddress, Recipient, RecipientId,
     RecipientStatus, SendOutcome, SplitTotals, Suppression, SuppressionScope, Template, TemplateId, TemplateSummary,
 };
+use crate::store::{CampaignStore, Ledger, Page, RecipientStore, StoreError, SuppressionStore, TemplateStore};
 
 impl<T: CampaignStore> CampaignStore for Arc<T> {
     async fn create(&self, campaign: &Campaign) -> Result<(), StoreError> {

@@ -1,0 +1,49 @@
+//! What every campaign store does, run against each adapter.
+
+use time::Duration;
+
+use crate::domain::{CampaignId, CampaignStatus, CounterDelta};
+use crate::store::fixtures::*;
+use crate::store::{CampaignStore, StoreError};
+
+pub async fn run(store: &impl CampaignStore) {
+    let c = campaign("c1");
+    store.create(&c).await.unwrap();
+    assert!(matches!(store.create(&c).await, Err(StoreError::AlreadyExists(_))));
+    assert_eq!(store.get(&c.id).await.unwrap().unwrap(), c);
+
+    let later = T0 + Duration::minutes(1);
+    let moved =
+        store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, later).await.unwrap();
+    assert_eq!((moved.status, moved.updated_at), (CampaignStatus::Splitting, later));
+    match store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Sending, None, later).await {
+        Err(StoreError::Conflict { current }) => assert_eq!(current, "splitting"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let paused = store
+        .transition(
+            &c.id,
+            &[CampaignStatus::Splitting, CampaignStatus::Sending],
+            CampaignStatus::Paused,
+            Some("bounce rate 6%"),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.status_reason.as_deref(), Some("bounce rate 6%"));
+    let resumed =
+        store.transition(&c.id, &[CampaignStatus::Paused], CampaignStatus::Sending, None, later).await.unwrap();
+    assert_eq!(resumed.status_reason, None, "the reason goes with the status");
+
+    let missing = CampaignId::parse("nope").unwrap();
+    assert!(matches!(
+        store.transition(&missing, &[CampaignStatus::Queued], CampaignStatus::Sending, None, later).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    store.add_counters(&c.id, &CounterDelta::one("sent").add("queued", 5)).await.unwrap();
+    store.add_counters(&c.id, &CounterDelta::one("sent").add("queued", -1)).await.unwrap();
+    let counters = store.get(&c.id).await.unwrap().unwrap().counters;
+    assert_eq!((counters.sent, counters.queued, counters.failed), (2, 4, 0));
+    assert!(matches!(store.add_counters(&missing, &CounterDelta::one("sent")).await, Err(StoreError::NotFound(_))));
+}

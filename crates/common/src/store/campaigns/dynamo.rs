@@ -1,0 +1,174 @@
+//! DynamoDB: key (id).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::Client;
+use time::OffsetDateTime;
+
+use crate::domain::{Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
+use crate::store::dynamo::*;
+use crate::store::{CampaignStore, StoreError};
+
+#[derive(Clone)]
+pub struct DynamoCampaignStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCampaignStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+impl CampaignStore for DynamoCampaignStore {
+    async fn create(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(campaign)?))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::AlreadyExists(format!("campaign {}", campaign.id))),
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+        read_item(&self.client, &self.table, HashMap::from([("id".to_string(), s(id.as_str()))])).await
+    }
+
+    async fn transition(
+        &self,
+        id: &CampaignId,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression(format!("#status IN ({})", placeholders.join(", ")))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .return_values(ReturnValue::AllNew);
+        for (placeholder, status) in placeholders.iter().zip(from) {
+            request = request.expression_attribute_values(placeholder, s(status.as_str()));
+        }
+        request = match reason {
+            Some(reason) => request
+                .update_expression("SET #status = :to, updated_at = :now, status_reason = :reason")
+                .expression_attribute_values(":reason", s(reason)),
+            None => request.update_expression("SET #status = :to, updated_at = :now REMOVE status_reason"),
+        };
+        match request.send().await {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+            Err(e) if condition_failed(&e) => match self.get(id).await? {
+                None => Err(StoreError::NotFound(format!("campaign {id}"))),
+                Some(current) => Err(StoreError::Conflict { current: current.status.to_string() }),
+            },
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn reschedule(
+        &self,
+        id: &CampaignId,
+        expected_generation: u32,
+        send_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("#status = :scheduled AND schedule_generation = :expected")
+            .update_expression("SET send_at = :at, schedule_generation = :next, updated_at = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":scheduled", s(CampaignStatus::Scheduled.as_str()))
+            .expression_attribute_values(":expected", n(expected_generation))
+            .expression_attribute_values(":next", n(expected_generation + 1))
+            .expression_attribute_values(":at", s(rfc3339(send_at)))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+            Err(e) if condition_failed(&e) => match self.get(id).await? {
+                None => Err(StoreError::NotFound(format!("campaign {id}"))),
+                Some(current) => Err(StoreError::Conflict { current: current.status.to_string() }),
+            },
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn set_split_totals(&self, id: &CampaignId, totals: &SplitTotals) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("attribute_exists(id)")
+            .update_expression(
+                "SET #c.#total = :total, #c.#queued = :queued, #c.#rejected = :rejected, #c.#duplicates = :duplicates, \
+                 report_parts = :parts, split_rows = :rows, split_finished = :finished",
+            )
+            .expression_attribute_names("#c", "counters")
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_names("#queued", "queued")
+            .expression_attribute_names("#rejected", "rejected_rows")
+            .expression_attribute_names("#duplicates", "duplicates")
+            .expression_attribute_values(":total", n(totals.total))
+            .expression_attribute_values(":queued", n(totals.queued))
+            .expression_attribute_values(":rejected", n(totals.rejected_rows))
+            .expression_attribute_values(":duplicates", n(totals.duplicates))
+            .expression_attribute_values(":parts", n(totals.report_parts))
+            .expression_attribute_values(":rows", n(totals.rows_done))
+            .expression_attribute_values(":finished", AttributeValue::Bool(totals.finished))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound(format!("campaign {id}"))),
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn add_counters(&self, id: &CampaignId, delta: &CounterDelta) -> Result<(), StoreError> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_names("#counters", "counters");
+        let mut adds = Vec::new();
+        for (i, (field, by)) in delta.0.iter().enumerate() {
+            debug_assert!(CampaignCounters::FIELDS.contains(field));
+            adds.push(format!("#counters.#f{i} :v{i}"));
+            request = request
+                .expression_attribute_names(format!("#f{i}"), *field)
+                .expression_attribute_values(format!(":v{i}"), n(by));
+        }
+        match request.update_expression(format!("ADD {}", adds.join(", "))).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound(format!("campaign {id}"))),
+            Err(e) => Err(fault(&e)),
+        }
+    }
+}

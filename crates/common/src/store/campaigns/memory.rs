@@ -1,0 +1,86 @@
+//! In memory, for tests and the simulation.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
+use crate::store::{CampaignStore, StoreError};
+
+#[derive(Debug, Default)]
+pub struct MemoryCampaignStore {
+    campaigns: Mutex<BTreeMap<CampaignId, Campaign>>,
+}
+
+impl CampaignStore for MemoryCampaignStore {
+    async fn create(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        if all.contains_key(&campaign.id) {
+            return Err(StoreError::AlreadyExists(format!("campaign {}", campaign.id)));
+        }
+        all.insert(campaign.id.clone(), campaign.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+        Ok(self.campaigns.lock().unwrap().get(id).cloned())
+    }
+
+    async fn transition(
+        &self,
+        id: &CampaignId,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        if !from.contains(&campaign.status) {
+            return Err(StoreError::Conflict { current: campaign.status.to_string() });
+        }
+        campaign.status = to;
+        campaign.status_reason = reason.map(str::to_string);
+        campaign.updated_at = now;
+        Ok(campaign.clone())
+    }
+
+    async fn reschedule(
+        &self,
+        id: &CampaignId,
+        expected_generation: u32,
+        send_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Campaign, StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        if campaign.status != CampaignStatus::Scheduled || campaign.schedule_generation != expected_generation {
+            return Err(StoreError::Conflict { current: campaign.status.to_string() });
+        }
+        campaign.send_at = Some(send_at);
+        campaign.schedule_generation = expected_generation + 1;
+        campaign.updated_at = now;
+        Ok(campaign.clone())
+    }
+
+    async fn set_split_totals(&self, id: &CampaignId, totals: &SplitTotals) -> Result<(), StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        campaign.counters.total = totals.total;
+        campaign.counters.queued = totals.queued;
+        campaign.counters.rejected_rows = totals.rejected_rows;
+        campaign.counters.duplicates = totals.duplicates;
+        campaign.report_parts = totals.report_parts;
+        campaign.split_rows = totals.rows_done;
+        campaign.split_finished = totals.finished;
+        Ok(())
+    }
+
+    async fn add_counters(&self, id: &CampaignId, delta: &CounterDelta) -> Result<(), StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        campaign.counters.apply(delta);
+        Ok(())
+    }
+}

@@ -1,0 +1,227 @@
+//! In memory, for tests and the simulation.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::domain::{CampaignId, DeliveryResult, EmailAddress, Recipient, RecipientId, RecipientStatus, SendOutcome};
+use crate::store::memory::paginate;
+use crate::store::{Page, RecipientStore, StoreError};
+
+/// One stored recipient, kept compact so a simulated campaign of a million recipients fits in
+/// memory: the ids live in the keys, the list row's columns as one JSON string.
+#[derive(Debug, Clone)]
+struct RecipientRow {
+    address: EmailAddress,
+    vars: Box<str>,
+    status: RecipientStatus,
+    row: u64,
+    attempts: u32,
+    retryable: bool,
+    message_id: Option<Box<str>>,
+    last_error: Option<Box<str>>,
+    updated_at: OffsetDateTime,
+    lease_until: Option<OffsetDateTime>,
+    /// The delivery results noted, one bit each.
+    results: u8,
+}
+
+impl RecipientRow {
+    fn claimed(recipient: &Recipient, attempts: u32, now: OffsetDateTime, lease_until: OffsetDateTime) -> Self {
+        Self {
+            address: recipient.address.clone(),
+            vars: serde_json::to_string(&recipient.vars).expect("string maps serialise").into_boxed_str(),
+            status: RecipientStatus::Sending,
+            row: recipient.row,
+            attempts,
+            retryable: false,
+            message_id: None,
+            last_error: None,
+            updated_at: now,
+            lease_until: Some(lease_until),
+            results: 0,
+        }
+    }
+
+    fn recipient(&self, campaign: &CampaignId, id: &RecipientId) -> Recipient {
+        Recipient {
+            campaign_id: campaign.clone(),
+            recipient_id: id.clone(),
+            address: self.address.clone(),
+            vars: serde_json::from_str(&self.vars).expect("stored as JSON"),
+            status: self.status,
+            row: self.row,
+            attempts: self.attempts,
+            message_id: self.message_id.as_deref().map(str::to_string),
+            last_error: self.last_error.as_deref().map(str::to_string),
+            retryable: self.retryable,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+type Rows = BTreeMap<CampaignId, BTreeMap<RecipientId, RecipientRow>>;
+
+#[derive(Debug, Default)]
+pub struct MemoryRecipientStore {
+    rows: Mutex<Rows>,
+}
+
+impl MemoryRecipientStore {
+    pub fn all(&self) -> Vec<Recipient> {
+        let rows = self.rows.lock().unwrap();
+        rows.iter().flat_map(|(c, recipients)| recipients.iter().map(move |(id, row)| row.recipient(c, id))).collect()
+    }
+
+    /// How many recipients of a campaign are in each status.
+    pub fn count_by_status(&self, campaign: &CampaignId) -> BTreeMap<RecipientStatus, u64> {
+        let mut counts = BTreeMap::new();
+        for row in self.rows.lock().unwrap().get(campaign).into_iter().flat_map(|r| r.values()) {
+            *counts.entry(row.status).or_default() += 1;
+        }
+        counts
+    }
+}
+
+fn missing(campaign: &CampaignId, id: &RecipientId) -> StoreError {
+    StoreError::NotFound(format!("recipient {campaign}/{id}"))
+}
+
+fn row_mut<'a>(
+    rows: &'a mut Rows,
+    campaign: &CampaignId,
+    id: &RecipientId,
+) -> Result<&'a mut RecipientRow, StoreError> {
+    rows.get_mut(campaign).and_then(|r| r.get_mut(id)).ok_or_else(|| missing(campaign, id))
+}
+
+/// The row of a sent recipient (`None` if it ended unsent); `Conflict` while it is in flight.
+fn sent_row<'a>(
+    rows: &'a mut Rows,
+    campaign: &CampaignId,
+    id: &RecipientId,
+) -> Result<Option<&'a mut RecipientRow>, StoreError> {
+    let row = row_mut(rows, campaign, id)?;
+    let status = row.status;
+    if status.in_flight() {
+        return Err(StoreError::Conflict { current: status.to_string() });
+    }
+    Ok(status.was_sent().then_some(row))
+}
+
+impl RecipientStore for MemoryRecipientStore {
+    async fn get(&self, campaign: &CampaignId, id: &RecipientId) -> Result<Option<Recipient>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows.get(campaign).and_then(|r| r.get(id)).map(|row| row.recipient(campaign, id)))
+    }
+
+    async fn claim(
+        &self,
+        recipient: &Recipient,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Recipient, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let campaign = rows.entry(recipient.campaign_id.clone()).or_default();
+        let attempts = match campaign.get(&recipient.recipient_id) {
+            None => 0,
+            Some(current) => {
+                let lease_expired = current.lease_until.is_some_and(|until| until < now);
+                let claimable = matches!(current.status, RecipientStatus::Queued | RecipientStatus::Paused)
+                    || (current.status == RecipientStatus::Sending && lease_expired)
+                    || (current.status == RecipientStatus::Failed && current.retryable);
+                if !claimable {
+                    return Err(StoreError::Conflict { current: current.status.to_string() });
+                }
+                current.attempts
+            }
+        };
+        let row = RecipientRow::claimed(recipient, attempts + 1, now, lease_until);
+        let claimed = row.recipient(&recipient.campaign_id, &recipient.recipient_id);
+        campaign.insert(recipient.recipient_id.clone(), row);
+        Ok(claimed)
+    }
+
+    async fn finish(
+        &self,
+        campaign: &CampaignId,
+        outcome: &SendOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let row = row_mut(&mut rows, campaign, &outcome.recipient_id)?;
+        if row.status != RecipientStatus::Sending {
+            return Err(StoreError::Conflict { current: row.status.to_string() });
+        }
+        row.status = outcome.status;
+        row.updated_at = now;
+        row.retryable = outcome.retryable;
+        row.lease_until = None;
+        if let Some(message_id) = &outcome.message_id {
+            row.message_id = Some(message_id.as_str().into());
+        }
+        if let Some(error) = &outcome.error {
+            row.last_error = Some(error.as_str().into());
+        }
+        Ok(())
+    }
+
+    async fn advance(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        to: RecipientStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let Some(row) = sent_row(&mut rows, campaign, id)? else { return Ok(false) };
+        if row.status.rank() >= to.rank() {
+            return Ok(false);
+        }
+        row.status = to;
+        row.updated_at = now;
+        Ok(true)
+    }
+
+    async fn note_result(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        result: DeliveryResult,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let Some(row) = sent_row(&mut rows, campaign, id)? else { return Ok(false) };
+        let bit = 1u8 << result as u8;
+        let first = row.results & bit == 0;
+        row.results |= bit;
+        Ok(first)
+    }
+
+    async fn find_by_message_id(&self, message_id: &str) -> Result<Option<(CampaignId, RecipientId)>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows.iter().find_map(|(campaign, recipients)| {
+            recipients
+                .iter()
+                .find(|(_, row)| row.message_id.as_deref() == Some(message_id))
+                .map(|(id, _)| (campaign.clone(), id.clone()))
+        }))
+    }
+
+    async fn list_by_status(
+        &self,
+        campaign: &CampaignId,
+        status: RecipientStatus,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Recipient>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        let matching = rows
+            .get(campaign)
+            .into_iter()
+            .flat_map(|r| r.iter())
+            .filter(|(_, row)| row.status == status)
+            .map(|(id, row)| row.recipient(campaign, id));
+        paginate(matching, limit, cursor)
+    }
+}

@@ -1,0 +1,84 @@
+//! The send log: how a batch of sends ended, recorded together.
+
+pub mod contract;
+mod dynamo;
+
+pub use dynamo::DynamoSendLog;
+
+use std::future::Future;
+
+use time::OffsetDateTime;
+
+use crate::domain::{CampaignId, CounterDelta, RecipientStatus, SendOutcome};
+use crate::store::{CampaignStore, Ledger, RecipientStore, StoreError};
+
+/// Records how a batch of sends ended: each recipient's final state, the campaign's counters
+/// and the hourly sent count, together (one transaction where the store has them). Outcomes
+/// whose recipient is no longer `sending` are not counted: whoever holds it counts it.
+pub trait SendLog: Send + Sync {
+    fn record(
+        &self,
+        campaign: &CampaignId,
+        outcomes: &[SendOutcome],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// [`SendLog`] over the three stores, one write at a time.
+pub struct StoreSendLog<R, C, L> {
+    pub recipients: R,
+    pub campaigns: C,
+    pub ledger: L,
+}
+
+impl<R: RecipientStore, C: CampaignStore, L: Ledger> SendLog for StoreSendLog<R, C, L> {
+    async fn record(
+        &self,
+        campaign: &CampaignId,
+        outcomes: &[SendOutcome],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut delta = CounterDelta::default();
+        let mut sent = 0;
+        for outcome in outcomes {
+            match self.recipients.finish(campaign, outcome, now).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict { current }) => {
+                    tracing::warn!(campaign = %campaign, recipient = %outcome.recipient_id, current = %current, "claim lost before its outcome was recorded");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            if let Some(counter) = outcome.counter() {
+                delta = delta.add(counter, 1);
+            }
+            if outcome.status == RecipientStatus::Sent {
+                sent += 1;
+            }
+        }
+        self.campaigns.add_counters(campaign, &delta).await?;
+        if sent > 0 {
+            self.ledger.add_sent(now, sent).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::StoreSendLog;
+    use crate::store::{MemoryCampaignStore, MemoryLedger, MemoryRecipientStore};
+
+    #[tokio::test]
+    async fn the_store_by_store_log_over_memory_keeps_the_contract() {
+        let (recipients, campaigns, ledger) = (
+            Arc::new(MemoryRecipientStore::default()),
+            Arc::new(MemoryCampaignStore::default()),
+            Arc::new(MemoryLedger::default()),
+        );
+        let log = StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger: ledger.clone() };
+        super::contract::run(&log, &recipients, &campaigns, &ledger).await;
+    }
+}
