@@ -19,8 +19,6 @@
 
 pub mod ses_event;
 
-use std::sync::Arc;
-
 use aws_lambda_events::sns::SnsEvent;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
@@ -109,12 +107,12 @@ pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
 pub struct MemoryPorts;
 
 impl Ports for MemoryPorts {
-    type Campaigns = Arc<MemoryCampaignStore>;
-    type Recipients = Arc<MemoryRecipientStore>;
-    type Results = StoreResultLog<Arc<MemoryRecipientStore>, Arc<MemoryCampaignStore>>;
-    type Suppressions = Arc<MemorySuppressionStore>;
-    type Ledger = Arc<MemoryLedger>;
-    type Clock = Arc<ManualClock>;
+    type Campaigns = MemoryCampaignStore;
+    type Recipients = MemoryRecipientStore;
+    type Results = StoreResultLog<MemoryRecipientStore, MemoryCampaignStore>;
+    type Suppressions = MemorySuppressionStore;
+    type Ledger = MemoryLedger;
+    type Clock = ManualClock;
 }
 
 /// What one invocation did.

@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use fanmail_common::domain::*;
 use fanmail_common::memory::*;
@@ -14,9 +13,9 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/record
 
 struct World {
     deps: Deps<MemoryPorts>,
-    campaigns: Arc<MemoryCampaignStore>,
-    recipients: Arc<MemoryRecipientStore>,
-    suppressions: Arc<MemorySuppressionStore>,
+    campaigns: MemoryCampaignStore,
+    recipients: MemoryRecipientStore,
+    suppressions: MemorySuppressionStore,
 }
 
 fn campaign_id() -> CampaignId {
@@ -34,8 +33,8 @@ fn address(n: u32) -> String {
 /// A sending campaign with recipients `1..=sent` sent (SES message ids `ses-<n>`).
 async fn world(sent: u32) -> World {
     let at = datetime!(2026-11-23 09:00 UTC);
-    let campaigns = Arc::new(MemoryCampaignStore::default());
-    let recipients = Arc::new(MemoryRecipientStore::default());
+    let campaigns = MemoryCampaignStore::default();
+    let recipients = MemoryRecipientStore::default();
     campaigns
         .create(&Campaign {
             id: campaign_id(),
@@ -73,14 +72,14 @@ async fn world(sent: u32) -> World {
             recipients.finish(&campaign_id(), &outcome, at).await.unwrap();
         }
     }
-    let suppressions = Arc::new(MemorySuppressionStore::default());
+    let suppressions = MemorySuppressionStore::default();
     let deps = Deps::<MemoryPorts> {
         campaigns: campaigns.clone(),
         recipients: recipients.clone(),
         results: StoreResultLog { recipients: recipients.clone(), campaigns: campaigns.clone() },
         suppressions: suppressions.clone(),
-        ledger: Arc::new(MemoryLedger::default()),
-        clock: Arc::new(ManualClock::at(at)),
+        ledger: MemoryLedger::default(),
+        clock: ManualClock::at(at),
     };
     World { deps, campaigns, recipients, suppressions }
 }

@@ -207,14 +207,14 @@ pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config, unsubscribe_key: Un
 pub struct MemoryPorts;
 
 impl Ports for MemoryPorts {
-    type Templates = Arc<MemoryTemplateStore>;
-    type Campaigns = Arc<MemoryCampaignStore>;
-    type Recipients = Arc<MemoryRecipientStore>;
-    type Suppressions = Arc<MemorySuppressionStore>;
-    type SendLog = StoreSendLog<Arc<MemoryRecipientStore>, Arc<MemoryCampaignStore>, Arc<MemoryLedger>>;
-    type Mailer = Arc<MemoryMailer>;
-    type Queue = Arc<MemoryQueue>;
-    type Clock = Arc<ManualClock>;
+    type Templates = MemoryTemplateStore;
+    type Campaigns = MemoryCampaignStore;
+    type Recipients = MemoryRecipientStore;
+    type Suppressions = MemorySuppressionStore;
+    type SendLog = StoreSendLog<MemoryRecipientStore, MemoryCampaignStore, MemoryLedger>;
+    type Mailer = MemoryMailer;
+    type Queue = MemoryQueue;
+    type Clock = ManualClock;
 }
 
 /// What became of one message.

@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsMessage;
 use fanmail_common::domain::*;
@@ -13,11 +12,11 @@ use super::*;
 
 struct World {
     deps: Deps<MemoryPorts>,
-    mailer: Arc<MemoryMailer>,
-    queue: Arc<MemoryQueue>,
-    recipients: Arc<MemoryRecipientStore>,
-    campaigns: Arc<MemoryCampaignStore>,
-    suppressions: Arc<MemorySuppressionStore>,
+    mailer: MemoryMailer,
+    queue: MemoryQueue,
+    recipients: MemoryRecipientStore,
+    campaigns: MemoryCampaignStore,
+    suppressions: MemorySuppressionStore,
 }
 
 const KEY: &[u8] = b"a test key of at least thirty-two bytes";
@@ -36,7 +35,7 @@ fn config() -> Config {
 
 async fn world(status: CampaignStatus) -> World {
     let at = datetime!(2026-11-23 09:00 UTC);
-    let templates = Arc::new(MemoryTemplateStore::default());
+    let templates = MemoryTemplateStore::default();
     templates
         .put_version(&Template {
             id: TemplateId::parse("t").unwrap(),
@@ -49,7 +48,7 @@ async fn world(status: CampaignStatus) -> World {
         })
         .await
         .unwrap();
-    let campaigns = Arc::new(MemoryCampaignStore::default());
+    let campaigns = MemoryCampaignStore::default();
     campaigns
         .create(&Campaign {
             id: CampaignId::parse("c1").unwrap(),
@@ -76,11 +75,11 @@ async fn world(status: CampaignStatus) -> World {
         })
         .await
         .unwrap();
-    let recipients = Arc::new(MemoryRecipientStore::default());
-    let ledger = Arc::new(MemoryLedger::default());
-    let mailer = Arc::new(MemoryMailer::default());
-    let queue = Arc::new(MemoryQueue::default());
-    let suppressions = Arc::new(MemorySuppressionStore::default());
+    let recipients = MemoryRecipientStore::default();
+    let ledger = MemoryLedger::default();
+    let mailer = MemoryMailer::default();
+    let queue = MemoryQueue::default();
+    let suppressions = MemorySuppressionStore::default();
     let config = config();
     let deps = Deps {
         templates,
@@ -90,7 +89,7 @@ async fn world(status: CampaignStatus) -> World {
         send_log: StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger },
         mailer: mailer.clone(),
         requeue: queue.clone(),
-        clock: Arc::new(ManualClock::at(at)),
+        clock: ManualClock::at(at),
         warm: Warm::new(&config),
         config,
         unsubscribe_key: UnsubscribeKey::new(KEY.to_vec()).unwrap(),
@@ -302,7 +301,7 @@ async fn a_cancelled_campaign_stops_its_remaining_recipients() {
 async fn a_fast_campaign_completes_even_when_its_last_batch_sees_counts_from_seconds_ago() {
     let mut world = world(CampaignStatus::Sending).await;
     let quota = SendQuota { max_24_hour_send: 1e6, max_send_rate: 1000.0, sent_last_24_hours: 0.0 };
-    world.deps.mailer = Arc::new(MemoryMailer::with_quota(quota));
+    world.deps.mailer = MemoryMailer::with_quota(quota);
     let id = CampaignId::parse("c1").unwrap();
     let totals = SplitTotals { total: 2000, queued: 2000, report_parts: 1, finished: true, ..Default::default() };
     world.campaigns.set_split_totals(&id, &totals).await.unwrap();

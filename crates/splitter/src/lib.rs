@@ -20,7 +20,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use std::sync::Arc;
 
 use fanmail_common::aws::{s3_client, S3ObjectStore, SqsQueue};
 use fanmail_common::config::{vars, ConfigError, Env};
@@ -142,19 +141,19 @@ pub struct MemoryPorts;
 
 impl Ports for MemoryPorts {
     type Templates = MemoryTemplateStore;
-    type Campaigns = Arc<MemoryCampaignStore>;
+    type Campaigns = MemoryCampaignStore;
     type Objects = MemoryObjectStore;
     type Queue = MemoryQueue;
     type Suppressions = MemorySuppressionStore;
-    type Recipients = Arc<MemoryRecipientStore>;
-    type SendLog = StoreSendLog<Arc<MemoryRecipientStore>, Arc<MemoryCampaignStore>, Arc<MemoryLedger>>;
+    type Recipients = MemoryRecipientStore;
+    type SendLog = StoreSendLog<MemoryRecipientStore, MemoryCampaignStore, MemoryLedger>;
     type Clock = ManualClock;
 }
 
 /// In-memory wiring with a clock fixed at `now`.
 pub fn memory_deps(now: time::OffsetDateTime) -> Deps<MemoryPorts> {
-    let campaigns = Arc::new(MemoryCampaignStore::default());
-    let recipients = Arc::new(MemoryRecipientStore::default());
+    let campaigns = MemoryCampaignStore::default();
+    let recipients = MemoryRecipientStore::default();
     Deps {
         templates: MemoryTemplateStore::default(),
         campaigns: campaigns.clone(),
@@ -163,7 +162,7 @@ pub fn memory_deps(now: time::OffsetDateTime) -> Deps<MemoryPorts> {
         recipient_jobs: MemoryQueue::default(),
         suppressions: MemorySuppressionStore::default(),
         recipients: recipients.clone(),
-        send_log: StoreSendLog { recipients, campaigns, ledger: Arc::new(MemoryLedger::default()) },
+        send_log: StoreSendLog { recipients, campaigns, ledger: MemoryLedger::default() },
         clock: ManualClock::at(now),
     }
 }

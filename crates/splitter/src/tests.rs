@@ -5,7 +5,6 @@ use fanmail_common::domain::*;
 use fanmail_common::memory::*;
 use fanmail_common::ports::{ObjectStore, Queue};
 use fanmail_common::recipient_list::recipient_id;
-use fanmail_common::store::*;
 use fanmail_common::store::{CampaignStore, RecipientStore, SuppressionStore, TemplateStore};
 use time::macros::datetime;
 
@@ -167,7 +166,7 @@ async fn malformed_and_orphan_jobs_are_left_for_the_dead_letter_queue() {
 /// A recipient queue whose first batch is followed by a cancel, as if a user cancelled then.
 struct CancelAfterFirstBatch {
     queue: MemoryQueue,
-    campaigns: std::sync::Arc<MemoryCampaignStore>,
+    campaigns: MemoryCampaignStore,
 }
 
 impl Queue for CancelAfterFirstBatch {

@@ -262,6 +262,7 @@ impl Report {
 }
 
 /// The clock the sender's claims use: wall time, sped up by the time scale.
+#[derive(Clone)]
 struct SimClock {
     origin: OffsetDateTime,
     started: Instant,
@@ -275,30 +276,30 @@ impl Clock for SimClock {
     }
 }
 
-type SendLog = StoreSendLog<Arc<MemoryRecipientStore>, Arc<MemoryCampaignStore>, Arc<MemoryLedger>>;
+type SendLog = StoreSendLog<MemoryRecipientStore, MemoryCampaignStore, MemoryLedger>;
 
 struct SenderPorts;
 
 impl fanmail_sender::Ports for SenderPorts {
-    type Templates = Arc<MemoryTemplateStore>;
-    type Campaigns = Arc<MemoryCampaignStore>;
-    type Recipients = CrashingRecipients<Arc<MemoryRecipientStore>>;
-    type Suppressions = Arc<MemorySuppressionStore>;
+    type Templates = MemoryTemplateStore;
+    type Campaigns = MemoryCampaignStore;
+    type Recipients = CrashingRecipients<MemoryRecipientStore>;
+    type Suppressions = MemorySuppressionStore;
     type SendLog = SendLog;
     type Mailer = InstanceMailer;
-    type Queue = Arc<SimQueue>;
-    type Clock = Arc<SimClock>;
+    type Queue = SimQueue;
+    type Clock = SimClock;
 }
 
 struct SplitterPorts;
 
 impl fanmail_splitter::Ports for SplitterPorts {
-    type Templates = Arc<MemoryTemplateStore>;
-    type Campaigns = Arc<MemoryCampaignStore>;
+    type Templates = MemoryTemplateStore;
+    type Campaigns = MemoryCampaignStore;
     type Objects = MemoryObjectStore;
-    type Queue = Arc<SimQueue>;
-    type Suppressions = Arc<MemorySuppressionStore>;
-    type Recipients = Arc<MemoryRecipientStore>;
+    type Queue = SimQueue;
+    type Suppressions = MemorySuppressionStore;
+    type Recipients = MemoryRecipientStore;
     type SendLog = SendLog;
     // The splitter's deadline runs on the wall clock, like SES latency and pacing.
     type Clock = SystemClock;
@@ -307,15 +308,15 @@ impl fanmail_splitter::Ports for SplitterPorts {
 /// Everything the instances share: the stand-ins for AWS.
 struct World {
     settings: Settings,
-    templates: Arc<MemoryTemplateStore>,
-    campaigns: Arc<MemoryCampaignStore>,
-    recipients: Arc<MemoryRecipientStore>,
-    suppressions: Arc<MemorySuppressionStore>,
-    ledger: Arc<MemoryLedger>,
-    split_jobs: Arc<SimQueue>,
-    recipient_jobs: Arc<SimQueue>,
+    templates: MemoryTemplateStore,
+    campaigns: MemoryCampaignStore,
+    recipients: MemoryRecipientStore,
+    suppressions: MemorySuppressionStore,
+    ledger: MemoryLedger,
+    split_jobs: SimQueue,
+    recipient_jobs: SimQueue,
     ses: Arc<SimSes>,
-    clock: Arc<SimClock>,
+    clock: SimClock,
     crashes: CrashLog,
     invocations: AtomicU64,
     started: Instant,
@@ -472,16 +473,19 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
     let now = SystemClock.now();
     let world = World {
         settings: settings.clone(),
-        templates: Arc::default(),
-        campaigns: Arc::default(),
-        recipients: Arc::default(),
-        suppressions: Arc::default(),
-        ledger: Arc::default(),
-        split_jobs: Arc::new(SimQueue::new(settings.visibility(), MAX_RECEIVES, 0.0, settings.seed)),
-        recipient_jobs: Arc::new(
-            SimQueue::new(settings.visibility(), MAX_RECEIVES, settings.duplicate_delivery_rate, settings.seed)
-                .losing(settings.lose_messages),
-        ),
+        templates: Default::default(),
+        campaigns: Default::default(),
+        recipients: Default::default(),
+        suppressions: Default::default(),
+        ledger: Default::default(),
+        split_jobs: SimQueue::new(settings.visibility(), MAX_RECEIVES, 0.0, settings.seed),
+        recipient_jobs: SimQueue::new(
+            settings.visibility(),
+            MAX_RECEIVES,
+            settings.duplicate_delivery_rate,
+            settings.seed,
+        )
+        .losing(settings.lose_messages),
         ses: Arc::new(SimSes::new(SesSettings {
             max_rate: settings.quota,
             reported_rate: settings.reported_quota,
@@ -489,7 +493,7 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
             transient_error_rate: settings.transient_error_rate,
             seed: settings.seed,
         })),
-        clock: Arc::new(SimClock { origin: now, started: Instant::now(), scale: settings.time_scale }),
+        clock: SimClock { origin: now, started: Instant::now(), scale: settings.time_scale },
         crashes: CrashLog::default(),
         invocations: AtomicU64::new(0),
         started: Instant::now(),

@@ -6,7 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fanmail_common::ports::{OutgoingMessage, Queue, QueueError};
@@ -17,13 +17,14 @@ use super::rng::Rng;
 /// Most messages one receive returns (SQS's limit, and the event source's batch size).
 pub const MAX_BATCH: usize = 10;
 
+#[derive(Clone)]
 pub struct SimQueue {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     visibility: Duration,
     max_receives: u32,
     duplicate_rate: f64,
     /// Sends to drop silently (a planted fault, to check that losses are counted).
-    to_lose: AtomicU64,
+    to_lose: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
@@ -70,7 +71,7 @@ pub struct QueueStats {
 impl SimQueue {
     pub fn new(visibility: Duration, max_receives: u32, duplicate_rate: f64, seed: u64) -> Self {
         Self {
-            state: Mutex::new(State { rng: Rng::new(seed), ..State::default() }),
+            state: Arc::new(Mutex::new(State { rng: Rng::new(seed), ..State::default() })),
             visibility,
             max_receives,
             duplicate_rate,

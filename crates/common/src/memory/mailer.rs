@@ -1,28 +1,28 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::ports::{MailError, Mailer, OutgoingMail, SendQuota};
 
 /// Records sent mail. Scripted outcomes (`fail_next`) are consumed first, one per send.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MemoryMailer {
-    sent: Mutex<Vec<(String, OutgoingMail)>>,
-    script: Mutex<VecDeque<MailError>>,
+    sent: Arc<Mutex<Vec<(String, OutgoingMail)>>>,
+    script: Arc<Mutex<VecDeque<MailError>>>,
     quota: SendQuota,
     /// Every n-th call is throttled (0: never).
-    throttle_every: AtomicU64,
-    calls: AtomicU64,
+    throttle_every: Arc<AtomicU64>,
+    calls: Arc<AtomicU64>,
 }
 
 impl Default for MemoryMailer {
     fn default() -> Self {
         Self {
-            sent: Mutex::default(),
-            script: Mutex::default(),
+            sent: Arc::default(),
+            script: Arc::default(),
             quota: SendQuota { max_24_hour_send: 50_000.0, max_send_rate: 14.0, sent_last_24_hours: 0.0 },
-            throttle_every: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
+            throttle_every: Arc::new(AtomicU64::new(0)),
+            calls: Arc::new(AtomicU64::new(0)),
         }
     }
 }

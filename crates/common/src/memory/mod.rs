@@ -13,19 +13,19 @@ pub use queue::MemoryQueue;
 pub use scheduler::MemoryScheduler;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
 use crate::ports::{Clock, IdGenerator};
 
 /// A clock the test moves by hand.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<OffsetDateTime>);
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<OffsetDateTime>>);
 
 impl ManualClock {
     pub fn at(now: OffsetDateTime) -> Self {
-        Self(Mutex::new(now))
+        Self(Arc::new(Mutex::new(now)))
     }
     pub fn advance(&self, by: time::Duration) {
         *self.0.lock().unwrap() += by;
@@ -39,15 +39,15 @@ impl Clock for ManualClock {
 }
 
 /// Ids `<prefix>1`, `<prefix>2`, ...
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SequentialIds {
     prefix: String,
-    next: AtomicU64,
+    next: Arc<AtomicU64>,
 }
 
 impl SequentialIds {
     pub fn with_prefix(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into(), next: AtomicU64::new(1) }
+        Self { prefix: prefix.into(), next: Arc::new(AtomicU64::new(1)) }
     }
 }
 

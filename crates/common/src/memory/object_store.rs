@@ -9,9 +9,9 @@ use crate::ports::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, Presig
 /// An object's bytes (shared, so opening a large list copies nothing) and its content type.
 type Object = (Arc<[u8]>, String);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemoryObjectStore {
-    objects: Mutex<HashMap<String, Object>>,
+    objects: Arc<Mutex<HashMap<String, Object>>>,
 }
 
 impl MemoryObjectStore {

@@ -1,14 +1,14 @@
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::ports::{OutgoingMessage, Queue, QueueError};
 
 /// Records what was sent. Bodies listed in `refuse` are refused, as SQS refuses entries of a
 /// batch, so callers' handling of partial failures can be tested.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemoryQueue {
-    sent: Mutex<Vec<OutgoingMessage>>,
-    refuse: Mutex<HashSet<String>>,
+    sent: Arc<Mutex<Vec<OutgoingMessage>>>,
+    refuse: Arc<Mutex<HashSet<String>>>,
 }
 
 impl MemoryQueue {

@@ -1,11 +1,11 @@
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::ports::{ScheduleSpec, ScheduleState, Scheduler, SchedulerError};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemoryScheduler {
-    schedules: Mutex<BTreeMap<String, ScheduleSpec>>,
+    schedules: Arc<Mutex<BTreeMap<String, ScheduleSpec>>>,
 }
 
 impl MemoryScheduler {

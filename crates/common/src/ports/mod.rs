@@ -13,7 +13,6 @@ mod mailer;
 mod object_store;
 mod queue;
 mod scheduler;
-mod shared;
 
 pub use mailer::{MailError, Mailer, OutgoingMail, SendQuota};
 pub use object_store::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, PresignedUpload};

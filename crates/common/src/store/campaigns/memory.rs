@@ -1,16 +1,16 @@
 //! In memory, for tests and the simulation.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
 use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
 use crate::store::{CampaignStore, StoreError};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemoryCampaignStore {
-    campaigns: Mutex<BTreeMap<CampaignId, Campaign>>,
+    campaigns: Arc<Mutex<BTreeMap<CampaignId, Campaign>>>,
 }
 
 impl CampaignStore for MemoryCampaignStore {

@@ -1,16 +1,16 @@
 //! In memory, for tests and the simulation.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
 use crate::store::{Ledger, StoreError};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemoryLedger {
-    once: Mutex<BTreeMap<String, (String, OffsetDateTime)>>,
-    sent: Mutex<BTreeMap<String, u64>>,
+    once: Arc<Mutex<BTreeMap<String, (String, OffsetDateTime)>>>,
+    sent: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl Ledger for MemoryLedger {

@@ -1,7 +1,7 @@
 //! In memory, for tests and the simulation.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
@@ -63,9 +63,9 @@ impl RecipientRow {
 
 type Rows = BTreeMap<CampaignId, BTreeMap<RecipientId, RecipientRow>>;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemoryRecipientStore {
-    rows: Mutex<Rows>,
+    rows: Arc<Mutex<Rows>>,
 }
 
 impl MemoryRecipientStore {

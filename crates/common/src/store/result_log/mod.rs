@@ -74,15 +74,13 @@ pub async fn record_result(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::StoreResultLog;
     use crate::store::{MemoryCampaignStore, MemoryRecipientStore};
 
     #[tokio::test]
     async fn the_store_by_store_log_over_memory_keeps_the_contract() {
-        let (recipients, campaigns) =
-            (Arc::new(MemoryRecipientStore::default()), Arc::new(MemoryCampaignStore::default()));
+        let (recipients, campaigns) = (MemoryRecipientStore::default(), MemoryCampaignStore::default());
         let log = StoreResultLog { recipients: recipients.clone(), campaigns: campaigns.clone() };
         super::contract::run(&log, &recipients, &campaigns).await;
     }

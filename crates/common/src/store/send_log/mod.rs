@@ -66,18 +66,14 @@ impl<R: RecipientStore, C: CampaignStore, L: Ledger> SendLog for StoreSendLog<R,
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::StoreSendLog;
     use crate::store::{MemoryCampaignStore, MemoryLedger, MemoryRecipientStore};
 
     #[tokio::test]
     async fn the_store_by_store_log_over_memory_keeps_the_contract() {
-        let (recipients, campaigns, ledger) = (
-            Arc::new(MemoryRecipientStore::default()),
-            Arc::new(MemoryCampaignStore::default()),
-            Arc::new(MemoryLedger::default()),
-        );
+        let (recipients, campaigns, ledger) =
+            (MemoryRecipientStore::default(), MemoryCampaignStore::default(), MemoryLedger::default());
         let log = StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger: ledger.clone() };
         super::contract::run(&log, &recipients, &campaigns, &ledger).await;
     }

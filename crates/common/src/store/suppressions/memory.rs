@@ -1,15 +1,15 @@
 //! In memory, for tests and the simulation.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::domain::{EmailAddress, Suppression, SuppressionScope};
 use crate::store::memory::paginate;
 use crate::store::{Page, StoreError, SuppressionStore};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemorySuppressionStore {
-    entries: Mutex<BTreeMap<(EmailAddress, SuppressionScope), Suppression>>,
+    entries: Arc<Mutex<BTreeMap<(EmailAddress, SuppressionScope), Suppression>>>,
 }
 
 impl SuppressionStore for MemorySuppressionStore {

@@ -1,16 +1,16 @@
 //! In memory, for tests and the simulation.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::domain::{Template, TemplateId, TemplateSummary};
 use crate::store::memory::paginate;
 use crate::store::{Page, StoreError, TemplateStore};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemoryTemplateStore {
-    versions: Mutex<BTreeMap<(TemplateId, u32), Template>>,
-    heads: Mutex<BTreeMap<TemplateId, TemplateSummary>>,
+    versions: Arc<Mutex<BTreeMap<(TemplateId, u32), Template>>>,
+    heads: Arc<Mutex<BTreeMap<TemplateId, TemplateSummary>>>,
 }
 
 impl TemplateStore for MemoryTemplateStore {
