@@ -21,17 +21,12 @@ mod views;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::aws::{s3_client, EventBridgeScheduler, S3ObjectStore, ScheduleTarget, SqsQueue};
+use fanmail_common::aws::ScheduleTarget;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::UnsubscribeKey;
-use fanmail_common::memory::{ManualClock, MemoryObjectStore, MemoryQueue, MemoryScheduler, SequentialIds};
-use fanmail_common::ports::{Clock, IdGenerator, ObjectStore, Queue, Scheduler};
-use fanmail_common::store::{
-    CampaignStore, DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoSuppressionStore,
-    DynamoTemplateStore, Ledger, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
-    MemoryTemplateStore, RecipientStore, SuppressionStore, TemplateStore,
-};
+use fanmail_common::ports::Clock;
 use fanmail_common::system::{RandomIds, SystemClock};
+use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,20 +68,6 @@ impl Config {
     }
 }
 
-/// The adapters the API runs on, named once.
-pub trait Ports: Send + Sync + 'static {
-    type Templates: TemplateStore;
-    type Campaigns: CampaignStore;
-    type Recipients: RecipientStore;
-    type Suppressions: SuppressionStore;
-    type Ledger: Ledger;
-    type Objects: ObjectStore;
-    type Queue: Queue;
-    type Scheduler: Scheduler;
-    type Clock: Clock;
-    type Ids: IdGenerator;
-}
-
 /// Everything the API talks to.
 pub struct Deps<P: Ports> {
     pub templates: P::Templates,
@@ -105,77 +86,45 @@ pub struct Deps<P: Ports> {
     pub unsubscribe_key: UnsubscribeKey,
 }
 
-/// Production: DynamoDB, S3, SQS, EventBridge Scheduler.
-pub struct AwsPorts;
-
-impl Ports for AwsPorts {
-    type Templates = DynamoTemplateStore;
-    type Campaigns = DynamoCampaignStore;
-    type Recipients = DynamoRecipientStore;
-    type Suppressions = DynamoSuppressionStore;
-    type Ledger = DynamoLedger;
-    type Objects = S3ObjectStore;
-    type Queue = SqsQueue;
-    type Scheduler = EventBridgeScheduler;
-    type Clock = SystemClock;
-    type Ids = RandomIds;
-}
-
-/// Tests and simulations.
-pub struct MemoryPorts;
-
-impl Ports for MemoryPorts {
-    type Templates = MemoryTemplateStore;
-    type Campaigns = MemoryCampaignStore;
-    type Recipients = MemoryRecipientStore;
-    type Suppressions = MemorySuppressionStore;
-    type Ledger = MemoryLedger;
-    type Objects = MemoryObjectStore;
-    type Queue = MemoryQueue;
-    type Scheduler = MemoryScheduler;
-    type Clock = ManualClock;
-    type Ids = SequentialIds;
-}
-
-pub type AwsDeps = Deps<AwsPorts>;
-
-/// The production wiring, shared by `main.rs` and the local runner.
-pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config, unsubscribe_key: UnsubscribeKey) -> AwsDeps {
-    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    Deps {
-        templates: DynamoTemplateStore::new(dynamo.clone(), &config.templates_table),
-        campaigns: DynamoCampaignStore::new(dynamo.clone(), &config.campaigns_table),
-        recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
-        suppressions: DynamoSuppressionStore::new(dynamo.clone(), &config.suppressions_table),
-        ledger: DynamoLedger::new(dynamo, &config.ledger_table),
-        objects: S3ObjectStore::new(s3_client(sdk), &config.bucket),
-        split_jobs: SqsQueue::new(sqs.clone(), &config.split_jobs_queue_url),
-        recipient_jobs: SqsQueue::new(sqs, &config.recipients_queue_url),
-        scheduler: EventBridgeScheduler::new(aws_sdk_scheduler::Client::new(sdk), config.schedule.clone()),
-        clock: SystemClock,
-        ids: RandomIds,
-        config,
-        unsubscribe_key,
+impl Deps<AwsPorts> {
+    /// The production wiring, shared by `main.rs` and the local runner.
+    pub fn aws(aws: &AwsAdapters, config: Config, unsubscribe_key: UnsubscribeKey) -> Self {
+        Self {
+            templates: aws.templates(&config.templates_table),
+            campaigns: aws.campaigns(&config.campaigns_table),
+            recipients: aws.recipients(&config.recipients_table),
+            suppressions: aws.suppressions(&config.suppressions_table),
+            ledger: aws.ledger(&config.ledger_table),
+            objects: aws.objects(&config.bucket),
+            split_jobs: aws.queue(&config.split_jobs_queue_url),
+            recipient_jobs: aws.queue(&config.recipients_queue_url),
+            scheduler: aws.scheduler(config.schedule.clone()),
+            clock: SystemClock,
+            ids: RandomIds,
+            config,
+            unsubscribe_key,
+        }
     }
 }
 
-/// In-memory wiring with a clock fixed at `now`.
-pub fn memory_deps(config: Config, now: time::OffsetDateTime, unsubscribe_key: UnsubscribeKey) -> Deps<MemoryPorts> {
-    Deps {
-        templates: Default::default(),
-        campaigns: Default::default(),
-        recipients: Default::default(),
-        suppressions: Default::default(),
-        ledger: Default::default(),
-        objects: Default::default(),
-        split_jobs: Default::default(),
-        recipient_jobs: Default::default(),
-        scheduler: Default::default(),
-        clock: ManualClock::at(now),
-        ids: SequentialIds::with_prefix("id"),
-        config,
-        unsubscribe_key,
+impl Deps<MemoryPorts> {
+    /// Wired to one in-memory world.
+    pub fn memory(world: &MemoryAdapters, config: Config, unsubscribe_key: UnsubscribeKey) -> Self {
+        Self {
+            templates: world.templates.clone(),
+            campaigns: world.campaigns.clone(),
+            recipients: world.recipients.clone(),
+            suppressions: world.suppressions.clone(),
+            ledger: world.ledger.clone(),
+            objects: world.objects.clone(),
+            split_jobs: world.split_jobs.clone(),
+            recipient_jobs: world.recipient_jobs.clone(),
+            scheduler: world.scheduler.clone(),
+            clock: world.clock.clone(),
+            ids: world.ids.clone(),
+            config,
+            unsubscribe_key,
+        }
     }
 }
 
@@ -252,7 +201,7 @@ pub(crate) mod test_support {
                 other => format!("value-of-{other}"),
             })
         });
-        memory_deps(Config::from_env(&env).unwrap(), datetime!(2026-11-23 09:00 UTC), key())
+        Deps::memory(&MemoryAdapters::at(datetime!(2026-11-23 09:00 UTC)), Config::from_env(&env).unwrap(), key())
     }
 
     pub const KEY: &[u8] = b"an api test key, thirty-two bytes or more";

@@ -1,5 +1,6 @@
-use fanmail_api::{aws_deps, handler, Config};
+use fanmail_api::{handler, Config, Deps};
 use fanmail_common::config::Env;
+use fanmail_common::wiring::AwsAdapters;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -8,6 +9,6 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&Env::process())?;
     let sdk = fanmail_common::aws::load_sdk_config().await;
     let key = fanmail_common::aws::read_unsubscribe_key(&sdk, &config.unsubscribe_secret_arn).await?;
-    let deps = aws_deps(&sdk, config, key);
+    let deps = Deps::aws(&AwsAdapters::new(&sdk), config, key);
     run(service_fn(|event: LambdaEvent<_>| handler(&deps, event))).await
 }

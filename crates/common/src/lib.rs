@@ -18,6 +18,8 @@
 //! - [`api_gateway`]: HTTP API request helpers and the single error-to-status mapping.
 //! - [`sqs_batch`]: per-record handling of SQS batches with partial failures.
 //! - [`telemetry`]: log set-up.
+//! - [`wiring`]: the one [`wiring::Ports`] trait every function's `Deps` is generic over, the
+//!   AWS adapters built from one `SdkConfig`, and one in-memory world.
 
 pub mod api_gateway;
 pub mod aws;
@@ -32,3 +34,4 @@ pub mod sqs_batch;
 pub mod store;
 pub mod system;
 pub mod telemetry;
+pub mod wiring;

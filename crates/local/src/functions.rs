@@ -1,5 +1,6 @@
 //! Hosts every fanmail function in-process, each built by its own crate's production wiring
-//! (`aws_deps`) from its environment as `template.yaml` defines it.
+//! (`Deps::aws`, from one set of AWS adapters) from its environment as `template.yaml`
+//! defines it.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +13,7 @@ use fanmail_common::aws::read_unsubscribe_key;
 use fanmail_common::config::Env;
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 
-fn config(vars: &BTreeMap<String, String>) -> Env<'_> {
-    Env::from_lookup(|k| vars.get(k).cloned())
-}
+use fanmail_common::wiring::{AwsAdapters, AwsPorts};
 use serde_json::Value;
 
 use crate::provision::Stack;
@@ -29,13 +28,17 @@ pub const RECORDER: &str = "RecorderFunction";
 /// Every function this runner can host, by logical id.
 pub const ALL: [&str; 6] = [UPLOAD_URL, API, SPLITTER, TRIGGER, SENDER, RECORDER];
 
+fn config(vars: &BTreeMap<String, String>) -> Env<'_> {
+    Env::from_lookup(|k| vars.get(k).cloned())
+}
+
 pub struct Functions {
-    upload_url: fanmail_upload_url::AwsDeps,
-    api: fanmail_api::AwsDeps,
-    splitter: fanmail_splitter::AwsDeps,
-    trigger: fanmail_trigger::AwsDeps,
-    sender: fanmail_sender::AwsDeps,
-    recorder: fanmail_recorder::AwsDeps,
+    upload_url: fanmail_upload_url::Deps<AwsPorts>,
+    api: fanmail_api::Deps<AwsPorts>,
+    splitter: fanmail_splitter::Deps<AwsPorts>,
+    trigger: fanmail_trigger::Deps<AwsPorts>,
+    sender: fanmail_sender::Deps<AwsPorts>,
+    recorder: fanmail_recorder::Deps<AwsPorts>,
 }
 
 fn context(function: &str) -> LambdaContext {
@@ -54,28 +57,29 @@ impl Functions {
     /// `main.rs` does.
     pub async fn build(sdk: &SdkConfig, stack: &Stack, overrides: &BTreeMap<String, String>) -> Result<Self> {
         let env_of = |function: &str| -> Result<BTreeMap<String, String>> { stack.function_env(function, overrides) };
+        let aws = AwsAdapters::new(sdk);
         let vars = env_of(UPLOAD_URL)?;
-        let upload_url = fanmail_upload_url::aws_deps(
-            sdk,
+        let upload_url = fanmail_upload_url::Deps::aws(
+            &aws,
             fanmail_upload_url::Config::from_env(&config(&vars)).context(UPLOAD_URL)?,
         );
         let vars = env_of(API)?;
         let api_config = fanmail_api::Config::from_env(&config(&vars)).context(API)?;
         let key = read_unsubscribe_key(sdk, &api_config.unsubscribe_secret_arn).await.context(API)?;
-        let api = fanmail_api::aws_deps(sdk, api_config, key);
+        let api = fanmail_api::Deps::aws(&aws, api_config, key);
         let vars = env_of(SPLITTER)?;
         let splitter =
-            fanmail_splitter::aws_deps(sdk, &fanmail_splitter::Config::from_env(&config(&vars)).context(SPLITTER)?);
+            fanmail_splitter::Deps::aws(&aws, &fanmail_splitter::Config::from_env(&config(&vars)).context(SPLITTER)?);
         let vars = env_of(TRIGGER)?;
         let trigger =
-            fanmail_trigger::aws_deps(sdk, &fanmail_trigger::Config::from_env(&config(&vars)).context(TRIGGER)?);
+            fanmail_trigger::Deps::aws(&aws, &fanmail_trigger::Config::from_env(&config(&vars)).context(TRIGGER)?);
         let vars = env_of(SENDER)?;
         let sender_config = fanmail_sender::Config::from_env(&config(&vars)).context(SENDER)?;
         let key = read_unsubscribe_key(sdk, &sender_config.unsubscribe_secret_arn).await.context(SENDER)?;
-        let sender = fanmail_sender::aws_deps(sdk, sender_config, key);
+        let sender = fanmail_sender::Deps::aws(&aws, sender_config, key);
         let vars = env_of(RECORDER)?;
         let recorder =
-            fanmail_recorder::aws_deps(sdk, &fanmail_recorder::Config::from_env(&config(&vars)).context(RECORDER)?);
+            fanmail_recorder::Deps::aws(&aws, &fanmail_recorder::Config::from_env(&config(&vars)).context(RECORDER)?);
         Ok(Self { upload_url, api, splitter, trigger, sender, recorder })
     }
 

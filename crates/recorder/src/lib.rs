@@ -25,14 +25,10 @@ use fanmail_common::domain::{
     auto_pause_reason, CampaignId, CampaignStatus, DeliveryResult, EmailAddress, RecipientId, Suppression,
     SuppressionReason, SuppressionScope, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
 };
-use fanmail_common::memory::ManualClock;
 use fanmail_common::ports::Clock;
-use fanmail_common::store::{
-    CampaignStore, DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSuppressionStore,
-    Ledger, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore, RecipientStore, ResultLog,
-    StoreError, StoreResultLog, SuppressionStore,
-};
+use fanmail_common::store::{CampaignStore, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore};
 use fanmail_common::system::SystemClock;
+use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -58,61 +54,42 @@ impl Config {
     }
 }
 
-/// The adapters the recorder runs on.
-pub trait Ports: Send + Sync + 'static {
-    type Campaigns: CampaignStore;
-    type Recipients: RecipientStore;
-    type Results: ResultLog;
-    type Suppressions: SuppressionStore;
-    type Ledger: Ledger;
-    type Clock: Clock;
-}
-
 pub struct Deps<P: Ports> {
     pub campaigns: P::Campaigns,
     pub recipients: P::Recipients,
-    pub results: P::Results,
+    pub results: P::ResultLog,
     pub suppressions: P::Suppressions,
     /// Soft-bounce tallies per address.
     pub ledger: P::Ledger,
     pub clock: P::Clock,
 }
 
-pub struct AwsPorts;
-
-impl Ports for AwsPorts {
-    type Campaigns = DynamoCampaignStore;
-    type Recipients = DynamoRecipientStore;
-    type Results = DynamoResultLog;
-    type Suppressions = DynamoSuppressionStore;
-    type Ledger = DynamoLedger;
-    type Clock = SystemClock;
-}
-
-pub type AwsDeps = Deps<AwsPorts>;
-
-pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
-    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    Deps {
-        campaigns: DynamoCampaignStore::new(dynamo.clone(), &config.campaigns_table),
-        recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
-        results: DynamoResultLog::new(dynamo.clone(), &config.recipients_table, &config.campaigns_table),
-        suppressions: DynamoSuppressionStore::new(dynamo.clone(), &config.suppressions_table),
-        ledger: DynamoLedger::new(dynamo, &config.ledger_table),
-        clock: SystemClock,
+impl Deps<AwsPorts> {
+    /// The production wiring, shared by `main.rs` and the local runner.
+    pub fn aws(aws: &AwsAdapters, config: &Config) -> Self {
+        Self {
+            campaigns: aws.campaigns(&config.campaigns_table),
+            recipients: aws.recipients(&config.recipients_table),
+            results: aws.result_log(&config.recipients_table, &config.campaigns_table),
+            suppressions: aws.suppressions(&config.suppressions_table),
+            ledger: aws.ledger(&config.ledger_table),
+            clock: SystemClock,
+        }
     }
 }
 
-/// In-memory ports; the result log shares the recipients and campaigns.
-pub struct MemoryPorts;
-
-impl Ports for MemoryPorts {
-    type Campaigns = MemoryCampaignStore;
-    type Recipients = MemoryRecipientStore;
-    type Results = StoreResultLog<MemoryRecipientStore, MemoryCampaignStore>;
-    type Suppressions = MemorySuppressionStore;
-    type Ledger = MemoryLedger;
-    type Clock = ManualClock;
+impl Deps<MemoryPorts> {
+    /// Wired to one in-memory world.
+    pub fn memory(world: &MemoryAdapters) -> Self {
+        Self {
+            campaigns: world.campaigns.clone(),
+            recipients: world.recipients.clone(),
+            results: world.result_log(),
+            suppressions: world.suppressions.clone(),
+            ledger: world.ledger.clone(),
+            clock: world.clock.clone(),
+        }
+    }
 }
 
 /// What one invocation did.

@@ -34,23 +34,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use fanmail_common::aws::{SesMailer, SqsQueue};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
     Campaign, CampaignId, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, SendOutcome,
     TemplateId, UnsubscribeKey, UnsubscribeToken,
 };
-use fanmail_common::memory::{ManualClock, MemoryMailer, MemoryQueue};
 use fanmail_common::pacing::Pacer;
 use fanmail_common::ports::{Clock, MailError, Mailer, OutgoingMail, OutgoingMessage, Queue};
 use fanmail_common::render::{MailData, MailTemplate};
 use fanmail_common::sqs_batch::decode;
-use fanmail_common::store::{
-    CampaignStore, DynamoCampaignStore, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore,
-    DynamoTemplateStore, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
-    MemoryTemplateStore, RecipientStore, SendLog, StoreError, StoreSendLog, SuppressionStore, TemplateStore,
-};
+use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError, SuppressionStore, TemplateStore};
 use fanmail_common::system::SystemClock;
+use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use futures::stream::{self, StreamExt};
 use lambda_runtime::{Error, LambdaEvent};
 
@@ -119,18 +114,6 @@ impl Config {
     }
 }
 
-/// The adapters the sender runs on.
-pub trait Ports: Send + Sync + 'static {
-    type Templates: TemplateStore;
-    type Campaigns: CampaignStore;
-    type Recipients: RecipientStore;
-    type Suppressions: SuppressionStore;
-    type SendLog: SendLog;
-    type Mailer: Mailer;
-    type Queue: Queue;
-    type Clock: Clock;
-}
-
 /// State a warm instance keeps between invocations.
 pub struct Warm {
     campaigns: Mutex<HashMap<CampaignId, (tokio::time::Instant, Arc<Campaign>)>>,
@@ -171,50 +154,42 @@ pub struct Deps<P: Ports> {
     pub warm: Warm,
 }
 
-pub struct AwsPorts;
-
-impl Ports for AwsPorts {
-    type Templates = DynamoTemplateStore;
-    type Campaigns = DynamoCampaignStore;
-    type Recipients = DynamoRecipientStore;
-    type Suppressions = DynamoSuppressionStore;
-    type SendLog = DynamoSendLog;
-    type Mailer = SesMailer;
-    type Queue = SqsQueue;
-    type Clock = SystemClock;
-}
-
-pub type AwsDeps = Deps<AwsPorts>;
-
-pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config, unsubscribe_key: UnsubscribeKey) -> AwsDeps {
-    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    Deps {
-        templates: DynamoTemplateStore::new(dynamo.clone(), &config.templates_table),
-        campaigns: DynamoCampaignStore::new(dynamo.clone(), &config.campaigns_table),
-        recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
-        suppressions: DynamoSuppressionStore::new(dynamo.clone(), &config.suppressions_table),
-        send_log: DynamoSendLog::new(dynamo, &config.recipients_table, &config.campaigns_table, &config.ledger_table),
-        mailer: SesMailer::new(aws_sdk_sesv2::Client::new(sdk), Some(config.configuration_set.clone())),
-        requeue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.recipients_queue_url),
-        clock: SystemClock,
-        warm: Warm::new(&config),
-        config,
-        unsubscribe_key,
+impl Deps<AwsPorts> {
+    /// The production wiring, shared by `main.rs` and the local runner.
+    pub fn aws(aws: &AwsAdapters, config: Config, unsubscribe_key: UnsubscribeKey) -> Self {
+        Self {
+            templates: aws.templates(&config.templates_table),
+            campaigns: aws.campaigns(&config.campaigns_table),
+            recipients: aws.recipients(&config.recipients_table),
+            suppressions: aws.suppressions(&config.suppressions_table),
+            send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
+            mailer: aws.mailer(Some(config.configuration_set.clone())),
+            requeue: aws.queue(&config.recipients_queue_url),
+            clock: SystemClock,
+            warm: Warm::new(&config),
+            config,
+            unsubscribe_key,
+        }
     }
 }
 
-/// In-memory ports; recipients, campaigns and the ledger are shared with the send log.
-pub struct MemoryPorts;
-
-impl Ports for MemoryPorts {
-    type Templates = MemoryTemplateStore;
-    type Campaigns = MemoryCampaignStore;
-    type Recipients = MemoryRecipientStore;
-    type Suppressions = MemorySuppressionStore;
-    type SendLog = StoreSendLog<MemoryRecipientStore, MemoryCampaignStore, MemoryLedger>;
-    type Mailer = MemoryMailer;
-    type Queue = MemoryQueue;
-    type Clock = ManualClock;
+impl Deps<MemoryPorts> {
+    /// Wired to one in-memory world; re-queued mails go to its recipient queue.
+    pub fn memory(world: &MemoryAdapters, config: Config, unsubscribe_key: UnsubscribeKey) -> Self {
+        Self {
+            templates: world.templates.clone(),
+            campaigns: world.campaigns.clone(),
+            recipients: world.recipients.clone(),
+            suppressions: world.suppressions.clone(),
+            send_log: world.send_log(),
+            mailer: world.mailer.clone(),
+            requeue: world.recipient_jobs.clone(),
+            clock: world.clock.clone(),
+            warm: Warm::new(&config),
+            config,
+            unsubscribe_key,
+        }
+    }
 }
 
 /// What became of one message.

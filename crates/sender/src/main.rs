@@ -1,5 +1,6 @@
 use fanmail_common::config::Env;
-use fanmail_sender::{aws_deps, handler, Config};
+use fanmail_common::wiring::AwsAdapters;
+use fanmail_sender::{handler, Config, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -9,6 +10,6 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&Env::process())?;
     let sdk = fanmail_common::aws::load_sdk_config().await;
     let key = fanmail_common::aws::read_unsubscribe_key(&sdk, &config.unsubscribe_secret_arn).await?;
-    let deps = aws_deps(&sdk, config, key);
+    let deps = Deps::aws(&AwsAdapters::new(&sdk), config, key);
     run(service_fn(|event: LambdaEvent<_>| handler(&deps, event))).await
 }

@@ -21,23 +21,18 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 
-use fanmail_common::aws::{s3_client, S3ObjectStore, SqsQueue};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
     rejected_rows_key, Campaign, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, RejectedRow,
     SendOutcome, SplitJob, SplitTotals,
 };
-use fanmail_common::memory::{ManualClock, MemoryObjectStore, MemoryQueue};
 use fanmail_common::ports::{Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue};
 use fanmail_common::recipient_list::{ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
-use fanmail_common::store::{
-    CampaignStore, DynamoCampaignStore, DynamoRecipientStore, DynamoSendLog, DynamoSuppressionStore,
-    DynamoTemplateStore, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
-    MemoryTemplateStore, RecipientStore, SendLog, StoreError, StoreSendLog, SuppressionStore, TemplateStore,
-};
+use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError, SuppressionStore, TemplateStore};
 use fanmail_common::system::SystemClock;
+use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
 use tokio::sync::mpsc;
 
@@ -79,18 +74,6 @@ impl Config {
     }
 }
 
-/// The adapters the splitter runs on.
-pub trait Ports: Send + Sync + 'static {
-    type Templates: TemplateStore;
-    type Campaigns: CampaignStore;
-    type Objects: ObjectStore;
-    type Queue: Queue;
-    type Suppressions: SuppressionStore;
-    type Recipients: RecipientStore;
-    type SendLog: SendLog;
-    type Clock: Clock;
-}
-
 pub struct Deps<P: Ports> {
     pub templates: P::Templates,
     pub campaigns: P::Campaigns,
@@ -105,65 +88,37 @@ pub struct Deps<P: Ports> {
     pub clock: P::Clock,
 }
 
-pub struct AwsPorts;
-
-impl Ports for AwsPorts {
-    type Templates = DynamoTemplateStore;
-    type Campaigns = DynamoCampaignStore;
-    type Objects = S3ObjectStore;
-    type Queue = SqsQueue;
-    type Suppressions = DynamoSuppressionStore;
-    type Recipients = DynamoRecipientStore;
-    type SendLog = DynamoSendLog;
-    type Clock = SystemClock;
-}
-
-pub type AwsDeps = Deps<AwsPorts>;
-
-pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
-    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    Deps {
-        templates: DynamoTemplateStore::new(dynamo.clone(), &config.templates_table),
-        campaigns: DynamoCampaignStore::new(dynamo.clone(), &config.campaigns_table),
-        objects: S3ObjectStore::new(s3_client(sdk), &config.bucket),
-        split_jobs: SqsQueue::new(sqs.clone(), &config.split_jobs_queue_url),
-        recipient_jobs: SqsQueue::new(sqs, &config.recipients_queue_url),
-        suppressions: DynamoSuppressionStore::new(dynamo.clone(), &config.suppressions_table),
-        recipients: DynamoRecipientStore::new(dynamo.clone(), &config.recipients_table),
-        send_log: DynamoSendLog::new(dynamo, &config.recipients_table, &config.campaigns_table, &config.ledger_table),
-        clock: SystemClock,
+impl Deps<AwsPorts> {
+    /// The production wiring, shared by `main.rs` and the local runner.
+    pub fn aws(aws: &AwsAdapters, config: &Config) -> Self {
+        Self {
+            templates: aws.templates(&config.templates_table),
+            campaigns: aws.campaigns(&config.campaigns_table),
+            objects: aws.objects(&config.bucket),
+            split_jobs: aws.queue(&config.split_jobs_queue_url),
+            recipient_jobs: aws.queue(&config.recipients_queue_url),
+            suppressions: aws.suppressions(&config.suppressions_table),
+            recipients: aws.recipients(&config.recipients_table),
+            send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
+            clock: SystemClock,
+        }
     }
 }
 
-/// In-memory ports; recipients and campaigns are shared with the send log.
-pub struct MemoryPorts;
-
-impl Ports for MemoryPorts {
-    type Templates = MemoryTemplateStore;
-    type Campaigns = MemoryCampaignStore;
-    type Objects = MemoryObjectStore;
-    type Queue = MemoryQueue;
-    type Suppressions = MemorySuppressionStore;
-    type Recipients = MemoryRecipientStore;
-    type SendLog = StoreSendLog<MemoryRecipientStore, MemoryCampaignStore, MemoryLedger>;
-    type Clock = ManualClock;
-}
-
-/// In-memory wiring with a clock fixed at `now`.
-pub fn memory_deps(now: time::OffsetDateTime) -> Deps<MemoryPorts> {
-    let campaigns = MemoryCampaignStore::default();
-    let recipients = MemoryRecipientStore::default();
-    Deps {
-        templates: MemoryTemplateStore::default(),
-        campaigns: campaigns.clone(),
-        objects: MemoryObjectStore::default(),
-        split_jobs: MemoryQueue::default(),
-        recipient_jobs: MemoryQueue::default(),
-        suppressions: MemorySuppressionStore::default(),
-        recipients: recipients.clone(),
-        send_log: StoreSendLog { recipients, campaigns, ledger: MemoryLedger::default() },
-        clock: ManualClock::at(now),
+impl Deps<MemoryPorts> {
+    /// Wired to one in-memory world.
+    pub fn memory(world: &MemoryAdapters) -> Self {
+        Self {
+            templates: world.templates.clone(),
+            campaigns: world.campaigns.clone(),
+            objects: world.objects.clone(),
+            split_jobs: world.split_jobs.clone(),
+            recipient_jobs: world.recipient_jobs.clone(),
+            suppressions: world.suppressions.clone(),
+            recipients: world.recipients.clone(),
+            send_log: world.send_log(),
+            clock: world.clock.clone(),
+        }
     }
 }
 

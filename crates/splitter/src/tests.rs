@@ -5,7 +5,7 @@ use fanmail_common::domain::*;
 use fanmail_common::memory::*;
 use fanmail_common::ports::{ObjectStore, Queue};
 use fanmail_common::recipient_list::recipient_id;
-use fanmail_common::store::{CampaignStore, RecipientStore, SuppressionStore, TemplateStore};
+use fanmail_common::store::{CampaignStore, MemoryCampaignStore, RecipientStore, SuppressionStore, TemplateStore};
 use time::macros::datetime;
 
 use super::*;
@@ -13,7 +13,7 @@ use super::*;
 type MemDeps = Deps<MemoryPorts>;
 
 async fn deps_with(list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps {
-    let deps = memory_deps(datetime!(2026-11-23 09:00 UTC));
+    let deps = Deps::memory(&MemoryAdapters::at(datetime!(2026-11-23 09:00 UTC)));
     let at = datetime!(2026-11-23 09:00 UTC);
     deps.templates
         .put_version(&Template {
@@ -197,6 +197,11 @@ impl Ports for CancellingPorts {
     type Recipients = <MemoryPorts as Ports>::Recipients;
     type SendLog = <MemoryPorts as Ports>::SendLog;
     type Clock = <MemoryPorts as Ports>::Clock;
+    type Ledger = <MemoryPorts as Ports>::Ledger;
+    type ResultLog = <MemoryPorts as Ports>::ResultLog;
+    type Mailer = <MemoryPorts as Ports>::Mailer;
+    type Scheduler = <MemoryPorts as Ports>::Scheduler;
+    type Ids = <MemoryPorts as Ports>::Ids;
 }
 
 #[tokio::test]

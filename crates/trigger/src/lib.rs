@@ -8,12 +8,12 @@
 //! the campaign's current one comes from a superseded schedule and is ignored; one that fires
 //! more than [`MISSED_AFTER`] late is recorded as `missed` rather than sent hours after the time.
 
-use fanmail_common::aws::SqsQueue;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{CampaignStatus, ScheduledSend, SplitJob};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
-use fanmail_common::store::{CampaignStore, DynamoCampaignStore, StoreError};
+use fanmail_common::store::{CampaignStore, StoreError};
 use fanmail_common::system::SystemClock;
+use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Serialize;
 
@@ -35,19 +35,27 @@ impl Config {
     }
 }
 
-pub struct Deps<C, Q, K> {
-    pub campaigns: C,
-    pub split_jobs: Q,
-    pub clock: K,
+pub struct Deps<P: Ports> {
+    pub campaigns: P::Campaigns,
+    pub split_jobs: P::Queue,
+    pub clock: P::Clock,
 }
 
-pub type AwsDeps = Deps<DynamoCampaignStore, SqsQueue, SystemClock>;
+impl Deps<AwsPorts> {
+    /// The production wiring, shared by `main.rs` and the local runner.
+    pub fn aws(aws: &AwsAdapters, config: &Config) -> Self {
+        Self {
+            campaigns: aws.campaigns(&config.campaigns_table),
+            split_jobs: aws.queue(&config.split_jobs_queue_url),
+            clock: SystemClock,
+        }
+    }
+}
 
-pub fn aws_deps(sdk: &aws_config::SdkConfig, config: &Config) -> AwsDeps {
-    Deps {
-        campaigns: DynamoCampaignStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.campaigns_table),
-        split_jobs: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.split_jobs_queue_url),
-        clock: SystemClock,
+impl Deps<MemoryPorts> {
+    /// Wired to one in-memory world.
+    pub fn memory(world: &MemoryAdapters) -> Self {
+        Self { campaigns: world.campaigns.clone(), split_jobs: world.split_jobs.clone(), clock: world.clock.clone() }
     }
 }
 
@@ -68,10 +76,7 @@ pub struct TriggerResult {
     pub outcome: TriggerOutcome,
 }
 
-pub async fn handler<C: CampaignStore, Q: Queue, K: Clock>(
-    deps: &Deps<C, Q, K>,
-    event: LambdaEvent<serde_json::Value>,
-) -> Result<TriggerResult, Error> {
+pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<serde_json::Value>) -> Result<TriggerResult, Error> {
     let payload: ScheduledSend = match serde_json::from_value(event.payload) {
         Ok(payload) => payload,
         Err(e) => {
@@ -85,10 +90,7 @@ pub async fn handler<C: CampaignStore, Q: Queue, K: Clock>(
     Ok(TriggerResult { outcome })
 }
 
-async fn trigger<C: CampaignStore, Q: Queue, K: Clock>(
-    deps: &Deps<C, Q, K>,
-    payload: &ScheduledSend,
-) -> Result<TriggerOutcome, Error> {
+async fn trigger<P: Ports>(deps: &Deps<P>, payload: &ScheduledSend) -> Result<TriggerOutcome, Error> {
     let Some(mut campaign) = deps.campaigns.get(&payload.campaign_id).await? else {
         return Ok(TriggerOutcome::UnknownCampaign);
     };
@@ -131,8 +133,7 @@ async fn trigger<C: CampaignStore, Q: Queue, K: Clock>(
 mod tests {
     use super::*;
     use fanmail_common::domain::*;
-    use fanmail_common::memory::{ManualClock, MemoryQueue};
-    use fanmail_common::store::MemoryCampaignStore;
+
     use std::str::FromStr;
     use time::macros::datetime;
 
@@ -159,20 +160,13 @@ mod tests {
         }
     }
 
-    async fn deps_with(c: Campaign, now: time::OffsetDateTime) -> Deps<MemoryCampaignStore, MemoryQueue, ManualClock> {
-        let deps = Deps {
-            campaigns: MemoryCampaignStore::default(),
-            split_jobs: MemoryQueue::default(),
-            clock: ManualClock::at(now),
-        };
+    async fn deps_with(c: Campaign, now: time::OffsetDateTime) -> Deps<MemoryPorts> {
+        let deps = Deps::memory(&MemoryAdapters::at(now));
         deps.campaigns.create(&c).await.unwrap();
         deps
     }
 
-    async fn fire(
-        deps: &Deps<MemoryCampaignStore, MemoryQueue, ManualClock>,
-        payload: serde_json::Value,
-    ) -> TriggerOutcome {
+    async fn fire(deps: &Deps<MemoryPorts>, payload: serde_json::Value) -> TriggerOutcome {
         handler(deps, LambdaEvent::new(payload, Default::default())).await.unwrap().outcome
     }
 

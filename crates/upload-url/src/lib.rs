@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::aws::{s3_client, S3ObjectStore};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::ports::{Clock, IdGenerator, ObjectStore};
 use fanmail_common::system::{RandomIds, SystemClock};
+use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
 use serde::{Deserialize, Serialize};
 
@@ -39,23 +39,25 @@ impl Config {
     }
 }
 
-pub struct Deps<O, I, C> {
-    pub store: O,
-    pub ids: I,
+pub struct Deps<P: Ports> {
+    pub store: P::Objects,
+    pub ids: P::Ids,
     /// When the upload URL is signed, and so when it expires.
-    pub clock: C,
+    pub clock: P::Clock,
     pub config: Config,
 }
 
-pub type AwsDeps = Deps<S3ObjectStore, RandomIds, SystemClock>;
+impl Deps<AwsPorts> {
+    /// The production wiring, shared by `main.rs` and the local runner.
+    pub fn aws(aws: &AwsAdapters, config: Config) -> Self {
+        Self { store: aws.objects(&config.bucket), ids: RandomIds, clock: SystemClock, config }
+    }
+}
 
-/// The production wiring, shared by `main.rs` and the local runner.
-pub fn aws_deps(sdk: &aws_config::SdkConfig, config: Config) -> AwsDeps {
-    Deps {
-        store: S3ObjectStore::new(s3_client(sdk), config.bucket.clone()),
-        ids: RandomIds,
-        clock: SystemClock,
-        config,
+impl Deps<MemoryPorts> {
+    /// Wired to one in-memory world.
+    pub fn memory(world: &MemoryAdapters, config: Config) -> Self {
+        Self { store: world.objects.clone(), ids: world.ids.clone(), clock: world.clock.clone(), config }
     }
 }
 
@@ -104,8 +106,8 @@ fn image_extension(content_type: &str) -> Option<&'static str> {
     }
 }
 
-pub async fn handler<O: ObjectStore, I: IdGenerator, C: Clock>(
-    deps: &Deps<O, I, C>,
+pub async fn handler<P: Ports>(
+    deps: &Deps<P>,
     event: LambdaEvent<ApiGatewayV2httpRequest>,
 ) -> Result<ApiGatewayV2httpResponse, Error> {
     let request = event.payload;
@@ -116,8 +118,8 @@ pub async fn handler<O: ObjectStore, I: IdGenerator, C: Clock>(
     Ok(result.unwrap_or_else(ApiError::into_response))
 }
 
-async fn create_upload<O: ObjectStore, I: IdGenerator, C: Clock>(
-    deps: &Deps<O, I, C>,
+async fn create_upload<P: Ports>(
+    deps: &Deps<P>,
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body: UploadRequest = request.json_body()?;
@@ -178,21 +180,21 @@ async fn create_upload<O: ObjectStore, I: IdGenerator, C: Clock>(
 mod tests {
     use super::*;
     use aws_lambda_events::encodings::Body;
-    use fanmail_common::memory::{ManualClock, MemoryObjectStore, SequentialIds};
+    use fanmail_common::memory::SequentialIds;
     use time::macros::datetime;
 
-    fn deps() -> Deps<MemoryObjectStore, SequentialIds, ManualClock> {
-        Deps {
-            store: MemoryObjectStore::default(),
+    fn deps() -> Deps<MemoryPorts> {
+        let world = MemoryAdapters {
             ids: SequentialIds::with_prefix("u"),
-            clock: ManualClock::at(datetime!(2026-11-23 09:00 UTC)),
-            config: Config {
-                bucket: "b".into(),
-                max_csv_bytes: 1000,
-                max_image_bytes: 100,
-                images_base_url: "https://img.example.com".into(),
-            },
-        }
+            ..MemoryAdapters::at(datetime!(2026-11-23 09:00 UTC))
+        };
+        let config = Config {
+            bucket: "b".into(),
+            max_csv_bytes: 1000,
+            max_image_bytes: 100,
+            images_base_url: "https://img.example.com".into(),
+        };
+        Deps::memory(&world, config)
     }
 
     async fn call(body: &str) -> (i64, serde_json::Value) {

@@ -1,11 +1,13 @@
 use fanmail_common::config::Env;
-use fanmail_upload_url::{aws_deps, handler, Config};
+use fanmail_common::wiring::AwsAdapters;
+use fanmail_upload_url::{handler, Config, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     fanmail_common::telemetry::init_lambda();
     let config = Config::from_env(&Env::process())?;
-    let deps = aws_deps(&fanmail_common::aws::load_sdk_config().await, config);
+    let sdk = fanmail_common::aws::load_sdk_config().await;
+    let deps = Deps::aws(&AwsAdapters::new(&sdk), config);
     run(service_fn(|event: LambdaEvent<_>| handler(&deps, event))).await
 }

@@ -24,7 +24,7 @@ use fanmail_common::domain::{
     Campaign, CampaignCounters, CampaignId, CampaignStatus, EmailAddress, RecipientStatus, Sender, SplitJob,
     Suppression, SuppressionReason, SuppressionScope, Template, TemplateId, UnsubscribeKey,
 };
-use fanmail_common::memory::MemoryObjectStore;
+use fanmail_common::memory::{MemoryObjectStore, MemoryScheduler, SequentialIds};
 use fanmail_common::ports::{Clock, ObjectStore, OutgoingMessage, Queue};
 use fanmail_common::recipient_list::recipient_id;
 use fanmail_common::store::{
@@ -32,6 +32,7 @@ use fanmail_common::store::{
     MemoryTemplateStore, StoreSendLog, SuppressionStore, TemplateStore,
 };
 use fanmail_common::system::SystemClock;
+use fanmail_common::wiring::{MemoryResultLog, MemorySendLog, Ports};
 use lambda_runtime::{Context, LambdaEvent};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -269,6 +270,13 @@ struct SimClock {
     scale: f64,
 }
 
+impl SimClock {
+    /// The same clock running at wall speed.
+    fn at_wall_speed(&self) -> Self {
+        Self { scale: 1.0, ..self.clone() }
+    }
+}
+
 impl Clock for SimClock {
     fn now(&self) -> OffsetDateTime {
         let elapsed = self.started.elapsed().mul_f64(self.scale);
@@ -276,33 +284,24 @@ impl Clock for SimClock {
     }
 }
 
-type SendLog = StoreSendLog<MemoryRecipientStore, MemoryCampaignStore, MemoryLedger>;
+/// The simulation's adapters: the memory stores, with crash points around the sender's claims,
+/// SQS- and SES-like stand-ins, and a clock whose speed the time scale sets.
+struct SimPorts;
 
-struct SenderPorts;
-
-impl fanmail_sender::Ports for SenderPorts {
+impl Ports for SimPorts {
     type Templates = MemoryTemplateStore;
     type Campaigns = MemoryCampaignStore;
     type Recipients = CrashingRecipients<MemoryRecipientStore>;
     type Suppressions = MemorySuppressionStore;
-    type SendLog = SendLog;
-    type Mailer = InstanceMailer;
-    type Queue = SimQueue;
-    type Clock = SimClock;
-}
-
-struct SplitterPorts;
-
-impl fanmail_splitter::Ports for SplitterPorts {
-    type Templates = MemoryTemplateStore;
-    type Campaigns = MemoryCampaignStore;
+    type Ledger = MemoryLedger;
+    type SendLog = MemorySendLog;
+    type ResultLog = MemoryResultLog;
     type Objects = MemoryObjectStore;
     type Queue = SimQueue;
-    type Suppressions = MemorySuppressionStore;
-    type Recipients = MemoryRecipientStore;
-    type SendLog = SendLog;
-    // The splitter's deadline runs on the wall clock, like SES latency and pacing.
-    type Clock = SystemClock;
+    type Mailer = InstanceMailer;
+    type Scheduler = MemoryScheduler;
+    type Clock = SimClock;
+    type Ids = SequentialIds;
 }
 
 /// Everything the instances share: the stand-ins for AWS.
@@ -327,7 +326,7 @@ const CAMPAIGN: &str = "scale";
 const KEY: &[u8] = b"the simulation's unsubscribe key, 32+ bytes";
 
 impl World {
-    fn send_log(&self) -> SendLog {
+    fn send_log(&self) -> MemorySendLog {
         StoreSendLog {
             recipients: self.recipients.clone(),
             campaigns: self.campaigns.clone(),
@@ -335,8 +334,8 @@ impl World {
         }
     }
 
-    /// A fresh sender instance (a cold start), wired as `fanmail_sender::aws_deps` wires AWS.
-    fn sender(&self, crash: Arc<Crash>) -> fanmail_sender::Deps<SenderPorts> {
+    /// A fresh sender instance (a cold start), wired as `fanmail_sender::Deps::aws` wires AWS.
+    fn sender(&self, crash: Arc<Crash>) -> fanmail_sender::Deps<SimPorts> {
         let config = fanmail_sender::Config {
             templates_table: "templates".into(),
             campaigns_table: "campaigns".into(),
@@ -402,16 +401,18 @@ fn acknowledge<E>(queue: &SimQueue, batch: &[Received], result: Result<aws_lambd
 }
 
 async fn splitter_instance(world: Arc<World>, objects: MemoryObjectStore) {
-    let deps = fanmail_splitter::Deps::<SplitterPorts> {
+    let deps = fanmail_splitter::Deps::<SimPorts> {
         templates: world.templates.clone(),
         campaigns: world.campaigns.clone(),
         objects,
         split_jobs: world.split_jobs.clone(),
         recipient_jobs: world.recipient_jobs.clone(),
         suppressions: world.suppressions.clone(),
-        recipients: world.recipients.clone(),
+        // The splitter never crashes here: an unarmed switch.
+        recipients: CrashingRecipients { inner: world.recipients.clone(), crash: Arc::default() },
         send_log: world.send_log(),
-        clock: SystemClock,
+        // Its deadline runs on the wall clock, like SES latency and pacing.
+        clock: world.clock.at_wall_speed(),
     };
     while !world.stop.load(Ordering::Relaxed) {
         let batch = world.split_jobs.receive(1);

@@ -187,7 +187,7 @@ fn every_variable_a_function_reads_is_set_by_the_template_and_none_is_stale() {
 
 #[tokio::test]
 async fn every_route_in_the_template_reaches_its_handler() {
-    use fanmail_common::memory::*;
+    use fanmail_common::wiring::MemoryAdapters;
     let t = template();
     let routes = t.http_routes().unwrap();
     assert!(routes.iter().any(|r| r.route_key() == "GET /health" && r.public));
@@ -199,14 +199,9 @@ async fn every_route_in_the_template_reaches_its_handler() {
         Some(if k.starts_with("UPLOAD_MAX") { "1000".to_string() } else { format!("stand-in-{k}") })
     });
     let key = fanmail_common::domain::UnsubscribeKey::new(vec![7; 32]).unwrap();
-    let api =
-        fanmail_api::memory_deps(fanmail_api::Config::from_env(&env).unwrap(), time::OffsetDateTime::UNIX_EPOCH, key);
-    let uploads = fanmail_upload_url::Deps {
-        store: MemoryObjectStore::default(),
-        ids: SequentialIds::with_prefix("u"),
-        clock: fanmail_common::memory::ManualClock::at(time::OffsetDateTime::UNIX_EPOCH),
-        config: fanmail_upload_url::Config::from_env(&env).unwrap(),
-    };
+    let world = MemoryAdapters::at(time::OffsetDateTime::UNIX_EPOCH);
+    let api = fanmail_api::Deps::memory(&world, fanmail_api::Config::from_env(&env).unwrap(), key);
+    let uploads = fanmail_upload_url::Deps::memory(&world, fanmail_upload_url::Config::from_env(&env).unwrap());
     for route in routes {
         let mut request = aws_lambda_events::apigw::ApiGatewayV2httpRequest::default();
         request.route_key = Some(route.route_key());
