@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::domain::{
-    rejected_rows_key, Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, EmailAddress, Recipient,
-    RecipientJob, RecipientStatus, RejectedRow, ScheduledSend, SendAt, Sender, SplitJob, TemplateId,
+    rejected_rows_key, Campaign, CampaignCounters, CampaignId, CampaignStatus, Counter, CounterDelta, EmailAddress,
+    Recipient, RecipientJob, RecipientStatus, RejectedRow, ScheduledSend, SendAt, Sender, SplitJob, TemplateId,
 };
 use fanmail_common::ports::{
     Clock, IdGenerator, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, ScheduleSpec, Scheduler, SchedulerError,
 };
+use fanmail_common::store::campaigns::complete_if_done;
 use fanmail_common::store::{CampaignStore, Ledger, RecipientStore, StoreError, TemplateStore};
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
@@ -150,7 +151,7 @@ pub async fn create<P: Ports>(
         Ok(None) => {
             return Err(unprocessable("list_not_found", format!("no list was uploaded at '{}'", input.list_key)))
         }
-        Err(e) => return Err(ApiError::unavailable(e)),
+        Err(e) => return Err(e.into()),
     }
 
     let now = deps.clock.now();
@@ -204,7 +205,7 @@ pub async fn create<P: Ports>(
                 .campaigns
                 .transition(&id, &[CampaignStatus::Scheduled], CampaignStatus::Failed, Some(reason), now)
                 .await;
-            return Err(ApiError::unavailable(e));
+            return Err(e.into());
         }
         tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, "campaign scheduled");
         return Ok(json_response(202, &CampaignView::from(&campaign)));
@@ -214,7 +215,7 @@ pub async fn create<P: Ports>(
         let reason = "the split job could not be queued; create the campaign again";
         let _ =
             deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Failed, Some(reason), now).await;
-        return Err(ApiError::unavailable(e));
+        return Err(e.into());
     }
     tracing::info!(campaign = %id, template = %campaign.template_id, version = campaign.template_version, "campaign queued");
     Ok(json_response(202, &CampaignView::from(&campaign)))
@@ -225,16 +226,7 @@ pub async fn get<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
-    let mut campaign = existing(deps, &id).await?;
-    if campaign.all_recipients_done() {
-        // The senders complete a campaign themselves; this covers one no batch has re-read since.
-        let now = deps.clock.now();
-        match deps.campaigns.transition(&id, &[CampaignStatus::Sending], CampaignStatus::Completed, None, now).await {
-            Ok(done) => campaign = done,
-            Err(StoreError::Conflict { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let campaign = existing(deps, &id).await?;
     Ok(json_response(200, &CampaignView::from(&campaign)))
 }
 
@@ -283,7 +275,7 @@ pub async fn reschedule<P: Ports>(
         other => other,
     };
     // The campaign already carries the new generation: the old schedule can no longer start it.
-    updated.map_err(ApiError::unavailable)?;
+    updated?;
     tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, generation = campaign.schedule_generation, "campaign rescheduled");
     Ok(json_response(200, &CampaignView::from(&campaign)))
 }
@@ -364,11 +356,13 @@ pub async fn resume<P: Ports>(
         }
         Err(e) => return Err(e.into()),
     };
+    // Paused just as its last outcomes were counted: nothing is left to send.
+    let campaign = complete_if_done(&deps.campaigns, campaign, deps.clock.now()).await?;
     if !campaign.split_finished {
         let job =
             SplitJob { campaign_id: id.clone(), resume_after_row: campaign.split_rows, run: campaign.report_parts };
         let body = serde_json::to_string(&job).map_err(ApiError::internal)?;
-        deps.split_jobs.send_all(&[OutgoingMessage::new("resume", body)]).await.map_err(ApiError::unavailable)?;
+        deps.split_jobs.send_all(&[OutgoingMessage::new("resume", body)]).await?;
     }
     let mut requeued = requeue_parked(deps, &id).await?;
     tokio::time::sleep(RESUME_SWEEP_DELAY).await;
@@ -386,7 +380,7 @@ async fn requeue<P: Ports>(deps: &Deps<P>, recipients: &[Recipient]) -> Result<u
             OutgoingMessage::new(i.to_string(), serde_json::to_string(&RecipientJob::from(r)).expect("jobs serialise"))
         })
         .collect();
-    deps.recipient_jobs.send_all(&messages).await.map_err(ApiError::unavailable)?;
+    deps.recipient_jobs.send_all(&messages).await?;
     Ok(messages.len())
 }
 
@@ -453,7 +447,7 @@ pub async fn retry_failed<P: Ports>(
     }
     let requeued = requeue(deps, &retry).await?;
     // They are counted again when their new attempt ends.
-    deps.campaigns.add_counters(&id, &CounterDelta::default().add("failed", -retryable_failures)).await?;
+    deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Failed, -retryable_failures)).await?;
     tracing::info!(campaign = %id, requeued, "failed recipients re-queued");
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }
@@ -480,7 +474,7 @@ pub async fn rejected_rows<P: Ports>(
                 body.read_to_string(&mut text).await.map_err(ApiError::unavailable)?;
             }
             Err(ObjectStoreError::NotFound(_)) => continue,
-            Err(e) => return Err(ApiError::unavailable(e)),
+            Err(e) => return Err(e.into()),
         }
         for line in text.lines().filter(|l| !l.is_empty()) {
             rows.push(serde_json::from_str(line).map_err(ApiError::internal)?);
@@ -497,9 +491,10 @@ mod tests {
     use crate::test_support::{call, deps};
     use crate::{Deps, MemoryPorts};
     use fanmail_common::domain::{
-        CampaignStatus, CounterDelta, EmailAddress, RecipientJob, RecipientStatus, SplitJob, Template, TemplateId,
+        CampaignStatus, Counter, CounterDelta, EmailAddress, RecipientJob, RecipientStatus, SplitJob, Template,
+        TemplateId,
     };
-    use fanmail_common::ports::ObjectStore;
+    use fanmail_common::ports::{Clock, ObjectStore};
     use fanmail_common::store::{CampaignStore, RecipientStore, TemplateStore};
     use serde_json::json;
     use time::macros::datetime;
@@ -623,7 +618,10 @@ mod tests {
             };
             deps.campaigns.transition(&id, &[from], to, None, at).await.unwrap();
         }
-        deps.campaigns.add_counters(&id, &CounterDelta::default().add("failed", 2).add("sent", 1)).await.unwrap();
+        deps.campaigns
+            .add_counters(&id, &CounterDelta::default().add(Counter::Failed, 2).add(Counter::Sent, 1))
+            .await
+            .unwrap();
 
         let (status, json) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
         assert_eq!((status, json["requeued"].as_u64()), (202, Some(2)), "{json}");
@@ -752,6 +750,43 @@ mod tests {
         assert!(requeued.iter().all(|j| j.recipient_id.as_str() == "r1") && !requeued.is_empty());
         let (status, _) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
         assert_eq!(status, 409, "a running campaign cannot be resumed");
+    }
+
+    /// A created campaign moved to `sending` with every one of its `total` recipients sent.
+    async fn sent_in_full(deps: &Deps<MemoryPorts>, total: u64) -> fanmail_common::domain::CampaignId {
+        use fanmail_common::domain::SplitTotals;
+        let (_, created) = call(deps, "POST /campaigns", None, &[], Some(input())).await;
+        let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
+        let at = deps.clock.now();
+        deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, at).await.unwrap();
+        let totals = SplitTotals { total, queued: total, finished: true, ..Default::default() };
+        deps.campaigns.set_split_totals(&id, &totals).await.unwrap();
+        deps.campaigns.transition(&id, &[CampaignStatus::Splitting], CampaignStatus::Sending, None, at).await.unwrap();
+        deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Sent, total as i64)).await.unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn reading_a_campaign_never_changes_it() {
+        let deps = ready().await;
+        let id = sent_in_full(&deps, 2).await;
+        let before = deps.campaigns.get(&id).await.unwrap().unwrap();
+        let (status, json) = call(&deps, "GET /campaigns/{id}", Some(id.as_str()), &[], None).await;
+        assert_eq!((status, json["status"].as_str()), (200, Some("sending")));
+        assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap(), before, "a GET writes nothing");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resuming_a_campaign_whose_every_outcome_is_counted_completes_it() {
+        let deps = ready().await;
+        let id = sent_in_full(&deps, 2).await;
+        let at = deps.clock.now();
+        deps.campaigns.transition(&id, &[CampaignStatus::Sending], CampaignStatus::Paused, None, at).await.unwrap();
+        let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
+        assert_eq!(
+            (status, json["campaign"]["status"].as_str(), json["requeued"].as_u64()),
+            (202, Some("completed"), Some(0))
+        );
     }
 
     #[tokio::test]

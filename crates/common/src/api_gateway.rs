@@ -9,6 +9,7 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::ports::{ObjectStoreError, QueueError, SchedulerError};
 use crate::store::StoreError;
 
 /// An error answered to an API client.
@@ -58,6 +59,38 @@ impl From<StoreError> for ApiError {
             }
             e @ (StoreError::Throttled | StoreError::Unavailable(_)) => Self::unavailable(e),
             e @ StoreError::Corrupt(_) => Self::internal(e),
+        }
+    }
+}
+
+/// Only a fault that may pass is a 503 ("retry shortly"); one that will not is a 500.
+impl From<QueueError> for ApiError {
+    fn from(err: QueueError) -> Self {
+        if err.retryable() {
+            Self::unavailable(err)
+        } else {
+            Self::internal(err)
+        }
+    }
+}
+
+impl From<SchedulerError> for ApiError {
+    fn from(err: SchedulerError) -> Self {
+        match err {
+            SchedulerError::NotFound(name) => Self::not_found(format!("schedule {name} does not exist")),
+            SchedulerError::AlreadyExists(name) => Self::conflict(format!("schedule {name} already exists")),
+            e if e.retryable() => Self::unavailable(e),
+            e => Self::internal(e),
+        }
+    }
+}
+
+impl From<ObjectStoreError> for ApiError {
+    fn from(err: ObjectStoreError) -> Self {
+        match err {
+            ObjectStoreError::NotFound(key) => Self::not_found(format!("{key} does not exist")),
+            e if e.retryable() => Self::unavailable(e),
+            e => Self::internal(e),
         }
     }
 }
@@ -166,10 +199,31 @@ mod tests {
     #[test]
     fn store_errors_map_to_status_codes() {
         assert_eq!(ApiError::from(StoreError::NotFound("campaign c1".into())).status, 404);
-        assert_eq!(ApiError::from(StoreError::Conflict { current: "sending".into() }).status, 409);
+        assert_eq!(
+            ApiError::from(StoreError::Conflict { current: crate::domain::RecipientStatus::Sending.into() }).status,
+            409
+        );
         assert_eq!(ApiError::from(StoreError::BadCursor).status, 400);
         assert_eq!(ApiError::from(StoreError::Throttled).status, 503);
         assert_eq!(ApiError::from(StoreError::Corrupt("x".into())).status, 500);
+    }
+
+    #[test]
+    fn queue_scheduler_and_object_store_errors_map_by_their_kind() {
+        let too_large = QueueError::TooLarge { id: "m".into(), size: 300_000, limit: 262_144 };
+        assert_eq!(ApiError::from(too_large).status, 500, "a message that will never fit is no reason to retry");
+        assert_eq!(ApiError::from(QueueError::Throttled).status, 503);
+        assert_eq!(
+            ApiError::from(QueueError::Partial { failed_ids: vec!["m".into()], reason: "x".into() }).status,
+            503
+        );
+        assert_eq!(ApiError::from(SchedulerError::Invalid("bad role".into())).status, 500);
+        assert_eq!(ApiError::from(SchedulerError::Unavailable("x".into())).status, 503);
+        assert_eq!(ApiError::from(SchedulerError::NotFound("s".into())).status, 404);
+        assert_eq!(ApiError::from(SchedulerError::AlreadyExists("s".into())).status, 409);
+        assert_eq!(ApiError::from(ObjectStoreError::NotFound("lists/x.csv".into())).status, 404);
+        assert_eq!(ApiError::from(ObjectStoreError::Refused("AccessDenied".into())).status, 500);
+        assert_eq!(ApiError::from(ObjectStoreError::Throttled).status, 503);
     }
 
     #[test]

@@ -26,7 +26,9 @@ use fanmail_common::domain::{
     SuppressionReason, SuppressionScope, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
 };
 use fanmail_common::ports::Clock;
-use fanmail_common::store::{CampaignStore, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore};
+use fanmail_common::store::{
+    CampaignStore, FoundStatus, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore,
+};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
@@ -163,7 +165,7 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SnsEvent>) -> 
 #[derive(Debug, thiserror::Error)]
 enum RecordError {
     #[error("the recipient is still {current}: its send is not recorded yet")]
-    Early { current: String },
+    Early { current: FoundStatus },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

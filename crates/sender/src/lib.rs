@@ -43,6 +43,7 @@ use fanmail_common::pacing::Pacer;
 use fanmail_common::ports::{Clock, MailError, Mailer, OutgoingMail, OutgoingMessage, Queue};
 use fanmail_common::render::{MailData, MailTemplate};
 use fanmail_common::sqs_batch::decode;
+use fanmail_common::store::campaigns::complete_if_done;
 use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError, SuppressionStore, TemplateStore};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -218,29 +219,19 @@ impl<P: Ports> Deps<P> {
             }
         }
         let Some(campaign) = self.campaigns.get(id).await? else { return Ok(None) };
-        let campaign = Arc::new(self.complete_if_done(campaign).await?);
+        let campaign = Arc::new(campaign);
         self.warm.campaigns.lock().unwrap().insert(id.clone(), (now, campaign.clone()));
         Ok(Some(campaign))
     }
 
-    /// Moves a campaign whose every recipient is done to `completed`.
-    async fn complete_if_done(&self, campaign: Campaign) -> Result<Campaign, StoreError> {
-        if !campaign.all_recipients_done() {
-            return Ok(campaign);
-        }
-        let now = self.clock.now();
-        match self
-            .campaigns
-            .transition(&campaign.id, &[CampaignStatus::Sending], CampaignStatus::Completed, None, now)
-            .await
-        {
-            Ok(done) => {
-                tracing::info!(campaign = %done.id, sent = done.counters.sent, failed = done.counters.failed, "campaign completed");
-                Ok(done)
-            }
-            Err(StoreError::Conflict { .. }) => Ok(campaign),
-            Err(e) => Err(e),
-        }
+    /// Reads the campaign afresh after this instance recorded outcomes, and completes it if
+    /// they were its last.
+    async fn complete_if_done(&self, id: &CampaignId) -> Result<(), StoreError> {
+        let read_at = tokio::time::Instant::now();
+        let Some(campaign) = self.campaigns.get(id).await? else { return Ok(()) };
+        let campaign = complete_if_done(&self.campaigns, campaign, self.clock.now()).await?;
+        self.warm.campaigns.lock().unwrap().insert(id.clone(), (read_at, Arc::new(campaign)));
+        Ok(())
     }
 
     /// The pinned template, compiled once per instance.
@@ -372,9 +363,7 @@ async fn send_campaign_batch<P: Ports>(
             // few seconds (not after the whole visibility timeout). Once that send is recorded
             // the copy is acknowledged; if its sender died, the copy takes over when the lease
             // runs out.
-            Err(StoreError::Conflict { current }) if current == RecipientStatus::Sending.as_str() => {
-                busy.push(delivery)
-            }
+            Err(StoreError::Conflict { current }) if current == RecipientStatus::Sending => busy.push(delivery),
             // Already sent (or otherwise done): a redelivery, acknowledged without sending.
             Err(StoreError::Conflict { current }) => {
                 tracing::info!(campaign = %campaign_id, recipient = %delivery.job.recipient_id, status = %current, "redelivered message for a finished recipient; not sent again");
@@ -419,10 +408,12 @@ async fn send_campaign_batch<P: Ports>(
     }
     failed.extend(requeue(deps, &throttled).await);
     let all_senders_rate = deps.warm.pacer.rate() * f64::from(deps.config.sender_concurrency);
-    if campaign.status == CampaignStatus::Sending && near_the_end(&campaign, all_senders_rate) {
-        // Near the end, read afresh so the batch that finishes the campaign also completes it.
-        deps.warm.campaigns.lock().unwrap().remove(campaign_id);
-        let _ = deps.campaign(campaign_id).await;
+    // Near the end (by counts that may be seconds old, and whatever status they were read
+    // with), the batch that records the last outcomes completes the campaign.
+    if near_the_end(&campaign, all_senders_rate) {
+        if let Err(e) = deps.complete_if_done(campaign_id).await {
+            tracing::warn!(campaign = %campaign_id, error = %e, "could not check whether the campaign is done");
+        }
     }
     failed
 }

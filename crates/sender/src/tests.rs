@@ -306,10 +306,10 @@ async fn a_fast_campaign_completes_even_when_its_last_batch_sees_counts_from_sec
     let totals = SplitTotals { total: 2000, queued: 2000, report_parts: 1, finished: true, ..Default::default() };
     world.campaigns.set_split_totals(&id, &totals).await.unwrap();
     // Other instances have sent half; this one caches the campaign with its first batch.
-    world.campaigns.add_counters(&id, &CounterDelta::default().add("sent", 1000)).await.unwrap();
+    world.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Sent, 1000)).await.unwrap();
     deliver(&world, &[job(1)], 1).await;
     // Within the cache's lifetime the others send all but one (1,000/s can do that in 2 s)...
-    world.campaigns.add_counters(&id, &CounterDelta::default().add("sent", 998)).await.unwrap();
+    world.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Sent, 998)).await.unwrap();
     // ...and this instance sends the last, with counts that still show a thousand to go.
     deliver(&world, &[job(2)], 1).await;
     let campaign = world.campaigns.get(&id).await.unwrap().unwrap();

@@ -30,6 +30,7 @@ use fanmail_common::ports::{Clock, ObjectStore, ObjectStoreError, OutgoingMessag
 use fanmail_common::recipient_list::{ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
+use fanmail_common::store::campaigns::complete_if_done;
 use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError, SuppressionStore, TemplateStore};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -428,7 +429,12 @@ impl Run {
         };
         let now = deps.clock.now();
         match deps.campaigns.transition(&campaign.id, &[CampaignStatus::Splitting], to, reason, now).await {
-            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            // The senders may have counted every outcome before the hand-over (a short list,
+            // or one whose addresses were all suppressed): then nobody else would complete it.
+            Ok(handed_over) => {
+                complete_if_done(&deps.campaigns, handed_over, now).await?;
+            }
+            Err(StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
         tracing::info!(

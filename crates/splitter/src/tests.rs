@@ -309,3 +309,26 @@ async fn with_time_left_by_the_injected_clock_a_split_runs_to_the_end() {
     let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
     assert_eq!((campaign.status, campaign.counters.total), (CampaignStatus::Sending, 1000));
 }
+
+#[tokio::test]
+async fn a_list_whose_every_address_is_suppressed_completes_at_the_hand_over() {
+    let deps = deps_with(b"email,name\nkim@example.com,Kim\nlee@example.com,Lee\n", "<p>{{name}}</p>", &[]).await;
+    for address in ["kim@example.com", "lee@example.com"] {
+        let suppression = Suppression {
+            address: EmailAddress::parse(address).unwrap(),
+            scope: SuppressionScope::All,
+            reason: SuppressionReason::Complaint,
+            campaign_id: None,
+            created_at: datetime!(2026-11-23 08:00 UTC),
+        };
+        deps.suppressions.put(&suppression).await.unwrap();
+    }
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    assert!(queued_jobs(&deps).is_empty());
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!(
+        (campaign.status, campaign.counters.skipped),
+        (CampaignStatus::Completed, 2),
+        "nobody is left to complete it"
+    );
+}

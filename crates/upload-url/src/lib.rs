@@ -155,11 +155,7 @@ async fn create_upload<P: Ports>(
             format!("{} bytes is over the limit of {max_bytes} bytes for this kind of upload", body.size),
         ));
     }
-    let presigned = deps
-        .store
-        .presign_put(&key, &content_type, body.size, deps.clock.now(), UPLOAD_EXPIRY)
-        .await
-        .map_err(ApiError::internal)?;
+    let presigned = deps.store.presign_put(&key, &content_type, body.size, deps.clock.now(), UPLOAD_EXPIRY).await?;
     let image_url = matches!(body.kind, UploadKind::Image).then(|| format!("{}/{key}", deps.config.images_base_url));
     tracing::info!(key = %key, size = body.size, "presigned upload issued");
     Ok(json_response(

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{CampaignId, EmailAddress, TemplateId};
+use super::{CampaignCounters, CampaignId, EmailAddress, TemplateId};
 
 /// Where a campaign is in its life. Every change is a conditional write from an expected status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,11 +58,44 @@ impl CampaignStatus {
         }
     }
 
-    /// No transition leaves a final status.
+    /// Whether [`TRANSITIONS`] lets a campaign go from this status to `to`.
+    pub fn may_become(self, to: CampaignStatus) -> bool {
+        TRANSITIONS.contains(&(self, to))
+    }
+
+    /// No transition leaves a final status (a completed campaign is not final: its failed
+    /// recipients can be retried).
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Cancelled | Self::Completed | Self::Failed | Self::Missed)
+        !TRANSITIONS.iter().any(|(from, _)| *from == self)
     }
 }
+
+/// Every change of status a campaign may make, `(from, to)`; the stores refuse any other.
+pub const TRANSITIONS: [(CampaignStatus, CampaignStatus); 20] = {
+    use CampaignStatus::*;
+    [
+        (Scheduled, Queued),    // its schedule fired
+        (Scheduled, Missed),    // ... far too late
+        (Scheduled, Failed),    // its schedule could not be created
+        (Scheduled, Cancelled), //
+        (Queued, Splitting),    // the splitter took its job
+        (Queued, Failed),       // its split job could not be queued
+        (Queued, Paused),       //
+        (Queued, Cancelled),    //
+        (Splitting, Sending),   // every recipient is queued
+        (Splitting, Completed), // the list has no valid recipient
+        (Splitting, Failed),    // the list or the template cannot be used
+        (Splitting, Paused),    //
+        (Splitting, Cancelled), //
+        (Sending, Completed),   // every recipient reached a final state
+        (Sending, Paused),      // by hand, or at a harmful bounce or complaint rate
+        (Sending, Cancelled),   //
+        (Paused, Splitting),    // resumed before the split finished
+        (Paused, Sending),      // resumed after it
+        (Paused, Cancelled),    //
+        (Completed, Sending),   // its failed recipients are retried
+    ]
+};
 
 impl fmt::Display for CampaignStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -77,127 +110,6 @@ impl FromStr for CampaignStatus {
             .into_iter()
             .find(|status| status.as_str() == s)
             .ok_or_else(|| format!("unknown campaign status '{s}'"))
-    }
-}
-
-/// Per-campaign counters. The splitter, sender and recorder each add to their own fields with
-/// atomic increments, so no writer overwrites another. When a campaign is done,
-/// `total = sent + failed + skipped + stopped`; `rejected_rows` and `duplicates` count list rows
-/// that were not recipients at all.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CampaignCounters {
-    pub total: u64,
-    pub queued: u64,
-    pub sent: u64,
-    pub failed: u64,
-    /// Suppressed or unsubscribed addresses that were not mailed.
-    pub skipped: u64,
-    pub stopped: u64,
-    /// Rows repeating an address already in the list (sent once).
-    pub duplicates: u64,
-    pub rejected_rows: u64,
-    pub delivered: u64,
-    pub bounced: u64,
-    pub complained: u64,
-    /// Recipients with a transient (soft) bounce.
-    pub soft_bounced: u64,
-    pub opened: u64,
-    pub clicked: u64,
-    /// Recipients who unsubscribed through this campaign's link.
-    pub unsubscribed: u64,
-}
-
-impl CampaignCounters {
-    /// Field names, in the order used for storage and reports.
-    pub const FIELDS: [&'static str; 15] = [
-        "total",
-        "queued",
-        "sent",
-        "failed",
-        "skipped",
-        "stopped",
-        "duplicates",
-        "rejected_rows",
-        "delivered",
-        "bounced",
-        "complained",
-        "soft_bounced",
-        "opened",
-        "clicked",
-        "unsubscribed",
-    ];
-
-    pub fn get(&self, field: &str) -> Option<u64> {
-        Some(match field {
-            "total" => self.total,
-            "queued" => self.queued,
-            "sent" => self.sent,
-            "failed" => self.failed,
-            "skipped" => self.skipped,
-            "duplicates" => self.duplicates,
-            "stopped" => self.stopped,
-            "rejected_rows" => self.rejected_rows,
-            "delivered" => self.delivered,
-            "bounced" => self.bounced,
-            "complained" => self.complained,
-            "soft_bounced" => self.soft_bounced,
-            "opened" => self.opened,
-            "clicked" => self.clicked,
-            "unsubscribed" => self.unsubscribed,
-            _ => return None,
-        })
-    }
-
-    fn slot(&mut self, field: &str) -> Option<&mut u64> {
-        Some(match field {
-            "total" => &mut self.total,
-            "queued" => &mut self.queued,
-            "sent" => &mut self.sent,
-            "failed" => &mut self.failed,
-            "skipped" => &mut self.skipped,
-            "duplicates" => &mut self.duplicates,
-            "stopped" => &mut self.stopped,
-            "rejected_rows" => &mut self.rejected_rows,
-            "delivered" => &mut self.delivered,
-            "bounced" => &mut self.bounced,
-            "complained" => &mut self.complained,
-            "soft_bounced" => &mut self.soft_bounced,
-            "opened" => &mut self.opened,
-            "clicked" => &mut self.clicked,
-            "unsubscribed" => &mut self.unsubscribed,
-            _ => return None,
-        })
-    }
-
-    /// Adds a delta (as stored: counters never go below zero).
-    pub fn apply(&mut self, delta: &CounterDelta) {
-        for (field, by) in &delta.0 {
-            if let Some(slot) = self.slot(field) {
-                *slot = slot.saturating_add_signed(*by);
-            }
-        }
-    }
-}
-
-/// Increments to apply to a campaign's counters in one atomic write.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CounterDelta(pub BTreeMap<&'static str, i64>);
-
-impl CounterDelta {
-    pub fn one(field: &'static str) -> Self {
-        Self::default().add(field, 1)
-    }
-
-    /// Adds `by` to `field`. Panics on a field name that is not a counter: a programming error.
-    pub fn add(mut self, field: &'static str, by: i64) -> Self {
-        assert!(CampaignCounters::FIELDS.contains(&field), "unknown counter {field}");
-        *self.0.entry(field).or_default() += by;
-        self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.values().all(|v| *v == 0)
     }
 }
 
@@ -359,21 +271,22 @@ mod tests {
     }
 
     #[test]
-    fn counters_apply_deltas_and_never_go_negative() {
-        let mut c = CampaignCounters::default();
-        c.apply(&CounterDelta::one("sent").add("queued", 3));
-        c.apply(&CounterDelta::one("queued").add("queued", -5));
-        assert_eq!(c.sent, 1);
-        assert_eq!(c.queued, 0);
-        for field in CampaignCounters::FIELDS {
-            assert!(c.get(field).is_some(), "{field}");
+    fn the_transition_table_ends_in_final_statuses_and_reaches_every_status() {
+        use CampaignStatus::*;
+        assert_eq!(
+            CampaignStatus::ALL.into_iter().filter(|s| s.is_final()).collect::<Vec<_>>(),
+            [Cancelled, Failed, Missed]
+        );
+        for (from, to) in TRANSITIONS {
+            assert_ne!(from, to, "a transition changes the status");
+            assert!(from.may_become(to));
         }
-    }
-
-    #[test]
-    #[should_panic(expected = "unknown counter")]
-    fn an_unknown_counter_is_a_programming_error() {
-        let _ = CounterDelta::one("nonsense");
+        // A new campaign starts scheduled or queued; every other status is reached by a transition.
+        for status in CampaignStatus::ALL.into_iter().filter(|s| !matches!(s, Scheduled | Queued)) {
+            assert!(TRANSITIONS.iter().any(|(_, to)| *to == status), "{status} is never reached");
+        }
+        assert!(!Sending.may_become(Queued), "a campaign never goes back to its queue");
+        assert!(!Cancelled.may_become(Sending), "a cancelled campaign stays cancelled");
     }
 
     #[test]

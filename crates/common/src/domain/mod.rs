@@ -1,6 +1,7 @@
 //! Pure domain types: no AWS types, no I/O.
 
 mod campaign;
+mod counters;
 mod delivery;
 mod email;
 mod hours;
@@ -13,9 +14,9 @@ mod unsubscribe;
 mod zoned;
 
 pub use campaign::{
-    rejected_rows_key, Campaign, CampaignCounters, CampaignStatus, CounterDelta, RejectedRow, ScheduledSend, Sender,
-    SplitJob, SplitTotals,
+    rejected_rows_key, Campaign, CampaignStatus, RejectedRow, ScheduledSend, Sender, SplitJob, SplitTotals, TRANSITIONS,
 };
+pub use counters::{CampaignCounters, Counter, CounterDelta};
 pub use delivery::{
     auto_pause_reason, DeliveryResult, PAUSE_BOUNCE_RATE, PAUSE_COMPLAINT_RATE, PAUSE_MIN_SENT, SOFT_BOUNCE_LIMIT,
     SOFT_BOUNCE_WINDOW,

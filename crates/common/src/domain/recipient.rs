@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{CampaignId, EmailAddress, RecipientId};
+use super::{CampaignId, Counter, EmailAddress, RecipientId};
 
 /// A recipient's state. Delivery results only move forward in [`RecipientStatus::rank`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -177,12 +177,12 @@ impl SendOutcome {
     }
 
     /// The campaign counter this outcome adds one to (none for a claim given back).
-    pub fn counter(&self) -> Option<&'static str> {
+    pub fn counter(&self) -> Option<Counter> {
         match self.status {
-            RecipientStatus::Sent => Some("sent"),
-            RecipientStatus::Failed => Some("failed"),
-            RecipientStatus::Suppressed => Some("skipped"),
-            RecipientStatus::Stopped => Some("stopped"),
+            RecipientStatus::Sent => Some(Counter::Sent),
+            RecipientStatus::Failed => Some(Counter::Failed),
+            RecipientStatus::Suppressed => Some(Counter::Skipped),
+            RecipientStatus::Stopped => Some(Counter::Stopped),
             _ => None,
         }
     }

@@ -38,6 +38,10 @@ pub use send_log::{DynamoSendLog, SendLog, StoreSendLog};
 pub use suppressions::{DynamoSuppressionStore, MemorySuppressionStore, SuppressionStore};
 pub use templates::{DynamoTemplateStore, MemoryTemplateStore, TemplateStore};
 
+use std::fmt;
+
+use crate::domain::{CampaignStatus, RecipientStatus};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found: {0}")]
@@ -46,7 +50,7 @@ pub enum StoreError {
     AlreadyExists(String),
     /// A conditional write found the item in another state.
     #[error("conflict: current state is '{current}'")]
-    Conflict { current: String },
+    Conflict { current: FoundStatus },
     #[error("pagination cursor is not valid")]
     BadCursor,
     #[error("store throttled the request")]
@@ -69,4 +73,44 @@ impl StoreError {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
+}
+
+/// The status a conditional write found where it expected another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundStatus {
+    Campaign(CampaignStatus),
+    Recipient(RecipientStatus),
+}
+
+impl fmt::Display for FoundStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Campaign(status) => status.fmt(f),
+            Self::Recipient(status) => status.fmt(f),
+        }
+    }
+}
+
+impl From<CampaignStatus> for FoundStatus {
+    fn from(status: CampaignStatus) -> Self {
+        Self::Campaign(status)
+    }
+}
+
+impl From<RecipientStatus> for FoundStatus {
+    fn from(status: RecipientStatus) -> Self {
+        Self::Recipient(status)
+    }
+}
+
+impl PartialEq<CampaignStatus> for FoundStatus {
+    fn eq(&self, other: &CampaignStatus) -> bool {
+        *self == Self::Campaign(*other)
+    }
+}
+
+impl PartialEq<RecipientStatus> for FoundStatus {
+    fn eq(&self, other: &RecipientStatus) -> bool {
+        *self == Self::Recipient(*other)
+    }
 }

@@ -2,7 +2,7 @@
 
 use time::Duration;
 
-use crate::domain::{CampaignId, CampaignStatus, CounterDelta};
+use crate::domain::{CampaignId, CampaignStatus, Counter, CounterDelta};
 use crate::store::fixtures::*;
 use crate::store::{CampaignStore, StoreError};
 
@@ -16,8 +16,8 @@ pub async fn run(store: &impl CampaignStore) {
     let moved =
         store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, later).await.unwrap();
     assert_eq!((moved.status, moved.updated_at), (CampaignStatus::Splitting, later));
-    match store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Sending, None, later).await {
-        Err(StoreError::Conflict { current }) => assert_eq!(current, "splitting"),
+    match store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Paused, None, later).await {
+        Err(StoreError::Conflict { current }) => assert_eq!(current, CampaignStatus::Splitting),
         other => panic!("expected a conflict, got {other:?}"),
     }
     let paused = store
@@ -37,13 +37,16 @@ pub async fn run(store: &impl CampaignStore) {
 
     let missing = CampaignId::parse("nope").unwrap();
     assert!(matches!(
-        store.transition(&missing, &[CampaignStatus::Queued], CampaignStatus::Sending, None, later).await,
+        store.transition(&missing, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, later).await,
         Err(StoreError::NotFound(_))
     ));
 
-    store.add_counters(&c.id, &CounterDelta::one("sent").add("queued", 5)).await.unwrap();
-    store.add_counters(&c.id, &CounterDelta::one("sent").add("queued", -1)).await.unwrap();
+    store.add_counters(&c.id, &CounterDelta::one(Counter::Sent).add(Counter::Queued, 5)).await.unwrap();
+    store.add_counters(&c.id, &CounterDelta::one(Counter::Sent).add(Counter::Queued, -1)).await.unwrap();
     let counters = store.get(&c.id).await.unwrap().unwrap().counters;
     assert_eq!((counters.sent, counters.queued, counters.failed), (2, 4, 0));
-    assert!(matches!(store.add_counters(&missing, &CounterDelta::one("sent")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.add_counters(&missing, &CounterDelta::one(Counter::Sent)).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

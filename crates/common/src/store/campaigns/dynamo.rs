@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
-use crate::domain::{Campaign, CampaignCounters, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
+use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
+use crate::store::campaigns::check_transition;
 use crate::store::dynamo::*;
 use crate::store::{CampaignStore, StoreError};
 
@@ -51,6 +52,7 @@ impl CampaignStore for DynamoCampaignStore {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Campaign, StoreError> {
+        check_transition(from, to);
         let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
         let mut request = self
             .client
@@ -75,7 +77,7 @@ impl CampaignStore for DynamoCampaignStore {
             Ok(out) => from_item(out.attributes.unwrap_or_default()),
             Err(e) if condition_failed(&e) => match self.get(id).await? {
                 None => Err(StoreError::NotFound(format!("campaign {id}"))),
-                Some(current) => Err(StoreError::Conflict { current: current.status.to_string() }),
+                Some(current) => Err(StoreError::Conflict { current: current.status.into() }),
             },
             Err(e) => Err(fault(&e)),
         }
@@ -108,7 +110,7 @@ impl CampaignStore for DynamoCampaignStore {
             Ok(out) => from_item(out.attributes.unwrap_or_default()),
             Err(e) if condition_failed(&e) => match self.get(id).await? {
                 None => Err(StoreError::NotFound(format!("campaign {id}"))),
-                Some(current) => Err(StoreError::Conflict { current: current.status.to_string() }),
+                Some(current) => Err(StoreError::Conflict { current: current.status.into() }),
             },
             Err(e) => Err(fault(&e)),
         }
@@ -158,11 +160,10 @@ impl CampaignStore for DynamoCampaignStore {
             .condition_expression("attribute_exists(id)")
             .expression_attribute_names("#counters", "counters");
         let mut adds = Vec::new();
-        for (i, (field, by)) in delta.0.iter().enumerate() {
-            debug_assert!(CampaignCounters::FIELDS.contains(field));
+        for (i, (counter, by)) in delta.0.iter().enumerate() {
             adds.push(format!("#counters.#f{i} :v{i}"));
             request = request
-                .expression_attribute_names(format!("#f{i}"), *field)
+                .expression_attribute_names(format!("#f{i}"), counter.as_str())
                 .expression_attribute_values(format!(":v{i}"), n(by));
         }
         match request.update_expression(format!("ADD {}", adds.join(", "))).send().await {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
+use crate::store::campaigns::check_transition;
 use crate::store::{CampaignStore, StoreError};
 
 #[derive(Debug, Default, Clone)]
@@ -35,10 +36,11 @@ impl CampaignStore for MemoryCampaignStore {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Campaign, StoreError> {
+        check_transition(from, to);
         let mut all = self.campaigns.lock().unwrap();
         let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
         if !from.contains(&campaign.status) {
-            return Err(StoreError::Conflict { current: campaign.status.to_string() });
+            return Err(StoreError::Conflict { current: campaign.status.into() });
         }
         campaign.status = to;
         campaign.status_reason = reason.map(str::to_string);
@@ -56,7 +58,7 @@ impl CampaignStore for MemoryCampaignStore {
         let mut all = self.campaigns.lock().unwrap();
         let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
         if campaign.status != CampaignStatus::Scheduled || campaign.schedule_generation != expected_generation {
-            return Err(StoreError::Conflict { current: campaign.status.to_string() });
+            return Err(StoreError::Conflict { current: campaign.status.into() });
         }
         campaign.send_at = Some(send_at);
         campaign.schedule_generation = expected_generation + 1;

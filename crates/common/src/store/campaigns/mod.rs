@@ -51,10 +51,74 @@ pub trait CampaignStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Panics on a change of status that [`crate::domain::TRANSITIONS`] does not allow: a
+/// programming error, which the tests of whoever asks for it catch.
+pub(crate) fn check_transition(from: &[CampaignStatus], to: CampaignStatus) {
+    for status in from {
+        assert!(status.may_become(to), "a {status} campaign may not become {to}");
+    }
+}
+
+/// Moves a sending campaign whose every recipient reached a final state to `completed`, and
+/// returns the campaign as it now stands. Called where the last outcomes may have just been
+/// counted: the sender after recording a batch, the splitter as it hands over, a resume.
+pub async fn complete_if_done(
+    campaigns: &impl CampaignStore,
+    campaign: Campaign,
+    now: OffsetDateTime,
+) -> Result<Campaign, StoreError> {
+    if !campaign.all_recipients_done() {
+        return Ok(campaign);
+    }
+    match campaigns.transition(&campaign.id, &[CampaignStatus::Sending], CampaignStatus::Completed, None, now).await {
+        Ok(done) => {
+            let c = &done.counters;
+            tracing::info!(campaign = %done.id, sent = c.sent, failed = c.failed, skipped = c.skipped, "campaign completed");
+            Ok(done)
+        }
+        // Completed, paused or cancelled meanwhile: whoever did it has the last word.
+        Err(StoreError::Conflict { .. }) => Ok(campaign),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::store::fixtures::{campaign, T0};
+
     #[tokio::test]
     async fn the_memory_store_keeps_the_contract() {
         super::contract::run(&super::MemoryCampaignStore::default()).await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "a queued campaign may not become sending")]
+    async fn a_transition_outside_the_table_is_refused() {
+        let store = MemoryCampaignStore::default();
+        let c = campaign("c1");
+        store.create(&c).await.unwrap();
+        let _ = store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Sending, None, T0).await;
+    }
+
+    #[tokio::test]
+    async fn a_campaign_completes_once_its_outcomes_reach_the_total() {
+        let store = MemoryCampaignStore::default();
+        let mut c = campaign("c1");
+        c.status = CampaignStatus::Sending;
+        c.counters.total = 2;
+        store.create(&c).await.unwrap();
+        store.add_counters(&c.id, &CounterDelta::one(crate::domain::Counter::Sent)).await.unwrap();
+        let read = store.get(&c.id).await.unwrap().unwrap();
+        assert_eq!(complete_if_done(&store, read, T0).await.unwrap().status, CampaignStatus::Sending);
+        store.add_counters(&c.id, &CounterDelta::one(crate::domain::Counter::Skipped)).await.unwrap();
+        let read = store.get(&c.id).await.unwrap().unwrap();
+        assert_eq!(complete_if_done(&store, read.clone(), T0).await.unwrap().status, CampaignStatus::Completed);
+        assert_eq!(
+            complete_if_done(&store, read, T0).await.unwrap().status,
+            CampaignStatus::Sending,
+            "a stale copy changes nothing"
+        );
+        assert_eq!(store.get(&c.id).await.unwrap().unwrap().status, CampaignStatus::Completed);
     }
 }

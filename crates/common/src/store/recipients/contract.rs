@@ -18,7 +18,7 @@ pub async fn run(store: &impl RecipientStore) {
     let stored = store.get(&c, &r.recipient_id).await.unwrap().unwrap();
     assert_eq!((stored.address.as_str(), stored.vars["name"].as_str(), stored.row), ("user1@example.com", "User 1", 2));
     match store.claim(&r, T0 + Duration::minutes(1), lease).await {
-        Err(StoreError::Conflict { current }) => assert_eq!(current, "sending"),
+        Err(StoreError::Conflict { current }) => assert_eq!(current, RecipientStatus::Sending),
         other => panic!("a live claim must not be taken twice: {other:?}"),
     }
     // The first sender crashed: its lease ran out, another may take over.
@@ -29,7 +29,7 @@ pub async fn run(store: &impl RecipientStore) {
     store.finish(&c, &sent(&r.recipient_id, "ses-1"), T0).await.unwrap();
     assert!(matches!(store.finish(&c, &sent(&r.recipient_id, "ses-2"), T0).await, Err(StoreError::Conflict { .. })));
     assert!(
-        matches!(store.claim(&r, T0 + Duration::days(1), T0 + Duration::days(2)).await, Err(StoreError::Conflict { current }) if current == "sent"),
+        matches!(store.claim(&r, T0 + Duration::days(1), T0 + Duration::days(2)).await, Err(StoreError::Conflict { current }) if current == RecipientStatus::Sent),
         "a sent recipient is never claimed again"
     );
     let done = store.get(&c, &r.recipient_id).await.unwrap().unwrap();

@@ -70,7 +70,7 @@ impl DynamoRecipientStore {
     async fn not_noted(&self, campaign: &CampaignId, id: &RecipientId) -> Result<bool, StoreError> {
         let status = self.current(campaign, id).await?.status;
         if status.in_flight() {
-            return Err(StoreError::Conflict { current: status.to_string() });
+            return Err(StoreError::Conflict { current: status.into() });
         }
         Ok(false)
     }
@@ -90,7 +90,7 @@ impl DynamoRecipientStore {
             .set_key(Some(Self::key(campaign, id)))
             .expression_attribute_names("#rank", "rank")
             .expression_attribute_values(":sent", n(RecipientStatus::Sent.rank()))
-            .expression_attribute_values(":r", s(result.counter()))
+            .expression_attribute_values(":r", s(result.counter().as_str()))
             .expression_attribute_values(":rs", AttributeValue::Ss(vec![result.counter().to_string()]));
         let noted = "attribute_exists(recipient_id) AND #rank >= :sent AND NOT contains(results, :r)";
         update = match advance {
@@ -223,7 +223,7 @@ impl RecipientStore for DynamoRecipientStore {
         match result {
             Ok(out) => from_item(out.attributes.unwrap_or_default()),
             Err(e) if condition_failed(&e) => Err(StoreError::Conflict {
-                current: self.current(&recipient.campaign_id, &recipient.recipient_id).await?.status.to_string(),
+                current: self.current(&recipient.campaign_id, &recipient.recipient_id).await?.status.into(),
             }),
             Err(e) => Err(fault(&e)),
         }
@@ -287,7 +287,7 @@ impl RecipientStore for DynamoRecipientStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Err(StoreError::Conflict {
-                current: self.current(campaign, &outcome.recipient_id).await?.status.to_string(),
+                current: self.current(campaign, &outcome.recipient_id).await?.status.into(),
             }),
             Err(e) => Err(fault(&e)),
         }

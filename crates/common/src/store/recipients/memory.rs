@@ -105,7 +105,7 @@ fn sent_row<'a>(
     let row = row_mut(rows, campaign, id)?;
     let status = row.status;
     if status.in_flight() {
-        return Err(StoreError::Conflict { current: status.to_string() });
+        return Err(StoreError::Conflict { current: status.into() });
     }
     Ok(status.was_sent().then_some(row))
 }
@@ -132,7 +132,7 @@ impl RecipientStore for MemoryRecipientStore {
                     || (current.status == RecipientStatus::Sending && lease_expired)
                     || (current.status == RecipientStatus::Failed && current.retryable);
                 if !claimable {
-                    return Err(StoreError::Conflict { current: current.status.to_string() });
+                    return Err(StoreError::Conflict { current: current.status.into() });
                 }
                 current.attempts
             }
@@ -152,7 +152,7 @@ impl RecipientStore for MemoryRecipientStore {
         let mut rows = self.rows.lock().unwrap();
         let row = row_mut(&mut rows, campaign, &outcome.recipient_id)?;
         if row.status != RecipientStatus::Sending {
-            return Err(StoreError::Conflict { current: row.status.to_string() });
+            return Err(StoreError::Conflict { current: row.status.into() });
         }
         row.status = outcome.status;
         row.updated_at = now;

@@ -36,7 +36,7 @@ pub async fn run(log: &impl ResultLog, recipients: &impl RecipientStore, campaig
     );
     // Early: the send is not recorded yet; nothing is counted and the claim is untouched.
     match record(r2, DeliveryResult::Delivered).await {
-        Err(StoreError::Conflict { current }) => assert_eq!(current, "sending"),
+        Err(StoreError::Conflict { current }) => assert_eq!(current, RecipientStatus::Sending),
         other => panic!("an early result must be refused: {other:?}"),
     }
     assert_eq!(status(r2).await.unwrap().unwrap().status, RecipientStatus::Sending);

@@ -49,7 +49,7 @@ impl ResultLog for DynamoResultLog {
             .condition_expression("attribute_exists(id)")
             .update_expression("ADD #counters.#f :one")
             .expression_attribute_names("#counters", "counters")
-            .expression_attribute_names("#f", result.counter())
+            .expression_attribute_names("#f", result.counter().as_str())
             .expression_attribute_values(":one", n(1))
             .build()
             .expect("table, key and expression are set");
