@@ -6,7 +6,9 @@
 //! # Layout
 //!
 //! - `templates`: create, read, list, update (a new version), delete.
-//! - `campaigns`: create (validated, idempotent), status and counters, recipients, rejected rows.
+//! - `campaigns/`: `create` (validated, idempotent), `reads` (status and counters, recipients,
+//!   rejected rows; nothing there writes), `lifecycle` (reschedule, cancel, pause, resume,
+//!   retry of failed recipients), and their `tests`.
 //! - `stats`: mails sent in the last N hours.
 //! - `suppressions`: list, check, add and lift suppressions.
 //! - `unsubscribe`: the public one-click unsubscribe page and endpoint (RFC 8058).

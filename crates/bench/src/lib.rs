@@ -1,5 +1,12 @@
 //! The measuring kit behind `make bench` and `make scale`: a newsletter-sized template, a
 //! generated recipient list, process CPU and memory readings, and the pipeline simulation.
+//!
+//! # Layout
+//!
+//! - `main.rs`: the `fanmail-bench` commands (`render`, `list`, `pipeline`, `hotpath`, `scale`).
+//! - [`scale`]: the simulation: the real splitter and sender on one set of stand-in ports
+//!   (`mod.rs`), its `settings` and `report`, SQS- and SES-like stand-ins (`sqs`, `ses`) and
+//!   crash injection (`crash`).
 
 pub mod scale;
 

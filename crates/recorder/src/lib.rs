@@ -27,7 +27,7 @@ use fanmail_common::domain::{
 };
 use fanmail_common::ports::Clock;
 use fanmail_common::store::{
-    CampaignStore, FoundStatus, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore,
+    CampaignReader, CampaignStore, FoundStatus, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore,
 };
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};

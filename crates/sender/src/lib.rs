@@ -28,26 +28,32 @@
 //! - Suppressed or unsubscribed: not sent, counted as skipped.
 //! - Campaign cancelled: claimed recipients are marked stopped. Paused: they are parked as
 //!   `paused` and acknowledged; the resume re-queues them.
+//!
+//! The batch that records a campaign's last outcomes completes it (near the end, the campaign
+//! is read afresh after each batch's outcomes are recorded).
+//!
+//! # Layout
+//!
+//! - `lib.rs`: configuration, wiring (`Deps::aws`, `Deps::memory`), the handler: claim, send,
+//!   record, re-queue, per campaign of a batch.
+//! - `warm`: what a warm instance keeps (campaigns for two seconds, compiled templates, the
+//!   pacer) and how it reads them.
+//! - `mail`: one batch's mails: render, skip the suppressed, send within the pacer, outcomes.
+//! - `tests`: the handler against the in-memory world.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    Campaign, CampaignId, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, SendOutcome,
-    TemplateId, UnsubscribeKey, UnsubscribeToken,
+    Campaign, CampaignId, CampaignStatus, Recipient, RecipientJob, RecipientStatus, SendOutcome, UnsubscribeKey,
 };
-use fanmail_common::pacing::Pacer;
-use fanmail_common::ports::{Clock, MailError, Mailer, OutgoingMail, OutgoingMessage, Queue};
-use fanmail_common::render::{MailData, MailTemplate};
+use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
 use fanmail_common::sqs_batch::decode;
-use fanmail_common::store::campaigns::complete_if_done;
-use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError, SuppressionStore, TemplateStore};
+use fanmail_common::store::{RecipientStore, SendLog, StoreError};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
-use futures::stream::{self, StreamExt};
 use lambda_runtime::{Error, LambdaEvent};
 
 /// How long a claim holds a recipient (shorter than the queue's visibility timeout).
@@ -112,30 +118,6 @@ impl Config {
     pub fn instance_rate(&self, account_rate: Option<f64>) -> f64 {
         let rate = account_rate.filter(|r| *r > 0.0).map_or(self.max_send_rate, |r| r.min(self.max_send_rate));
         rate / f64::from(self.sender_concurrency)
-    }
-}
-
-/// State a warm instance keeps between invocations.
-pub struct Warm {
-    campaigns: Mutex<HashMap<CampaignId, (tokio::time::Instant, Arc<Campaign>)>>,
-    templates: Mutex<HashMap<(TemplateId, u32), Arc<MailTemplate>>>,
-    pacer: Pacer,
-    quota_read_at: Mutex<Option<tokio::time::Instant>>,
-}
-
-impl Warm {
-    pub fn new(config: &Config) -> Self {
-        let rate = config.instance_rate(None);
-        Self {
-            campaigns: Mutex::default(),
-            templates: Mutex::default(),
-            pacer: Pacer::new(rate, rate.ceil().max(1.0) as u32),
-            quota_read_at: Mutex::default(),
-        }
-    }
-
-    pub fn pacer(&self) -> &Pacer {
-        &self.pacer
     }
 }
 
@@ -207,67 +189,6 @@ struct Delivery {
     receive_count: u32,
     job: RecipientJob,
     body: String,
-}
-
-impl<P: Ports> Deps<P> {
-    /// The campaign, from this instance's short-lived cache.
-    async fn campaign(&self, id: &CampaignId) -> Result<Option<Arc<Campaign>>, StoreError> {
-        let now = tokio::time::Instant::now();
-        if let Some((read_at, campaign)) = self.warm.campaigns.lock().unwrap().get(id) {
-            if now.duration_since(*read_at) < CAMPAIGN_CACHE_TTL {
-                return Ok(Some(campaign.clone()));
-            }
-        }
-        let Some(campaign) = self.campaigns.get(id).await? else { return Ok(None) };
-        let campaign = Arc::new(campaign);
-        self.warm.campaigns.lock().unwrap().insert(id.clone(), (now, campaign.clone()));
-        Ok(Some(campaign))
-    }
-
-    /// Reads the campaign afresh after this instance recorded outcomes, and completes it if
-    /// they were its last.
-    async fn complete_if_done(&self, id: &CampaignId) -> Result<(), StoreError> {
-        let read_at = tokio::time::Instant::now();
-        let Some(campaign) = self.campaigns.get(id).await? else { return Ok(()) };
-        let campaign = complete_if_done(&self.campaigns, campaign, self.clock.now()).await?;
-        self.warm.campaigns.lock().unwrap().insert(id.clone(), (read_at, Arc::new(campaign)));
-        Ok(())
-    }
-
-    /// The pinned template, compiled once per instance.
-    async fn template(&self, campaign: &Campaign) -> Result<Option<Arc<MailTemplate>>, StoreError> {
-        let key = (campaign.template_id.clone(), campaign.template_version);
-        if let Some(compiled) = self.warm.templates.lock().unwrap().get(&key) {
-            return Ok(Some(compiled.clone()));
-        }
-        let Some(template) = self.templates.get(&key.0, Some(key.1)).await? else { return Ok(None) };
-        let Ok(compiled) = MailTemplate::compile(&template.subject, &template.html, &template.text) else {
-            return Ok(None);
-        };
-        let compiled = Arc::new(compiled);
-        self.warm.templates.lock().unwrap().insert(key, compiled.clone());
-        Ok(Some(compiled))
-    }
-
-    /// Reads the account's rate now and then, and paces this instance to its share.
-    async fn refresh_rate(&self) {
-        let now = tokio::time::Instant::now();
-        {
-            let mut read_at = self.warm.quota_read_at.lock().unwrap();
-            if read_at.is_some_and(|at| now.duration_since(at) < QUOTA_REFRESH) {
-                return;
-            }
-            *read_at = Some(now);
-        }
-        let account_rate = match self.mailer.quota().await {
-            Ok(quota) => Some(quota.max_send_rate),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the account's send quota; using MAX_SEND_RATE");
-                None
-            }
-        };
-        self.warm.pacer.set_rate(self.config.instance_rate(account_rate));
-    }
 }
 
 pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
@@ -470,153 +391,11 @@ async fn record_with_retries<P: Ports>(
     }
 }
 
-async fn send_claimed<P: Ports>(
-    deps: &Deps<P>,
-    campaign: &Campaign,
-    claimed: &[Delivery],
-) -> Vec<(SendOutcome, Disposition)> {
-    let template = match deps.template(campaign).await {
-        Ok(Some(template)) => template,
-        result => {
-            let (reason, retryable) = match result {
-                Err(e) => (format!("the template could not be read: {e}"), true),
-                _ => ("the campaign's template version is missing or does not compile".to_string(), false),
-            };
-            return claimed
-                .iter()
-                .map(|d| (give_back_or_fail(d, reason.clone(), retryable), Disposition::Fail))
-                .collect();
-        }
-    };
-    let addresses: Vec<EmailAddress> = claimed.iter().map(|d| d.job.address.clone()).collect();
-    let suppressed: HashSet<EmailAddress> = match deps
-        .suppressions
-        .suppressed_among(&addresses, &campaign.sender.address)
-        .await
-    {
-        Ok(suppressed) => suppressed,
-        Err(e) => {
-            let reason = format!("the suppression list could not be read: {e}");
-            return claimed.iter().map(|d| (give_back_or_fail(d, reason.clone(), true), Disposition::Fail)).collect();
-        }
-    };
-    let prepared = Prepared {
-        from: campaign.from_header(),
-        unsubscribe_base: format!("{}/unsubscribe?token=", deps.config.public_base_url),
-        template,
-        suppressed,
-    };
-    let sends: Vec<_> = claimed.iter().map(|delivery| deliver_one(deps, campaign, &prepared, delivery)).collect();
-    stream::iter(sends).buffered(IN_FLIGHT).collect().await
-}
+mod mail;
+mod warm;
 
-/// What every mail of a batch shares.
-struct Prepared {
-    from: String,
-    /// The unsubscribe URL up to its token.
-    unsubscribe_base: String,
-    template: Arc<MailTemplate>,
-    suppressed: HashSet<EmailAddress>,
-}
-
-async fn deliver_one<P: Ports>(
-    deps: &Deps<P>,
-    campaign: &Campaign,
-    prepared: &Prepared,
-    delivery: &Delivery,
-) -> (SendOutcome, Disposition) {
-    let id = delivery.job.recipient_id.clone();
-    if prepared.suppressed.contains(&delivery.job.address) {
-        return (SendOutcome::new(id, RecipientStatus::Suppressed), Disposition::Ack);
-    }
-    let token = UnsubscribeToken {
-        address: delivery.job.address.clone(),
-        sender: campaign.sender.address.clone(),
-        campaign: campaign.id.clone(),
-    }
-    .sign(deps.unsubscribe_key.bytes())
-    .expect("the key's length is checked when it is loaded");
-    let unsubscribe_url = format!("{}{token}", prepared.unsubscribe_base);
-    let data =
-        MailData { shared: &campaign.shared_vars, recipient: &delivery.job.vars, unsubscribe_url: &unsubscribe_url };
-    let rendered = match prepared.template.render(&data) {
-        Ok(rendered) => rendered,
-        Err(e) => {
-            let mut outcome = SendOutcome::new(id, RecipientStatus::Failed);
-            outcome.error = Some(e.to_string());
-            return (outcome, Disposition::Ack);
-        }
-    };
-    let mail = OutgoingMail {
-        from: prepared.from.clone(),
-        to: delivery.job.address.clone(),
-        reply_to: campaign.sender.reply_to.clone(),
-        subject: rendered.subject,
-        html: rendered.html,
-        text: rendered.text,
-        // RFC 8058 one-click unsubscribe: mailbox providers POST `List-Unsubscribe=One-Click`
-        // to the link.
-        headers: vec![
-            ("List-Unsubscribe".into(), format!("<{unsubscribe_url}>")),
-            ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
-        ],
-        tags: vec![("campaign".into(), campaign.id.to_string()), ("recipient".into(), id.to_string())],
-    };
-    send_one(deps, campaign, delivery, mail).await
-}
-
-/// Before the last receive a claim is given back (the message returns); on it, the recipient
-/// is recorded as failed, retryable, and the message goes on to the DLQ.
-fn give_back_or_fail(delivery: &Delivery, reason: String, retryable: bool) -> SendOutcome {
-    let id = delivery.job.recipient_id.clone();
-    if retryable && delivery.receive_count < LAST_RECEIVE {
-        return SendOutcome::new(id, RecipientStatus::Queued);
-    }
-    let mut outcome = SendOutcome::new(id, RecipientStatus::Failed);
-    outcome.error = Some(reason);
-    outcome.retryable = retryable;
-    outcome
-}
-
-async fn send_one<P: Ports>(
-    deps: &Deps<P>,
-    campaign: &Campaign,
-    delivery: &Delivery,
-    mail: OutgoingMail,
-) -> (SendOutcome, Disposition) {
-    let id = delivery.job.recipient_id.clone();
-    let mut attempt = 0;
-    loop {
-        deps.warm.pacer.acquire().await;
-        match deps.mailer.send(&mail).await {
-            Ok(message_id) => {
-                tracing::debug!(campaign = %campaign.id, recipient = %id, ses_message_id = %message_id, to = %mail.to.redacted(), "sent");
-                let mut outcome = SendOutcome::new(id, RecipientStatus::Sent);
-                outcome.message_id = Some(message_id);
-                return (outcome, Disposition::Ack);
-            }
-            Err(MailError::Rejected(reason)) => {
-                tracing::warn!(campaign = %campaign.id, recipient = %id, reason = %reason, "mail rejected");
-                let mut outcome = SendOutcome::new(id, RecipientStatus::Failed);
-                outcome.error = Some(reason);
-                return (outcome, Disposition::Ack);
-            }
-            Err(MailError::Throttled) => {
-                deps.warm.pacer.back_off(Duration::from_secs(1));
-                return (SendOutcome::new(id, RecipientStatus::Queued), Disposition::Requeue);
-            }
-            Err(MailError::Transient(reason) | MailError::AccountBlocked(reason)) => {
-                attempt += 1;
-                if attempt < 3 {
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                    continue;
-                }
-                tracing::warn!(campaign = %campaign.id, recipient = %id, reason = %reason, receive = delivery.receive_count, "send failed");
-                return (give_back_or_fail(delivery, reason, true), Disposition::Fail);
-            }
-        }
-    }
-}
+use mail::send_claimed;
+pub use warm::Warm;
 
 #[cfg(test)]
 mod tests;

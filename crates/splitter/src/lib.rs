@@ -31,7 +31,9 @@ use fanmail_common::recipient_list::{ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
 use fanmail_common::store::campaigns::complete_if_done;
-use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError, SuppressionStore, TemplateStore};
+use fanmail_common::store::{
+    CampaignReader, CampaignStore, RecipientStore, SendLog, StoreError, SuppressionStore, TemplateStore,
+};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};

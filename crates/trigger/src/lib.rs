@@ -11,7 +11,7 @@
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{CampaignStatus, ScheduledSend, SplitJob};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
-use fanmail_common::store::{CampaignStore, StoreError};
+use fanmail_common::store::{CampaignReader, CampaignStore, StoreError};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};

@@ -27,7 +27,7 @@ pub mod send_log;
 pub mod suppressions;
 pub mod templates;
 
-pub use campaigns::{CampaignStore, DynamoCampaignStore, MemoryCampaignStore};
+pub use campaigns::{CampaignReader, CampaignStore, DynamoCampaignStore, MemoryCampaignStore};
 pub use ledger::{DynamoLedger, Ledger, MemoryLedger};
 pub use recipients::{
     DynamoRecipientStore, MemoryRecipientStore, RecipientStore, RECIPIENTS_BY_MESSAGE_ID_INDEX,

@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use fanmail_common::aws::{s3_client, EventBridgeScheduler, ScheduleTarget};
 use fanmail_common::domain::*;
 use fanmail_common::ports::{Clock, ScheduleSpec, Scheduler};
-use fanmail_common::store::{CampaignStore, DynamoCampaignStore};
+use fanmail_common::store::{CampaignReader, CampaignStore, DynamoCampaignStore};
 use fanmail_common::system::SystemClock;
 use fanmail_local::functions::Functions;
 use fanmail_local::pollers::{poll_once, Poller};

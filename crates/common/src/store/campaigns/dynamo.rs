@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
 use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
-use crate::store::campaigns::check_transition;
+use crate::store::campaigns::{check_transition, CampaignReader};
 use crate::store::dynamo::*;
 use crate::store::{CampaignStore, StoreError};
 
@@ -20,6 +20,12 @@ pub struct DynamoCampaignStore {
 impl DynamoCampaignStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
+    }
+}
+
+impl CampaignReader for DynamoCampaignStore {
+    async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+        read_item(&self.client, &self.table, HashMap::from([("id".to_string(), s(id.as_str()))])).await
     }
 }
 
@@ -38,10 +44,6 @@ impl CampaignStore for DynamoCampaignStore {
             Err(e) if condition_failed(&e) => Err(StoreError::AlreadyExists(format!("campaign {}", campaign.id))),
             Err(e) => Err(fault(&e)),
         }
-    }
-
-    async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
-        read_item(&self.client, &self.table, HashMap::from([("id".to_string(), s(id.as_str()))])).await
     }
 
     async fn transition(

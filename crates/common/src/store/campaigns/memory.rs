@@ -6,12 +6,18 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
-use crate::store::campaigns::check_transition;
+use crate::store::campaigns::{check_transition, CampaignReader};
 use crate::store::{CampaignStore, StoreError};
 
 #[derive(Debug, Default, Clone)]
 pub struct MemoryCampaignStore {
     campaigns: Arc<Mutex<BTreeMap<CampaignId, Campaign>>>,
+}
+
+impl CampaignReader for MemoryCampaignStore {
+    async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+        Ok(self.campaigns.lock().unwrap().get(id).cloned())
+    }
 }
 
 impl CampaignStore for MemoryCampaignStore {
@@ -22,10 +28,6 @@ impl CampaignStore for MemoryCampaignStore {
         }
         all.insert(campaign.id.clone(), campaign.clone());
         Ok(())
-    }
-
-    async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
-        Ok(self.campaigns.lock().unwrap().get(id).cloned())
     }
 
     async fn transition(

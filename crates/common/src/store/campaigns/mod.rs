@@ -14,10 +14,14 @@ use time::OffsetDateTime;
 use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
 use crate::store::StoreError;
 
-pub trait CampaignStore: Send + Sync {
+/// Reading a campaign: all that a caller which only looks needs.
+pub trait CampaignReader: Send + Sync {
+    fn get(&self, id: &CampaignId) -> impl Future<Output = Result<Option<Campaign>, StoreError>> + Send;
+}
+
+pub trait CampaignStore: CampaignReader {
     /// `AlreadyExists` if the id is taken.
     fn create(&self, campaign: &Campaign) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn get(&self, id: &CampaignId) -> impl Future<Output = Result<Option<Campaign>, StoreError>> + Send;
     /// Moves the campaign to `to` if its status is one of `from`; `Conflict` names the current
     /// status otherwise, `NotFound` if there is no such campaign. Returns the updated campaign.
     fn transition(

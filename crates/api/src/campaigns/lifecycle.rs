@@ -1,0 +1,213 @@
+//! Changing a running or scheduled campaign: reschedule, cancel, pause, resume, and retry of
+//! its failed recipients. Each change is a conditional write from the statuses it may leave.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
+use fanmail_common::domain::{CampaignId, CampaignStatus, Counter, CounterDelta, RecipientStatus, SendAt, SplitJob};
+use fanmail_common::ports::{Clock, OutgoingMessage, Queue, Scheduler, SchedulerError};
+use fanmail_common::store::campaigns::complete_if_done;
+use fanmail_common::store::{CampaignStore, RecipientStore, StoreError};
+use serde::Deserialize;
+
+use crate::views::CampaignView;
+use crate::{Deps, Ports};
+
+use super::*;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScheduleInput {
+    send_at: String,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// `PUT /campaigns/{id}/schedule`: a new send time for a scheduled campaign. The campaign's
+/// schedule generation goes up first, so an invocation of the old schedule is refused as stale
+/// even if it fires before the schedule is updated.
+pub async fn reschedule<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let input: ScheduleInput = request.json_body()?;
+    let campaign = existing(&deps.campaigns, &id).await?;
+    if campaign.status != CampaignStatus::Scheduled {
+        return Err(ApiError::conflict(format!(
+            "only a scheduled campaign can be rescheduled; this one is {}",
+            campaign.status
+        )));
+    }
+    let now = deps.clock.now();
+    let at = SendAt::parse(&input.send_at, input.timezone.as_deref(), now)
+        .map_err(|e| ApiError::bad_request("invalid_send_at", e.to_string()))?;
+    let campaign = deps.campaigns.reschedule(&id, campaign.schedule_generation, at.instant, now).await?;
+    let spec = schedule_spec(&campaign, &at);
+    let updated = match deps.scheduler.update(&spec).await {
+        Err(SchedulerError::NotFound(_)) => deps.scheduler.create(&spec).await,
+        other => other,
+    };
+    // The campaign already carries the new generation: the old schedule can no longer start it.
+    updated?;
+    tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, generation = campaign.schedule_generation, "campaign rescheduled");
+    Ok(json_response(200, &CampaignView::from(&campaign)))
+}
+
+/// `POST /campaigns/{id}/cancel`: a scheduled campaign loses its schedule and sends nothing; a
+/// running one stops (the splitter stops fanning out, the senders stop the recipients left).
+pub async fn cancel<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let now = deps.clock.now();
+    let live = [
+        CampaignStatus::Scheduled,
+        CampaignStatus::Queued,
+        CampaignStatus::Splitting,
+        CampaignStatus::Sending,
+        CampaignStatus::Paused,
+    ];
+    let before = existing(&deps.campaigns, &id).await?;
+    let campaign = match deps.campaigns.transition(&id, &live, CampaignStatus::Cancelled, Some("cancelled"), now).await
+    {
+        Ok(campaign) => campaign,
+        Err(StoreError::Conflict { current }) => {
+            return Err(ApiError::conflict(format!("a {current} campaign cannot be cancelled")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if before.status == CampaignStatus::Scheduled {
+        match deps.scheduler.delete(&campaign.schedule_name()).await {
+            Ok(()) | Err(SchedulerError::NotFound(_)) => {}
+            // Harmless if it stays: the trigger finds the campaign cancelled and does nothing.
+            Err(e) => tracing::warn!(campaign = %id, error = %e, "schedule of a cancelled campaign not deleted"),
+        }
+    }
+    tracing::info!(campaign = %id, was = %before.status, "campaign cancelled");
+    Ok(json_response(200, &CampaignView::from(&campaign)))
+}
+
+/// `POST /campaigns/{id}/pause`: the splitter stops at its next flush and the senders park the
+/// recipients they receive; nothing is sent and nothing is lost until the resume.
+pub async fn pause<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let running = [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending];
+    match deps.campaigns.transition(&id, &running, CampaignStatus::Paused, Some("paused"), deps.clock.now()).await {
+        Ok(campaign) => {
+            tracing::info!(campaign = %id, "campaign paused");
+            Ok(json_response(200, &CampaignView::from(&campaign)))
+        }
+        Err(StoreError::Conflict { current }) => {
+            Err(ApiError::conflict(format!("a {current} campaign cannot be paused")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How long after a resume the parked recipients are looked for a second time: longer than a
+/// sender's campaign cache (two seconds), so a sender that parked a recipient on a read taken
+/// just before the resume is caught too.
+pub const RESUME_SWEEP_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `POST /campaigns/{id}/resume`: the split continues where it stopped and every parked
+/// recipient is queued again (a recipient queued twice is sent once: the claim decides).
+pub async fn resume<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let campaign = existing(&deps.campaigns, &id).await?;
+    let to = if campaign.split_finished { CampaignStatus::Sending } else { CampaignStatus::Splitting };
+    let campaign = match deps.campaigns.transition(&id, &[CampaignStatus::Paused], to, None, deps.clock.now()).await {
+        Ok(campaign) => campaign,
+        Err(StoreError::Conflict { current }) => {
+            return Err(ApiError::conflict(format!("a {current} campaign cannot be resumed")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Paused just as its last outcomes were counted: nothing is left to send.
+    let campaign = complete_if_done(&deps.campaigns, campaign, deps.clock.now()).await?;
+    if !campaign.split_finished {
+        let job =
+            SplitJob { campaign_id: id.clone(), resume_after_row: campaign.split_rows, run: campaign.report_parts };
+        let body = serde_json::to_string(&job).map_err(ApiError::internal)?;
+        deps.split_jobs.send_all(&[OutgoingMessage::new("resume", body)]).await?;
+    }
+    let mut requeued = requeue_parked(deps, &id).await?;
+    tokio::time::sleep(RESUME_SWEEP_DELAY).await;
+    requeued += requeue_parked(deps, &id).await?;
+    tracing::info!(campaign = %id, requeued, "campaign resumed");
+    Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
+}
+
+/// Queues every recipient parked as `paused` again; returns how many.
+async fn requeue_parked<P: Ports>(deps: &Deps<P>, id: &CampaignId) -> Result<usize, ApiError> {
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps.recipients.list_by_status(id, RecipientStatus::Paused, 1000, cursor.as_deref()).await?;
+        count += requeue(deps, &page.items).await?;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(count),
+        }
+    }
+}
+
+/// Re-queues the recipients that failed for a transient reason or were given back unsent;
+/// recipients that SES rejected, that were sent, or that are suppressed stay as they are.
+pub async fn retry_failed<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let id = campaign_id(request)?;
+    let campaign = existing(&deps.campaigns, &id).await?;
+    if !matches!(campaign.status, CampaignStatus::Sending | CampaignStatus::Completed) {
+        return Err(ApiError::conflict(format!(
+            "only a sending or completed campaign can retry; this one is {}",
+            campaign.status
+        )));
+    }
+    let mut retry = Vec::new();
+    let mut retryable_failures = 0i64;
+    for status in [RecipientStatus::Failed, RecipientStatus::Queued] {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = deps.recipients.list_by_status(&id, status, 1000, cursor.as_deref()).await?;
+            for recipient in page.items {
+                if status == RecipientStatus::Failed && !recipient.retryable {
+                    continue;
+                }
+                if status == RecipientStatus::Failed {
+                    retryable_failures += 1;
+                }
+                retry.push(recipient);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    if retry.is_empty() {
+        return Ok(json_response(
+            200,
+            &serde_json::json!({ "requeued": 0, "campaign": CampaignView::from(&campaign) }),
+        ));
+    }
+    let now = deps.clock.now();
+    let mut campaign = campaign;
+    if campaign.status == CampaignStatus::Completed {
+        campaign =
+            deps.campaigns.transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, now).await?;
+    }
+    let requeued = requeue(deps, &retry).await?;
+    // They are counted again when their new attempt ends.
+    deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Failed, -retryable_failures)).await?;
+    tracing::info!(campaign = %id, requeued, "failed recipients re-queued");
+    Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
+}

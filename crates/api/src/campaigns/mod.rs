@@ -1,0 +1,61 @@
+//! Campaign routes, one file per kind of work:
+//!
+//! - `create`: `POST /campaigns`.
+//! - `reads`: status and counters, recipients, rejected rows.
+//! - `lifecycle`: reschedule, cancel, pause, resume, retry of failed recipients.
+
+mod create;
+mod lifecycle;
+mod reads;
+#[cfg(test)]
+mod tests;
+
+pub use create::create;
+pub use lifecycle::{cancel, pause, reschedule, resume, retry_failed};
+pub use reads::{get, recipients, rejected_rows};
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use fanmail_common::api_gateway::{ApiError, RequestExt};
+use fanmail_common::domain::{Campaign, CampaignId, Recipient, RecipientJob, ScheduledSend, SendAt};
+use fanmail_common::ports::{OutgoingMessage, Queue, ScheduleSpec};
+use fanmail_common::store::CampaignReader;
+
+use crate::{Deps, Ports};
+
+/// The one-time schedule that starts `campaign` at `at`.
+fn schedule_spec(campaign: &Campaign, at: &SendAt) -> ScheduleSpec {
+    let payload = ScheduledSend { campaign_id: campaign.id.clone(), generation: campaign.schedule_generation };
+    ScheduleSpec {
+        name: campaign.schedule_name(),
+        at: at.local,
+        timezone: at.zone.clone(),
+        payload: serde_json::to_string(&payload).expect("payloads serialise"),
+    }
+}
+
+fn campaign_id(request: &ApiGatewayV2httpRequest) -> Result<CampaignId, ApiError> {
+    CampaignId::parse(request.path_param("id").unwrap_or_default())
+        .map_err(|e| ApiError::bad_request("invalid_campaign_id", e.to_string()))
+}
+
+/// The campaign, or a 404 naming it.
+async fn existing(campaigns: &impl CampaignReader, id: &CampaignId) -> Result<Campaign, ApiError> {
+    campaigns.get(id).await?.ok_or_else(|| ApiError::not_found(format!("campaign '{id}' does not exist")))
+}
+
+fn unprocessable(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(422, code, message)
+}
+
+/// Puts stored recipients back on the recipient queue; returns how many.
+async fn requeue<P: Ports>(deps: &Deps<P>, recipients: &[Recipient]) -> Result<usize, ApiError> {
+    let messages: Vec<OutgoingMessage> = recipients
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            OutgoingMessage::new(i.to_string(), serde_json::to_string(&RecipientJob::from(r)).expect("jobs serialise"))
+        })
+        .collect();
+    deps.recipient_jobs.send_all(&messages).await?;
+    Ok(messages.len())
+}

@@ -1,0 +1,310 @@
+use crate::test_support::{call, deps};
+use crate::{Deps, MemoryPorts};
+use fanmail_common::domain::{
+    CampaignStatus, Counter, CounterDelta, EmailAddress, RecipientJob, RecipientStatus, SplitJob, Template, TemplateId,
+};
+use fanmail_common::ports::{Clock, ObjectStore};
+use fanmail_common::store::{CampaignReader, CampaignStore, RecipientStore, TemplateStore};
+use serde_json::json;
+use time::macros::datetime;
+
+async fn ready() -> Deps<MemoryPorts> {
+    let deps = deps();
+    let template = Template {
+        id: TemplateId::parse("welcome").unwrap(),
+        version: 1,
+        name: "w".into(),
+        subject: "Hi {{name}}".into(),
+        html: "<p>{{name}}</p>".into(),
+        text: "{{name}}".into(),
+        created_at: datetime!(2026-11-23 08:00 UTC),
+    };
+    deps.templates.put_version(&template).await.unwrap();
+    deps.objects.put("lists/l1.csv", b"email,name\nkim@example.com,Kim\n".to_vec(), "text/csv").await.unwrap();
+    deps
+}
+
+fn input() -> serde_json::Value {
+    json!({"templateId": "welcome", "listKey": "lists/l1.csv", "from": {"address": "news@example.com", "name": "News"}, "vars": {"brand": "fanmail"}})
+}
+
+#[tokio::test]
+async fn a_valid_campaign_is_stored_queued_and_its_split_job_enqueued() {
+    let deps = ready().await;
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+    assert_eq!(status, 202, "{json}");
+    assert_eq!((json["status"].as_str(), json["templateVersion"].as_u64()), (Some("queued"), Some(1)));
+    let id = json["id"].as_str().unwrap();
+    let jobs = deps.split_jobs.sent();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(serde_json::from_str::<SplitJob>(&jobs[0].body).unwrap().campaign_id.as_str(), id);
+    let (status, got) = call(&deps, "GET /campaigns/{id}", Some(id), &[], None).await;
+    assert_eq!((status, got["counters"]["sent"].as_u64()), (200, Some(0)));
+}
+
+#[tokio::test]
+async fn bad_references_and_addresses_answer_4xx_and_queue_nothing() {
+    let deps = ready().await;
+    let cases = [
+        (json!({"templateId": "nope"}), 422, "unknown_template"),
+        (json!({"templateVersion": 7}), 422, "unknown_template"),
+        (json!({"listKey": "lists/missing.csv"}), 422, "list_not_found"),
+        (json!({"listKey": "../etc/passwd"}), 400, "invalid_list_key"),
+        (json!({"from": {"address": "news@other.org"}}), 400, "unverified_from"),
+        (json!({"from": {"address": "not an address"}}), 400, "invalid_from"),
+        (json!({"from": {"address": "news@example.com", "name": "x\r\nBcc: y"}}), 400, "invalid_from"),
+        (json!({"replyTo": "nope"}), 400, "invalid_reply_to"),
+    ];
+    for (patch, status, code) in cases {
+        let mut body = input();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (got, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        assert_eq!((got, json["error"]["code"].as_str()), (status, Some(code)), "{patch}");
+    }
+    assert!(deps.split_jobs.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_retried_post_with_the_same_idempotency_key_returns_the_same_campaign() {
+    let deps = ready().await;
+    let mut body = input();
+    body["idempotencyKey"] = json!("order-42");
+    let (first_status, first) = call(&deps, "POST /campaigns", None, &[], Some(body.clone())).await;
+    let (second_status, second) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    assert_eq!((first_status, second_status), (202, 200));
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(deps.split_jobs.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_expires_a_day_later_by_the_injected_clock() {
+    let deps = ready().await;
+    let mut body = input();
+    body["idempotencyKey"] = json!("order-43");
+    let (_, first) = call(&deps, "POST /campaigns", None, &[], Some(body.clone())).await;
+    deps.clock.advance(time::Duration::hours(23));
+    let (within_status, within) = call(&deps, "POST /campaigns", None, &[], Some(body.clone())).await;
+    assert_eq!((within_status, &within["id"]), (200, &first["id"]), "23 hours on, the key still holds");
+    deps.clock.advance(time::Duration::hours(2));
+    let (after_status, after) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    assert_eq!(after_status, 202, "25 hours on, the key has expired: {after}");
+    assert_ne!(after["id"], first["id"]);
+    assert_eq!(deps.split_jobs.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn retry_failed_requeues_only_transient_failures_and_given_back_recipients() {
+    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
+    let deps = ready().await;
+    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+    let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
+    let at = datetime!(2026-11-23 09:00 UTC);
+    for (n, status, retryable) in [
+        (1, RecipientStatus::Failed, true),
+        (2, RecipientStatus::Failed, false),
+        (3, RecipientStatus::Sent, false),
+        (4, RecipientStatus::Queued, false),
+    ] {
+        let job = RecipientJob {
+            campaign_id: id.clone(),
+            recipient_id: RecipientId::parse(format!("r{n}")).unwrap(),
+            address: EmailAddress::parse(&format!("u{n}@example.com")).unwrap(),
+            vars: Default::default(),
+            row: n + 1,
+        };
+        deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
+        let mut outcome = SendOutcome::new(job.recipient_id.clone(), status);
+        outcome.retryable = retryable;
+        deps.recipients.finish(&id, &outcome, at).await.unwrap();
+    }
+    for from in [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending] {
+        let to = match from {
+            CampaignStatus::Queued => CampaignStatus::Splitting,
+            CampaignStatus::Splitting => CampaignStatus::Sending,
+            _ => CampaignStatus::Completed,
+        };
+        deps.campaigns.transition(&id, &[from], to, None, at).await.unwrap();
+    }
+    deps.campaigns
+        .add_counters(&id, &CounterDelta::default().add(Counter::Failed, 2).add(Counter::Sent, 1))
+        .await
+        .unwrap();
+
+    let (status, json) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
+    assert_eq!((status, json["requeued"].as_u64()), (202, Some(2)), "{json}");
+    let requeued: Vec<String> = deps
+        .recipient_jobs
+        .sent()
+        .iter()
+        .map(|m| serde_json::from_str::<RecipientJob>(&m.body).unwrap().recipient_id.to_string())
+        .collect();
+    assert_eq!(requeued, ["r1", "r4"]);
+    let campaign = deps.campaigns.get(&id).await.unwrap().unwrap();
+    assert_eq!((campaign.status, campaign.counters.failed), (CampaignStatus::Sending, 1));
+}
+
+#[tokio::test]
+async fn a_scheduled_campaign_gets_one_schedule_and_queues_nothing_yet() {
+    use fanmail_common::domain::ScheduledSend;
+    let deps = ready().await;
+    let mut body = input();
+    body["sendAt"] = json!("2026-11-24T18:30");
+    body["timezone"] = json!("Asia/Seoul");
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    assert_eq!((status, json["status"].as_str()), (202, Some("scheduled")), "{json}");
+    assert_eq!(json["sendAt"], "2026-11-24T09:30:00Z");
+    assert!(deps.split_jobs.sent().is_empty());
+    let schedules = deps.scheduler.all();
+    assert_eq!(schedules.len(), 1);
+    assert_eq!((schedules[0].at, schedules[0].timezone.as_str()), (datetime!(2026-11-24 18:30), "Asia/Seoul"));
+    let payload: ScheduledSend = serde_json::from_str(&schedules[0].payload).unwrap();
+    assert_eq!((payload.campaign_id.as_str(), payload.generation), (json["id"].as_str().unwrap(), 1));
+}
+
+#[tokio::test]
+async fn a_send_time_in_the_past_or_unreadable_is_400_and_creates_nothing() {
+    let deps = ready().await;
+    for (send_at, zone) in
+        [("2026-11-23T08:00:00Z", None), ("tomorrow", None), ("2026-12-01T09:00", Some("Nowhere/City"))]
+    {
+        let mut body = input();
+        body["sendAt"] = json!(send_at);
+        if let Some(zone) = zone {
+            body["timezone"] = json!(zone);
+        }
+        let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_send_at")), "{send_at}: {json}");
+    }
+    assert!(deps.scheduler.all().is_empty());
+    assert!(deps.split_jobs.sent().is_empty());
+}
+
+#[tokio::test]
+async fn rescheduling_moves_the_schedule_and_supersedes_the_old_generation() {
+    use fanmail_common::domain::ScheduledSend;
+    let deps = ready().await;
+    let mut body = input();
+    body["sendAt"] = json!("2026-11-24T00:00:00Z");
+    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    let id = created["id"].as_str().unwrap();
+    let (status, json) = call(
+        &deps,
+        "PUT /campaigns/{id}/schedule",
+        Some(id),
+        &[],
+        Some(json!({"sendAt": "2026-11-25T12:00:00+09:00"})),
+    )
+    .await;
+    assert_eq!((status, json["sendAt"].as_str()), (200, Some("2026-11-25T03:00:00Z")), "{json}");
+    let schedules = deps.scheduler.all();
+    assert_eq!((schedules.len(), schedules[0].at), (1, datetime!(2026-11-25 03:00)));
+    let payload: ScheduledSend = serde_json::from_str(&schedules[0].payload).unwrap();
+    assert_eq!(payload.generation, 2);
+}
+
+#[tokio::test]
+async fn cancelling_a_scheduled_campaign_deletes_its_schedule_and_a_finished_one_is_409() {
+    let deps = ready().await;
+    let mut body = input();
+    body["sendAt"] = json!("2026-11-24T00:00:00Z");
+    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    let id = created["id"].as_str().unwrap();
+    let (status, json) = call(&deps, "POST /campaigns/{id}/cancel", Some(id), &[], None).await;
+    assert_eq!((status, json["status"].as_str()), (200, Some("cancelled")));
+    assert!(deps.scheduler.all().is_empty());
+    let (status, json) = call(&deps, "POST /campaigns/{id}/cancel", Some(id), &[], None).await;
+    assert_eq!(status, 409);
+    assert!(json["error"]["message"].as_str().unwrap().contains("cancelled"), "{json}");
+    let (status, _) =
+        call(&deps, "PUT /campaigns/{id}/schedule", Some(id), &[], Some(json!({"sendAt": "2026-11-25T00:00:00Z"})))
+            .await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_the_split() {
+    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome, SplitTotals};
+    let deps = ready().await;
+    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+    let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
+    let at = datetime!(2026-11-23 09:00 UTC);
+    deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, at).await.unwrap();
+    let (status, json) = call(&deps, "POST /campaigns/{id}/pause", Some(id.as_str()), &[], None).await;
+    assert_eq!((status, json["status"].as_str()), (200, Some("paused")));
+    // What the splitter and a sender record while it is paused.
+    let totals = SplitTotals { total: 200, queued: 200, rows_done: 200, report_parts: 1, ..Default::default() };
+    deps.campaigns.set_split_totals(&id, &totals).await.unwrap();
+    let job = RecipientJob {
+        campaign_id: id.clone(),
+        recipient_id: RecipientId::parse("r1").unwrap(),
+        address: EmailAddress::parse("u1@example.com").unwrap(),
+        vars: Default::default(),
+        row: 2,
+    };
+    deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
+    deps.recipients
+        .finish(&id, &SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Paused), at)
+        .await
+        .unwrap();
+
+    let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
+    assert_eq!((status, json["campaign"]["status"].as_str()), (202, Some("splitting")), "{json}");
+    let split: Vec<SplitJob> = deps.split_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    assert_eq!((split.last().unwrap().resume_after_row, split.last().unwrap().run), (200, 1));
+    let requeued: Vec<RecipientJob> =
+        deps.recipient_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    assert!(requeued.iter().all(|j| j.recipient_id.as_str() == "r1") && !requeued.is_empty());
+    let (status, _) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
+    assert_eq!(status, 409, "a running campaign cannot be resumed");
+}
+
+/// A created campaign moved to `sending` with every one of its `total` recipients sent.
+async fn sent_in_full(deps: &Deps<MemoryPorts>, total: u64) -> fanmail_common::domain::CampaignId {
+    use fanmail_common::domain::SplitTotals;
+    let (_, created) = call(deps, "POST /campaigns", None, &[], Some(input())).await;
+    let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
+    let at = deps.clock.now();
+    deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, at).await.unwrap();
+    let totals = SplitTotals { total, queued: total, finished: true, ..Default::default() };
+    deps.campaigns.set_split_totals(&id, &totals).await.unwrap();
+    deps.campaigns.transition(&id, &[CampaignStatus::Splitting], CampaignStatus::Sending, None, at).await.unwrap();
+    deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Sent, total as i64)).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn reading_a_campaign_never_changes_it() {
+    let deps = ready().await;
+    let id = sent_in_full(&deps, 2).await;
+    let before = deps.campaigns.get(&id).await.unwrap().unwrap();
+    let (status, json) = call(&deps, "GET /campaigns/{id}", Some(id.as_str()), &[], None).await;
+    assert_eq!((status, json["status"].as_str()), (200, Some("sending")));
+    assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap(), before, "a GET writes nothing");
+}
+
+#[tokio::test(start_paused = true)]
+async fn resuming_a_campaign_whose_every_outcome_is_counted_completes_it() {
+    let deps = ready().await;
+    let id = sent_in_full(&deps, 2).await;
+    let at = deps.clock.now();
+    deps.campaigns.transition(&id, &[CampaignStatus::Sending], CampaignStatus::Paused, None, at).await.unwrap();
+    let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
+    assert_eq!(
+        (status, json["campaign"]["status"].as_str(), json["requeued"].as_u64()),
+        (202, Some("completed"), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn unknown_campaigns_are_404_and_bad_status_filters_400() {
+    let deps = ready().await;
+    assert_eq!(call(&deps, "GET /campaigns/{id}", Some("nope"), &[], None).await.0, 404);
+    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+    let id = created["id"].as_str().unwrap();
+    let (status, json) = call(&deps, "GET /campaigns/{id}/recipients", Some(id), &[("status", "weird")], None).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("bad_status")));
+    let (status, json) = call(&deps, "GET /campaigns/{id}/rejected-rows", Some(id), &[], None).await;
+    assert_eq!((status, json["items"].as_array().map(Vec::len)), (200, Some(0)));
+}
