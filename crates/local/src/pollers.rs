@@ -102,7 +102,14 @@ pub async fn poll_once(sqs: &aws_sdk_sqs::Client, functions: &Functions, poller:
         })
         .collect();
     if !done.is_empty() {
-        sqs.delete_message_batch().queue_url(&poller.queue_url).set_entries(Some(done)).send().await?;
+        let out =
+            sqs.delete_message_batch().queue_url(&poller.queue_url).set_entries(Some(done.clone())).send().await?;
+        if !out.failed().is_empty() {
+            // A handled message that stays on the queue comes back after the visibility timeout.
+            for failure in out.failed() {
+                tracing::warn!(function = %poller.function, id = failure.id(), code = failure.code(), message = ?failure.message(), "a handled message was not deleted");
+            }
+        }
     }
     Ok(messages.len())
 }

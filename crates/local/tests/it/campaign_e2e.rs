@@ -127,7 +127,9 @@ pub(crate) async fn wait_until_drained(sdk: &aws_config::SdkConfig, url: &str) {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut left = (0, 0, 0);
-    for _ in 0..120 {
+    // Up to 90 s: a loaded machine can be slow to delete handled messages, while a message
+    // that failed stays away for the whole 180 s visibility timeout and still fails this.
+    for _ in 0..360 {
         let out = sqs.get_queue_attributes().queue_url(url).attribute_names(A::All).send().await.unwrap();
         let attributes = out.attributes().unwrap();
         let count = |name: A| attributes.get(&name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
