@@ -1,4 +1,4 @@
-"""Starts moto's server for fanmail's local stack, with two fixes to its DynamoDB stand-in.
+"""Starts moto's server for fanmail's local stack, with fixes to its DynamoDB and SQS stand-ins.
 
 1. TransactWriteItems: moto snapshots every table a transaction touches with a deep copy, so
    one transaction costs time in proportion to the table (about 270 ms at 1,000 items, 1.1 s
@@ -7,6 +7,13 @@
 2. moto's DynamoDB backend is not safe for concurrent requests (a snapshot taken while another
    request writes fails with "dictionary changed size during iteration"), so DynamoDB requests
    are served one at a time. DynamoDB itself serialises conflicting writes the same way.
+3. SQS ReceiveMessage walks the whole queue several times per message it returns (the visible
+   list is built in full, and the retention check computes every queue attribute, each a walk
+   of the queue), and DeleteMessage walks it twice per receipt handle. So every receive and
+   delete costs time in proportion to the queue's depth, and a 20,000-message queue stalls the
+   stack; SendMessage computes every queue attribute too, to read one setting. Below, visible
+   messages are found lazily (a receive stops at its batch), retention reads the one
+   attribute it needs, receipt handles are indexed, and a send skips the message counts.
 
 Usage: python moto_server.py -H 127.0.0.1 -p <port>   (the arguments of moto_server)
 """
@@ -16,7 +23,10 @@ import sys
 import threading
 from collections import defaultdict
 
+import weakref
+
 import moto.dynamodb.models as dynamodb_models
+import moto.sqs.models as sqs_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -102,6 +112,90 @@ def _call_action(self):
 
 
 DynamoHandler.call_action = _call_action
+
+
+class _VisibleMessages:
+    """A queue's visible, undelayed messages, found as they are iterated."""
+
+    def __init__(self, messages):
+        self._messages = messages
+
+    def __iter__(self):
+        return (m for m in self._messages if m.visible and not m.delayed)
+
+    def __bool__(self):
+        return any(True for _ in self)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+sqs_models.Queue.messages = property(lambda queue: _VisibleMessages(queue._messages))
+
+# Every receipt handle a message was ever given, to the message.
+_by_receipt_handle = weakref.WeakValueDictionary()
+_original_mark_received = sqs_models.Message.mark_received
+
+
+def _mark_received(self, visibility_timeout=None):
+    _original_mark_received(self, visibility_timeout)
+    _by_receipt_handle[self.receipt_handle] = self
+
+
+sqs_models.Message.mark_received = _mark_received
+
+
+def _delete_message(self, receipt_handle):
+    if receipt_handle in self.deleted_messages:
+        return  # already deleted: SQS accepts a second delete
+    message = _by_receipt_handle.get(receipt_handle)
+    if message is None:
+        raise sqs_models.ReceiptHandleIsInvalid()
+    self.pending_messages.discard(message)
+    self.deleted_messages.update(message.all_receipt_handles)
+    try:
+        self._messages.remove(message)
+    except ValueError:
+        raise sqs_models.ReceiptHandleIsInvalid() from None
+
+
+sqs_models.Queue.delete_message = _delete_message
+
+
+def _is_message_valid_based_on_retention_period(self, queue_name, message):
+    retention_period = int(self.get_queue(queue_name).message_retention_period)
+    return retention_period + message.sent_timestamp / 1000 > sqs_models.unix_time()
+
+
+sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _is_message_valid_based_on_retention_period
+
+# SendMessage reads `queue.attributes` for one setting, which counts the queue's messages three
+# times over; the counts are never used there.
+_sending = threading.local()
+_original_send_message = sqs_models.SQSBackend.send_message
+
+
+def _send_message(self, *args, **kwargs):
+    _sending.active = True
+    try:
+        return _original_send_message(self, *args, **kwargs)
+    finally:
+        _sending.active = False
+
+
+sqs_models.SQSBackend.send_message = _send_message
+
+
+def _uncounted_while_sending(count):
+    return property(lambda queue: 0 if getattr(_sending, "active", False) else count.fget(queue))
+
+
+for _name in (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+):
+    setattr(sqs_models.Queue, _name, _uncounted_while_sending(getattr(sqs_models.Queue, _name)))
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -155,7 +155,7 @@ impl Runner {
                 tracing::error!(error = %e, "gateway stopped");
             }
         }));
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let sqs = pollers::client(&sdk);
         for source in stack.template.sqs_event_sources()? {
             let poller = Poller::resolve(&stack, &source)?;
             tasks.push(tokio::spawn(pollers::run(sqs.clone(), functions.clone(), poller)));

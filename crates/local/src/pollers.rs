@@ -14,6 +14,19 @@ use crate::functions::Functions;
 use crate::provision::Stack;
 use crate::template::SqsEventSource;
 
+/// The pollers' SQS client. Its calls may take far longer than a function's: a receive that
+/// the client gives up on is still served by the queue, and the messages it took stay
+/// invisible for the whole visibility timeout (minutes), as if a consumer had died holding
+/// them. Lambda's own pollers do not give up on a slow queue, so neither does the runner.
+pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(120))
+        .operation_timeout(Duration::from_secs(120))
+        .build();
+    aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).timeout_config(patient).build())
+}
+
 /// One event source, resolved against the stack.
 #[derive(Debug, Clone)]
 pub struct Poller {
