@@ -1,10 +1,13 @@
 //! Hosts every fanmail function in-process, each built by its own crate's production wiring
 //! (`Deps::aws`, from one set of AWS adapters) from its environment as `template.yaml`
-//! defines it.
+//! defines it. Each invocation runs as [`invoke`] describes: to its timeout, panics caught.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::sns::SnsEvent;
@@ -16,6 +19,7 @@ use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use fanmail_common::wiring::{AwsAdapters, AwsPorts};
 use serde_json::Value;
 
+use crate::invoke::{self, InvokeError};
 use crate::provision::Stack;
 
 pub const UPLOAD_URL: &str = "UploadUrlFunction";
@@ -24,6 +28,9 @@ pub const SPLITTER: &str = "SplitterFunction";
 pub const TRIGGER: &str = "TriggerFunction";
 pub const SENDER: &str = "SenderFunction";
 pub const RECORDER: &str = "RecorderFunction";
+
+/// Lambda's own default, for a function the template gives no `Timeout`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Every function this runner can host, by logical id.
 pub const ALL: [&str; 6] = [UPLOAD_URL, API, SPLITTER, TRIGGER, SENDER, RECORDER];
@@ -39,17 +46,8 @@ pub struct Functions {
     trigger: fanmail_trigger::Deps<AwsPorts>,
     sender: fanmail_sender::Deps<AwsPorts>,
     recorder: fanmail_recorder::Deps<AwsPorts>,
-}
-
-fn context(function: &str) -> LambdaContext {
-    let mut ctx = LambdaContext::default();
-    ctx.request_id = uuid::Uuid::new_v4().to_string();
-    ctx.invoked_function_arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
-    ctx
-}
-
-fn lambda_error(function: &str, e: lambda_runtime::Error) -> anyhow::Error {
-    anyhow!("{function} failed: {e}")
+    /// Each function's `Timeout` from the template.
+    timeouts: Mutex<BTreeMap<String, Duration>>,
 }
 
 impl Functions {
@@ -80,40 +78,74 @@ impl Functions {
         let vars = env_of(RECORDER)?;
         let recorder =
             fanmail_recorder::Deps::aws(&aws, &fanmail_recorder::Config::from_env(&config(&vars)).context(RECORDER)?);
-        Ok(Self { upload_url, api, splitter, trigger, sender, recorder })
+        let timeouts = ALL
+            .iter()
+            .map(|function| Ok((function.to_string(), stack.function_timeout(function)?.unwrap_or(DEFAULT_TIMEOUT))))
+            .collect::<Result<_>>()?;
+        Ok(Self { upload_url, api, splitter, trigger, sender, recorder, timeouts: Mutex::new(timeouts) })
     }
 
-    pub async fn http(&self, function: &str, request: ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse> {
-        let event = LambdaEvent::new(request, context(function));
+    /// The time `function` may run before it is stopped.
+    pub fn timeout(&self, function: &str) -> Duration {
+        self.timeouts.lock().expect("timeouts").get(function).copied().unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    /// Shortens (or lengthens) `function`'s timeout, so a test can see one pass without
+    /// waiting out the template's.
+    pub fn set_timeout(&self, function: &str, timeout: Duration) {
+        self.timeouts.lock().expect("timeouts").insert(function.to_string(), timeout);
+    }
+
+    async fn invoke<T, F>(&self, function: &str, handler: impl FnOnce(LambdaContext) -> F) -> Result<T, InvokeError>
+    where
+        F: Future<Output = Result<T, lambda_runtime::Error>>,
+    {
+        let timeout = self.timeout(function);
+        let ctx = invoke::context(function, timeout);
+        let request_id = ctx.request_id.clone();
+        invoke::run(function, timeout, &request_id, handler(ctx)).await
+    }
+
+    pub async fn http(
+        &self,
+        function: &str,
+        request: ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, InvokeError> {
         match function {
-            UPLOAD_URL => fanmail_upload_url::handler(&self.upload_url, event).await,
-            API => fanmail_api::handler(&self.api, event).await,
-            other => return Err(anyhow!("{other} does not serve HTTP routes")),
+            UPLOAD_URL => {
+                self.invoke(function, |ctx| {
+                    fanmail_upload_url::handler(&self.upload_url, LambdaEvent::new(request, ctx))
+                })
+                .await
+            }
+            API => self.invoke(function, |ctx| fanmail_api::handler(&self.api, LambdaEvent::new(request, ctx))).await,
+            other => Err(InvokeError::Unsupported { function: other.to_string(), kind: "HTTP" }),
         }
-        .map_err(|e| lambda_error(function, e))
     }
 
-    pub async fn sqs(&self, function: &str, event: SqsEvent) -> Result<SqsBatchResponse> {
-        let event = LambdaEvent::new(event, context(function));
+    pub async fn sqs(&self, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, InvokeError> {
         match function {
-            SPLITTER => fanmail_splitter::handler(&self.splitter, event).await,
-            SENDER => fanmail_sender::handler(&self.sender, event).await,
-            other => return Err(anyhow!("{other} does not consume a queue")),
+            SPLITTER => {
+                self.invoke(function, |ctx| fanmail_splitter::handler(&self.splitter, LambdaEvent::new(event, ctx)))
+                    .await
+            }
+            SENDER => {
+                self.invoke(function, |ctx| fanmail_sender::handler(&self.sender, LambdaEvent::new(event, ctx))).await
+            }
+            other => Err(InvokeError::Unsupported { function: other.to_string(), kind: "SQS" }),
         }
-        .map_err(|e| lambda_error(function, e))
     }
 
-    pub async fn scheduled(&self, payload: Value) -> Result<Value> {
-        let result = fanmail_trigger::handler(&self.trigger, LambdaEvent::new(payload, context(TRIGGER)))
-            .await
-            .map_err(|e| lambda_error(TRIGGER, e))?;
-        Ok(serde_json::to_value(result)?)
+    pub async fn scheduled(&self, payload: Value) -> Result<Value, InvokeError> {
+        let result =
+            self.invoke(TRIGGER, |ctx| fanmail_trigger::handler(&self.trigger, LambdaEvent::new(payload, ctx))).await?;
+        Ok(serde_json::to_value(result).unwrap_or_default())
     }
 
-    pub async fn sns(&self, event: SnsEvent) -> Result<Value> {
-        let summary = fanmail_recorder::handler(&self.recorder, LambdaEvent::new(event, context(RECORDER)))
-            .await
-            .map_err(|e| lambda_error(RECORDER, e))?;
-        Ok(serde_json::to_value(summary)?)
+    pub async fn sns(&self, event: SnsEvent) -> Result<Value, InvokeError> {
+        let summary = self
+            .invoke(RECORDER, |ctx| fanmail_recorder::handler(&self.recorder, LambdaEvent::new(event, ctx)))
+            .await?;
+        Ok(serde_json::to_value(summary).unwrap_or_default())
     }
 }

@@ -25,6 +25,7 @@ use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
 use crate::functions::Functions;
+use crate::invoke::InvokeError;
 use crate::template::HttpRoute;
 
 /// A route and the path parameters it captured.
@@ -223,6 +224,8 @@ impl Gateway {
         };
         match self.functions.http(&route.function, event).await {
             Ok(response) => to_http(response),
+            // HTTP APIs answer an integration that runs out of time with 503.
+            Err(InvokeError::TimedOut { .. }) => plain(503, "Service Unavailable"),
             Err(e) => {
                 tracing::error!(function = %route.function, error = %e, "function failed");
                 plain(500, "Internal Server Error")

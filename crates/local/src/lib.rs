@@ -22,6 +22,7 @@
 pub mod client;
 pub mod functions;
 pub mod gateway;
+pub mod invoke;
 pub mod metering;
 pub mod pollers;
 pub mod provision;

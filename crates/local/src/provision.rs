@@ -169,6 +169,20 @@ impl Stack {
             .collect()
     }
 
+    /// A function's `Timeout` (its own, or the template's global one), resolved; `None` if
+    /// the template sets none.
+    pub fn function_timeout(&self, function: &str) -> Result<Option<std::time::Duration>> {
+        let Some(value) = self.template.function_property(function, "Timeout") else {
+            return Ok(None);
+        };
+        let seconds: u64 = self
+            .scope
+            .resolve(value, &self.name)?
+            .parse()
+            .with_context(|| format!("{function}: Timeout is not a whole number of seconds"))?;
+        Ok(Some(std::time::Duration::from_secs(seconds)))
+    }
+
     pub fn reference(&self, logical_id: &str) -> Result<&str> {
         self.scope
             .resources

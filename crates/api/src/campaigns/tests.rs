@@ -166,9 +166,13 @@ async fn a_scheduled_campaign_gets_one_schedule_and_queues_nothing_yet() {
 #[tokio::test]
 async fn a_send_time_in_the_past_or_unreadable_is_400_and_creates_nothing() {
     let deps = ready().await;
-    for (send_at, zone) in
-        [("2026-11-23T08:00:00Z", None), ("tomorrow", None), ("2026-12-01T09:00", Some("Nowhere/City"))]
-    {
+    for (send_at, zone) in [
+        ("2026-11-23T08:00:00Z", None),
+        ("tomorrow", None),
+        ("2026-12-01T09:00", Some("Nowhere/City")),
+        // Past the last instant the calendar holds, once moved to UTC.
+        ("9999-12-31T23:59", Some("America/Los_Angeles")),
+    ] {
         let mut body = input();
         body["sendAt"] = json!(send_at);
         if let Some(zone) = zone {

@@ -11,6 +11,8 @@ pub enum ZoneError {
     UnknownZone(String),
     #[error("{0} does not exist in {1} (skipped by a daylight-saving change)")]
     NonexistentTime(PrimitiveDateTime, String),
+    #[error("{0} in {1} falls outside the years 0001 to 9999")]
+    OutOfRange(PrimitiveDateTime, String),
 }
 
 /// The instant a local wall-clock time in `zone` names. An ambiguous time (clocks turned back)
@@ -22,7 +24,7 @@ pub fn zoned_to_utc(local: PrimitiveDateTime, zone: &str) -> Result<OffsetDateTi
         .expect("a valid PrimitiveDateTime is a valid NaiveDateTime");
     let zoned =
         tz.from_local_datetime(&naive).earliest().ok_or_else(|| ZoneError::NonexistentTime(local, zone.to_string()))?;
-    Ok(OffsetDateTime::from_unix_timestamp(zoned.timestamp()).expect("in range"))
+    OffsetDateTime::from_unix_timestamp(zoned.timestamp()).map_err(|_| ZoneError::OutOfRange(local, zone.to_string()))
 }
 
 #[cfg(test)]
@@ -40,5 +42,10 @@ mod tests {
             Err(ZoneError::NonexistentTime(..))
         ));
         assert!(matches!(zoned_to_utc(datetime!(2026-01-01 00:00), "Mars/Olympus"), Err(ZoneError::UnknownZone(_))));
+        // West of UTC, the last minute of 9999 is already year 10000 in UTC.
+        assert!(matches!(
+            zoned_to_utc(datetime!(9999-12-31 23:59), "America/Los_Angeles"),
+            Err(ZoneError::OutOfRange(..))
+        ));
     }
 }

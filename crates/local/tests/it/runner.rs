@@ -103,7 +103,62 @@ async fn a_poison_record_redrives_to_the_dlq_and_a_handled_one_is_deleted() {
     );
     campaigns.create(&campaign("done", CampaignStatus::Completed, None, 0)).await.unwrap();
 
-    // A queue like the template's, with a 1 s visibility timeout so the test does not wait.
+    let (queue, dlq) = queue_with_dlq(&sqs).await;
+    sqs.send_message().queue_url(&queue).message_body("not json").send().await.unwrap();
+    // A job for a campaign already past splitting: handled (nothing to do) and deleted.
+    sqs.send_message().queue_url(&queue).message_body(r#"{"campaignId":"done"}"#).send().await.unwrap();
+
+    let poller = test_poller(&queue);
+    let mut dead = Vec::new();
+    for _ in 0..20 {
+        poll_once(&sqs, &runner.functions, &poller).await.unwrap();
+        let out = sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).send().await.unwrap();
+        dead.extend(out.messages().iter().map(|m| m.body().unwrap().to_string()));
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(dead, ["not json"], "the poison record is dead-lettered after three receives");
+    assert_eq!(queue_depth(&sqs, &queue).await, 0, "the handled record was deleted");
+}
+
+#[tokio::test]
+async fn an_invocation_past_its_timeout_is_stopped_and_its_messages_return_until_dead_lettered() {
+    let runner = runner().await;
+    let sdk = endpoints().sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let campaigns = DynamoCampaignStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        runner.stack.reference("CampaignsTable").unwrap(),
+    );
+    campaigns.create(&campaign("done", CampaignStatus::Completed, None, 0)).await.unwrap();
+    let (queue, dlq) = queue_with_dlq(&sqs).await;
+    // The same job the poison test sees handled and deleted, for a splitter with no time to
+    // handle it: a stopped invocation neither deletes nor fails its messages, so the queue
+    // hands the job back after its visibility timeout, and dead-letters it after three tries.
+    sqs.send_message().queue_url(&queue).message_body(r#"{"campaignId":"done"}"#).send().await.unwrap();
+    runner.functions.set_timeout(fanmail_local::functions::SPLITTER, Duration::from_millis(1));
+
+    let poller = test_poller(&queue);
+    let mut dead = Vec::new();
+    let mut handed_over = 0;
+    for _ in 0..20 {
+        handed_over += poll_once(&sqs, &runner.functions, &poller).await.unwrap();
+        let out = sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).send().await.unwrap();
+        dead.extend(out.messages().iter().map(|m| m.body().unwrap().to_string()));
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(handed_over, 3, "the job came back after each stopped invocation");
+    assert_eq!(dead, [r#"{"campaignId":"done"}"#]);
+}
+
+/// A queue like the template's, with a 1 s visibility timeout so a test does not wait, and
+/// its dead-letter queue (after three receives). Returns both URLs.
+async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client) -> (String, String) {
     let name = unique_name();
     let dlq = sqs.create_queue().queue_name(format!("{name}-dlq")).send().await.unwrap().queue_url.unwrap();
     let dlq_arn = sqs
@@ -129,31 +184,20 @@ async fn a_poison_record_redrives_to_the_dlq_and_a_handled_one_is_deleted() {
         .unwrap()
         .queue_url
         .unwrap();
-    sqs.send_message().queue_url(&queue).message_body("not json").send().await.unwrap();
-    // A job for a campaign already past splitting: handled (nothing to do) and deleted.
-    sqs.send_message().queue_url(&queue).message_body(r#"{"campaignId":"done"}"#).send().await.unwrap();
+    (queue, dlq)
+}
 
-    let poller = Poller {
+/// The splitter's event source on `queue`, one batch at a time.
+fn test_poller(queue: &str) -> Poller {
+    Poller {
         function: fanmail_local::functions::SPLITTER.into(),
-        queue_url: queue.clone(),
+        queue_url: queue.to_string(),
         queue_arn: "arn:aws:sqs:us-east-1:123456789012:test".into(),
         batch_size: 10,
         wait_seconds: 1,
         concurrency: 1,
         report_batch_item_failures: true,
-    };
-    let mut dead = Vec::new();
-    for _ in 0..20 {
-        poll_once(&sqs, &runner.functions, &poller).await.unwrap();
-        let out = sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).send().await.unwrap();
-        dead.extend(out.messages().iter().map(|m| m.body().unwrap().to_string()));
-        if !dead.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(600)).await;
     }
-    assert_eq!(dead, ["not json"], "the poison record is dead-lettered after three receives");
-    assert_eq!(queue_depth(&sqs, &queue).await, 0, "the handled record was deleted");
 }
 
 /// Messages on a queue, visible or in flight.
