@@ -38,16 +38,33 @@ impl Pacer {
 
     /// Waits for a send slot.
     pub async fn acquire(&self) {
-        let slot = {
-            let mut state = self.state.lock().unwrap();
-            let now = Instant::now();
-            // Unused slots accumulate up to the burst size, no further.
-            let earliest = now.checked_sub(state.interval * (state.burst - 1)).unwrap_or(now);
-            let slot = state.next.max(earliest);
-            state.next = slot + state.interval;
-            slot
-        };
+        let slot = self.reserve(None).expect("a slot with no cutoff");
         tokio::time::sleep_until(slot).await;
+    }
+
+    /// Waits for a send slot that starts no later than `cutoff`; false at once, taking no
+    /// slot, if the next free one starts after it.
+    pub async fn acquire_by(&self, cutoff: Instant) -> bool {
+        match self.reserve(Some(cutoff)) {
+            Some(slot) => {
+                tokio::time::sleep_until(slot).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn reserve(&self, cutoff: Option<Instant>) -> Option<Instant> {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        // Unused slots accumulate up to the burst size, no further.
+        let earliest = now.checked_sub(state.interval * (state.burst - 1)).unwrap_or(now);
+        let slot = state.next.max(earliest);
+        if cutoff.is_some_and(|cutoff| slot > cutoff) {
+            return None;
+        }
+        state.next = slot + state.interval;
+        Some(slot)
     }
 
     /// After a throttle: nothing more for `pause`.
@@ -88,6 +105,22 @@ mod tests {
             at.push((Instant::now() - start).as_millis());
         }
         assert_eq!(at, [0, 0, 0, 100, 200]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_past_the_cutoff_is_refused_at_once_and_not_taken() {
+        let pacer = Pacer::new(1.0, 1);
+        let start = Instant::now();
+        let cutoff = start + Duration::from_millis(2500);
+        let mut granted = Vec::new();
+        while pacer.acquire_by(cutoff).await {
+            granted.push((Instant::now() - start).as_millis());
+        }
+        assert_eq!(granted, [0, 1000, 2000]);
+        assert_eq!(Instant::now() - start, Duration::from_secs(2), "the refusal did not wait");
+        // The refused slot is still free for a later cutoff.
+        assert!(pacer.acquire_by(start + Duration::from_secs(10)).await);
+        assert_eq!((Instant::now() - start).as_millis(), 3000);
     }
 
     #[tokio::test(start_paused = true)]

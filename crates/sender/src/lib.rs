@@ -66,6 +66,10 @@ pub const LAST_RECEIVE: u32 = 3;
 pub const CAMPAIGN_CACHE_TTL: Duration = Duration::from_secs(2);
 /// SES calls in flight per invocation.
 pub const IN_FLIGHT: usize = 10;
+/// Time kept back at the end of an invocation, before Lambda's deadline: one SES call's time
+/// limit, then recording the outcomes and re-queueing. A mail whose pacer slot falls later is
+/// not sent in this invocation: its claim is given back and its message re-queued.
+pub const END_RESERVE: Duration = Duration::from_secs(10);
 /// The account's quota is re-read this often.
 const QUOTA_REFRESH: Duration = Duration::from_secs(300);
 
@@ -192,6 +196,7 @@ struct Delivery {
 }
 
 pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    let send_by = send_by(deps, event.context.deadline);
     deps.refresh_rate().await;
     let mut failed: Vec<String> = Vec::new();
     let mut by_campaign: HashMap<CampaignId, Vec<Delivery>> = HashMap::new();
@@ -215,7 +220,7 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> 
         }
     }
     for (campaign_id, deliveries) in by_campaign {
-        failed.extend(send_campaign_batch(deps, &campaign_id, deliveries).await);
+        failed.extend(send_campaign_batch(deps, &campaign_id, deliveries, send_by).await);
     }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed
@@ -229,6 +234,17 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> 
     Ok(response)
 }
 
+/// The last moment a send may start: [`END_RESERVE`] before Lambda's deadline (epoch ms; 0
+/// when the caller set none), measured with the deps' clock and kept as a timer instant.
+fn send_by<P: Ports>(deps: &Deps<P>, deadline_ms: u64) -> Option<tokio::time::Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let deadline = time::OffsetDateTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = Duration::try_from(deadline - deps.clock.now()).unwrap_or(Duration::ZERO);
+    Some(tokio::time::Instant::now() + left.saturating_sub(END_RESERVE))
+}
+
 fn ids(deliveries: &[Delivery]) -> Vec<String> {
     deliveries.iter().map(|d| d.message_id.clone()).collect()
 }
@@ -238,7 +254,12 @@ async fn send_campaign_batch<P: Ports>(
     deps: &Deps<P>,
     campaign_id: &CampaignId,
     deliveries: Vec<Delivery>,
+    send_by: Option<tokio::time::Instant>,
 ) -> Vec<String> {
+    if send_by.is_some_and(|at| at <= tokio::time::Instant::now()) {
+        // No time left to send any of them: back to the queue, unclaimed.
+        return requeue(deps, &deliveries.iter().collect::<Vec<_>>()).await;
+    }
     let campaign = match deps.campaign(campaign_id).await {
         Ok(Some(campaign)) => campaign,
         Ok(None) => {
@@ -308,7 +329,7 @@ async fn send_campaign_batch<P: Ports>(
     let results = if let Some(status) = parked {
         claimed.iter().map(|d| (SendOutcome::new(d.job.recipient_id.clone(), status), Disposition::Ack)).collect()
     } else {
-        send_claimed(deps, &campaign, &claimed).await
+        send_claimed(deps, &campaign, &claimed, send_by).await
     };
 
     let mut outcomes = Vec::with_capacity(results.len());

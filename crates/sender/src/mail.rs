@@ -18,6 +18,7 @@ pub(crate) async fn send_claimed<P: Ports>(
     deps: &Deps<P>,
     campaign: &Campaign,
     claimed: &[Delivery],
+    send_by: Option<tokio::time::Instant>,
 ) -> Vec<(SendOutcome, Disposition)> {
     let template = match deps.template(campaign).await {
         Ok(Some(template)) => template,
@@ -45,6 +46,7 @@ pub(crate) async fn send_claimed<P: Ports>(
         }
     };
     let prepared = Prepared {
+        send_by,
         from: campaign.from_header(),
         unsubscribe_base: format!("{}/unsubscribe?token=", deps.config.public_base_url),
         template,
@@ -56,6 +58,8 @@ pub(crate) async fn send_claimed<P: Ports>(
 
 /// What every mail of a batch shares.
 struct Prepared {
+    /// The last moment a send may start in this invocation.
+    send_by: Option<tokio::time::Instant>,
     from: String,
     /// The unsubscribe URL up to its token.
     unsubscribe_base: String,
@@ -106,7 +110,7 @@ async fn deliver_one<P: Ports>(
         ],
         tags: vec![("campaign".into(), campaign.id.to_string()), ("recipient".into(), id.to_string())],
     };
-    send_one(deps, campaign, delivery, mail).await
+    send_one(deps, campaign, delivery, mail, prepared.send_by).await
 }
 
 /// Before the last receive a claim is given back (the message returns); on it, the recipient
@@ -127,11 +131,23 @@ async fn send_one<P: Ports>(
     campaign: &Campaign,
     delivery: &Delivery,
     mail: OutgoingMail,
+    send_by: Option<tokio::time::Instant>,
 ) -> (SendOutcome, Disposition) {
     let id = delivery.job.recipient_id.clone();
     let mut attempt = 0;
     loop {
-        deps.warm.pacer.acquire().await;
+        let slot = match send_by {
+            Some(send_by) => deps.warm.pacer.acquire_by(send_by).await,
+            None => {
+                deps.warm.pacer.acquire().await;
+                true
+            }
+        };
+        if !slot {
+            // At this rate the mail cannot start before the invocation's end: it goes back
+            // to the queue, as a throttled one does, and another invocation sends it.
+            return (SendOutcome::new(id, RecipientStatus::Queued), Disposition::Requeue);
+        }
         match deps.mailer.send(&mail).await {
             Ok(message_id) => {
                 tracing::debug!(campaign = %campaign.id, recipient = %id, ses_message_id = %message_id, to = %mail.to.redacted(), "sent");

@@ -22,10 +22,15 @@ struct World {
 const KEY: &[u8] = b"a test key of at least thirty-two bytes";
 
 fn config() -> Config {
+    config_at(1000, 1)
+}
+
+/// An account's rate shared by `concurrency` sender instances.
+fn config_at(rate: u32, concurrency: u32) -> Config {
     let env = Env::from_lookup(|k| {
         Some(match k {
-            vars::MAX_SEND_RATE => "1000".to_string(),
-            vars::SENDER_CONCURRENCY => "1".to_string(),
+            vars::MAX_SEND_RATE => rate.to_string(),
+            vars::SENDER_CONCURRENCY => concurrency.to_string(),
             vars::PUBLIC_BASE_URL => "https://api.example.com".to_string(),
             other => format!("value-of-{other}"),
         })
@@ -34,6 +39,10 @@ fn config() -> Config {
 }
 
 async fn world(status: CampaignStatus) -> World {
+    world_with(status, config()).await
+}
+
+async fn world_with(status: CampaignStatus, config: Config) -> World {
     let at = datetime!(2026-11-23 09:00 UTC);
     let templates = MemoryTemplateStore::default();
     templates
@@ -80,7 +89,6 @@ async fn world(status: CampaignStatus) -> World {
     let mailer = MemoryMailer::default();
     let queue = MemoryQueue::default();
     let suppressions = MemorySuppressionStore::default();
-    let config = config();
     let deps = Deps {
         templates,
         campaigns: campaigns.clone(),
@@ -122,6 +130,16 @@ fn event(bodies: &[(String, u32)]) -> SqsEvent {
 async fn deliver(world: &World, jobs: &[RecipientJob], receive_count: u32) -> Vec<String> {
     let bodies: Vec<_> = jobs.iter().map(|j| (serde_json::to_string(j).unwrap(), receive_count)).collect();
     let response = handler(&world.deps, LambdaEvent::new(event(&bodies), Default::default())).await.unwrap();
+    response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+}
+
+/// As [`deliver`], in an invocation whose deadline is `timeout` after the world's now.
+async fn deliver_within(world: &World, jobs: &[RecipientJob], timeout: Duration) -> Vec<String> {
+    let bodies: Vec<_> = jobs.iter().map(|j| (serde_json::to_string(j).unwrap(), 1)).collect();
+    let mut context = lambda_runtime::Context::default();
+    let deadline = world.deps.clock.now() + timeout;
+    context.deadline = u64::try_from((deadline - time::OffsetDateTime::UNIX_EPOCH).whole_milliseconds()).unwrap();
+    let response = handler(&world.deps, LambdaEvent::new(event(&bodies), context)).await.unwrap();
     response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
 }
 
@@ -223,6 +241,55 @@ async fn a_throttled_mail_is_requeued_not_failed_and_then_sent_once() {
     deliver(&world, &[again], 1).await;
     assert_eq!(world.mailer.sent().len(), 1);
     assert_eq!((recipient(&world, 1).await.status, counters(&world).await.failed), (RecipientStatus::Sent, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_the_sandbox_rate_a_batch_sends_what_fits_before_its_deadline_and_requeues_the_rest() {
+    // The SES sandbox's 1 mail/s shared by the template's default five instances: 0.2/s each,
+    // so a batch of ten would need 45 s; Lambda stops the invocation at 30 s.
+    let world = world_with(CampaignStatus::Sending, config_at(1, 5)).await;
+    let jobs: Vec<_> = (0..10).map(job).collect();
+    let started = tokio::time::Instant::now();
+    let failed = deliver_within(&world, &jobs, Duration::from_secs(30)).await;
+    assert!(failed.is_empty(), "nothing fails for want of time: {failed:?}");
+    assert!(started.elapsed() <= Duration::from_secs(30) - END_RESERVE, "{:?}", started.elapsed());
+    // Slots at 0, 5, 10, 15 and 20 s start by the 20 s cut-off (30 s less the reserve).
+    assert_eq!(world.mailer.sent().len(), 5);
+    let requeued = world.queue.sent();
+    assert_eq!(requeued.len(), 5);
+    for n in 0..10 {
+        let expected = if n < 5 { RecipientStatus::Sent } else { RecipientStatus::Queued };
+        assert_eq!(recipient(&world, n).await.status, expected, "recipient {n}");
+    }
+    // Re-queued mails come back in later invocations, each stopping in time, until all are sent.
+    let mut handed_back = requeued.len();
+    let mut again: Vec<RecipientJob> = requeued.iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    for _ in 0..5 {
+        if again.is_empty() {
+            break;
+        }
+        let started = tokio::time::Instant::now();
+        assert!(deliver_within(&world, &again, Duration::from_secs(30)).await.is_empty());
+        assert!(started.elapsed() <= Duration::from_secs(30) - END_RESERVE);
+        let requeued = world.queue.sent();
+        again = requeued[handed_back..].iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+        handed_back = requeued.len();
+    }
+    assert!(again.is_empty());
+    assert_eq!(world.mailer.sent().len(), 10);
+    let to: std::collections::HashSet<_> = world.mailer.sent().into_iter().map(|(_, m)| m.to).collect();
+    assert_eq!(to.len(), 10, "nobody mailed twice");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_that_arrives_with_no_time_left_is_requeued_unclaimed() {
+    let world = world_with(CampaignStatus::Sending, config_at(1, 5)).await;
+    let failed = deliver_within(&world, &[job(1), job(2)], END_RESERVE / 2).await;
+    assert!(failed.is_empty());
+    assert!(world.mailer.sent().is_empty());
+    assert_eq!(world.queue.sent().len(), 2);
+    let (campaign, id) = (CampaignId::parse("c1").unwrap(), RecipientId::parse("r1").unwrap());
+    assert!(world.recipients.get(&campaign, &id).await.unwrap().is_none(), "no claim was taken");
 }
 
 #[tokio::test]
