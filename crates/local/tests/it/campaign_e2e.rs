@@ -70,11 +70,13 @@ pub(crate) async fn start() -> (Runner, ApiClient) {
 }
 
 pub(crate) async fn start_with_rate(max_send_rate: &str) -> (Runner, ApiClient) {
+    start_with_parameters(&[("MaxSendRate", max_send_rate), ("SenderConcurrency", "4")]).await
+}
+
+/// A runner whose stack takes these template parameters (the template's defaults for others).
+pub(crate) async fn start_with_parameters(parameters: &[(&str, &str)]) -> (Runner, ApiClient) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let parameters = BTreeMap::from([
-        ("MaxSendRate".to_string(), max_send_rate.to_string()),
-        ("SenderConcurrency".to_string(), "4".to_string()),
-    ]);
+    let parameters: BTreeMap<String, String> = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let endpoints = endpoints();
     let runner = Runner::start_with(&endpoints, &endpoints.sdk_config().await, &unique_name(), listener, &parameters)
         .await

@@ -21,7 +21,7 @@ fn rfc3339(at: OffsetDateTime) -> String {
 }
 
 /// A template and an uploaded list of `n` recipients in a domain of their own.
-async fn campaign_inputs(api: &ApiClient, n: usize) -> (String, String) {
+pub(crate) async fn campaign_inputs(api: &ApiClient, n: usize) -> (String, String) {
     let domain = format!("{}.example.com", unique_name());
     let mut csv = String::from("email,name\n");
     for i in 0..n {
@@ -32,7 +32,7 @@ async fn campaign_inputs(api: &ApiClient, n: usize) -> (String, String) {
     (api.upload_list(csv.as_bytes()).await.unwrap(), domain)
 }
 
-fn body(list_key: &str, send_at: Option<OffsetDateTime>) -> Value {
+pub(crate) fn body(list_key: &str, send_at: Option<OffsetDateTime>) -> Value {
     let mut body = json!({"templateId": "note", "listKey": list_key, "from": {"address": "news@example.com"}});
     if let Some(at) = send_at {
         body["sendAt"] = json!(rfc3339(at));
@@ -40,7 +40,7 @@ fn body(list_key: &str, send_at: Option<OffsetDateTime>) -> Value {
     body
 }
 
-async fn status(api: &ApiClient, id: &str) -> Value {
+pub(crate) async fn status(api: &ApiClient, id: &str) -> Value {
     api.call("GET", &format!("/campaigns/{id}"), None).await.unwrap().1
 }
 
