@@ -22,12 +22,13 @@ pub mod ses_event;
 use aws_lambda_events::sns::SnsEvent;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    auto_pause_reason, CampaignId, CampaignStatus, DeliveryResult, EmailAddress, RecipientId, Suppression,
-    SuppressionReason, SuppressionScope, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
+    auto_pause_reason, CampaignId, DeliveryResult, EmailAddress, RecipientId, Suppression, SuppressionReason,
+    SuppressionScope, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
 };
 use fanmail_common::ports::Clock;
+use fanmail_common::store::campaigns::pause_running;
 use fanmail_common::store::{
-    CampaignReader, CampaignStore, FoundStatus, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore,
+    CampaignReader, FoundStatus, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore,
 };
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -292,17 +293,11 @@ async fn pause_if_harmful<P: Ports>(
 ) -> Result<(), StoreError> {
     let Some(campaign) = deps.campaigns.get(id).await? else { return Ok(()) };
     let Some(reason) = auto_pause_reason(&campaign.counters) else { return Ok(()) };
-    let running = [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending];
-    match deps.campaigns.transition(id, &running, CampaignStatus::Paused, Some(&reason), deps.clock.now()).await {
-        Ok(_) => {
-            summary.paused += 1;
-            tracing::warn!(campaign = %id, reason = %reason, "campaign paused automatically");
-            Ok(())
-        }
-        // Already paused, finished or cancelled.
-        Err(StoreError::Conflict { .. }) => Ok(()),
-        Err(e) => Err(e),
+    if pause_running(&deps.campaigns, id, &reason, deps.clock.now()).await?.is_some() {
+        summary.paused += 1;
+        tracing::warn!(campaign = %id, reason = %reason, "campaign paused automatically");
     }
+    Ok(())
 }
 
 #[cfg(test)]

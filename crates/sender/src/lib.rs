@@ -51,6 +51,7 @@ use fanmail_common::domain::{
 };
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
 use fanmail_common::sqs_batch::decode;
+use fanmail_common::store::campaigns::pause_running;
 use fanmail_common::store::{RecipientStore, SendLog, StoreError};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -326,8 +327,10 @@ async fn send_campaign_batch<P: Ports>(
         CampaignStatus::Paused => Some(RecipientStatus::Paused),
         _ => None,
     };
-    let results = if let Some(status) = parked {
-        claimed.iter().map(|d| (SendOutcome::new(d.job.recipient_id.clone(), status), Disposition::Ack)).collect()
+    let BatchResult { results, blocked } = if let Some(status) = parked {
+        let results =
+            claimed.iter().map(|d| (SendOutcome::new(d.job.recipient_id.clone(), status), Disposition::Ack)).collect();
+        BatchResult { results, blocked: None }
     } else {
         send_claimed(deps, &campaign, &claimed, send_by).await
     };
@@ -349,6 +352,10 @@ async fn send_campaign_batch<P: Ports>(
         tracing::error!(campaign = %campaign_id, error = %e, sent = outcomes.len(), "outcomes could not be recorded; not retrying the sends");
     }
     failed.extend(requeue(deps, &throttled).await);
+    if let Some(reason) = blocked {
+        pause_for_account(deps, campaign_id, &reason).await;
+        return failed;
+    }
     let all_senders_rate = deps.warm.pacer.rate() * f64::from(deps.config.sender_concurrency);
     // Near the end (by counts that may be seconds old, and whatever status they were read
     // with), the batch that records the last outcomes completes the campaign.
@@ -358,6 +365,19 @@ async fn send_campaign_batch<P: Ports>(
         }
     }
     failed
+}
+
+/// The account cannot send (paused or suspended by SES, or its daily quota is used up): the
+/// campaign is paused with the reason, its parked recipients wait for the resume.
+async fn pause_for_account<P: Ports>(deps: &Deps<P>, campaign_id: &CampaignId, reason: &str) {
+    let reason = format!("SES cannot send now ({reason}); resume once the account can send again");
+    match pause_running(&deps.campaigns, campaign_id, &reason, deps.clock.now()).await {
+        Ok(Some(_)) => tracing::warn!(campaign = %campaign_id, reason = %reason, "campaign paused"),
+        Ok(None) => {}
+        // Its recipients are parked either way; the next batch tries the pause again.
+        Err(e) => tracing::error!(campaign = %campaign_id, error = %e, "could not pause the campaign"),
+    }
+    deps.warm.campaigns.lock().unwrap().remove(campaign_id);
 }
 
 /// Whether the campaign's last recipients may be being sent, by its cached counts: the last
@@ -415,7 +435,7 @@ async fn record_with_retries<P: Ports>(
 mod mail;
 mod warm;
 
-use mail::send_claimed;
+use mail::{send_claimed, BatchResult};
 pub use warm::Warm;
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! within the pacer, and turn each result into an outcome.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fanmail_common::domain::{Campaign, EmailAddress, RecipientStatus, SendOutcome, UnsubscribeToken};
+use fanmail_common::domain::{Campaign, EmailAddress, RecipientId, RecipientStatus, SendOutcome, UnsubscribeToken};
 use fanmail_common::ports::{MailError, Mailer, OutgoingMail};
 use fanmail_common::render::{MailData, MailTemplate};
 use fanmail_common::store::SuppressionStore;
@@ -14,12 +14,22 @@ use futures::stream::{self, StreamExt};
 
 use crate::*;
 
+/// What became of a batch's claimed mails, and why the account cannot send, if it cannot.
+pub(crate) struct BatchResult {
+    pub results: Vec<(SendOutcome, Disposition)>,
+    pub blocked: Option<String>,
+}
+
 pub(crate) async fn send_claimed<P: Ports>(
     deps: &Deps<P>,
     campaign: &Campaign,
     claimed: &[Delivery],
     send_by: Option<tokio::time::Instant>,
-) -> Vec<(SendOutcome, Disposition)> {
+) -> BatchResult {
+    let failed_all = |reason: String, retryable: bool| BatchResult {
+        results: claimed.iter().map(|d| (give_back_or_fail(d, reason.clone(), retryable), Disposition::Fail)).collect(),
+        blocked: None,
+    };
     let template = match deps.template(campaign).await {
         Ok(Some(template)) => template,
         result => {
@@ -27,33 +37,28 @@ pub(crate) async fn send_claimed<P: Ports>(
                 Err(e) => (format!("the template could not be read: {e}"), true),
                 _ => ("the campaign's template version is missing or does not compile".to_string(), false),
             };
-            return claimed
-                .iter()
-                .map(|d| (give_back_or_fail(d, reason.clone(), retryable), Disposition::Fail))
-                .collect();
+            return failed_all(reason, retryable);
         }
     };
     let addresses: Vec<EmailAddress> = claimed.iter().map(|d| d.job.address.clone()).collect();
-    let suppressed: HashSet<EmailAddress> = match deps
-        .suppressions
-        .suppressed_among(&addresses, &campaign.sender.address)
-        .await
-    {
-        Ok(suppressed) => suppressed,
-        Err(e) => {
-            let reason = format!("the suppression list could not be read: {e}");
-            return claimed.iter().map(|d| (give_back_or_fail(d, reason.clone(), true), Disposition::Fail)).collect();
-        }
-    };
+    let suppressed: HashSet<EmailAddress> =
+        match deps.suppressions.suppressed_among(&addresses, &campaign.sender.address).await {
+            Ok(suppressed) => suppressed,
+            Err(e) => {
+                return failed_all(format!("the suppression list could not be read: {e}"), true);
+            }
+        };
     let prepared = Prepared {
         send_by,
         from: campaign.from_header(),
         unsubscribe_base: format!("{}/unsubscribe?token=", deps.config.public_base_url),
         template,
         suppressed,
+        blocked: Mutex::new(deps.warm.blocked()),
     };
     let sends: Vec<_> = claimed.iter().map(|delivery| deliver_one(deps, campaign, &prepared, delivery)).collect();
-    stream::iter(sends).buffered(IN_FLIGHT).collect().await
+    let results = stream::iter(sends).buffered(IN_FLIGHT).collect().await;
+    BatchResult { results, blocked: prepared.blocked.into_inner().unwrap() }
 }
 
 /// What every mail of a batch shares.
@@ -65,6 +70,9 @@ struct Prepared {
     unsubscribe_base: String,
     template: Arc<MailTemplate>,
     suppressed: HashSet<EmailAddress>,
+    /// Set once SES says the account cannot send (paused, suspended, daily quota used up):
+    /// the batch's other mails are parked rather than tried.
+    blocked: Mutex<Option<String>>,
 }
 
 async fn deliver_one<P: Ports>(
@@ -76,6 +84,9 @@ async fn deliver_one<P: Ports>(
     let id = delivery.job.recipient_id.clone();
     if prepared.suppressed.contains(&delivery.job.address) {
         return (SendOutcome::new(id, RecipientStatus::Suppressed), Disposition::Ack);
+    }
+    if prepared.blocked.lock().unwrap().is_some() {
+        return parked(id);
     }
     let token = UnsubscribeToken {
         address: delivery.job.address.clone(),
@@ -110,7 +121,12 @@ async fn deliver_one<P: Ports>(
         ],
         tags: vec![("campaign".into(), campaign.id.to_string()), ("recipient".into(), id.to_string())],
     };
-    send_one(deps, campaign, delivery, mail, prepared.send_by).await
+    send_one(deps, campaign, delivery, mail, prepared).await
+}
+
+/// Parked until the campaign is resumed (which re-queues it): acknowledged, never failed.
+fn parked(id: RecipientId) -> (SendOutcome, Disposition) {
+    (SendOutcome::new(id, RecipientStatus::Paused), Disposition::Ack)
 }
 
 /// Before the last receive a claim is given back (the message returns); on it, the recipient
@@ -131,12 +147,12 @@ async fn send_one<P: Ports>(
     campaign: &Campaign,
     delivery: &Delivery,
     mail: OutgoingMail,
-    send_by: Option<tokio::time::Instant>,
+    prepared: &Prepared,
 ) -> (SendOutcome, Disposition) {
     let id = delivery.job.recipient_id.clone();
     let mut attempt = 0;
     loop {
-        let slot = match send_by {
+        let slot = match prepared.send_by {
             Some(send_by) => deps.warm.pacer.acquire_by(send_by).await,
             None => {
                 deps.warm.pacer.acquire().await;
@@ -147,6 +163,9 @@ async fn send_one<P: Ports>(
             // At this rate the mail cannot start before the invocation's end: it goes back
             // to the queue, as a throttled one does, and another invocation sends it.
             return (SendOutcome::new(id, RecipientStatus::Queued), Disposition::Requeue);
+        }
+        if prepared.blocked.lock().unwrap().is_some() {
+            return parked(id);
         }
         match deps.mailer.send(&mail).await {
             Ok(message_id) => {
@@ -165,7 +184,12 @@ async fn send_one<P: Ports>(
                 deps.warm.pacer.back_off(Duration::from_secs(1));
                 return (SendOutcome::new(id, RecipientStatus::Queued), Disposition::Requeue);
             }
-            Err(MailError::Transient(reason) | MailError::AccountBlocked(reason)) => {
+            Err(MailError::AccountBlocked(reason)) => {
+                tracing::warn!(campaign = %campaign.id, reason = %reason, "the SES account cannot send now");
+                prepared.blocked.lock().unwrap().get_or_insert(reason);
+                return parked(id);
+            }
+            Err(MailError::Transient(reason)) => {
                 attempt += 1;
                 if attempt < 3 {
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;

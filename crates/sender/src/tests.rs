@@ -476,3 +476,38 @@ async fn a_paused_campaign_parks_its_recipients_without_sending_or_failing() {
     assert_eq!(world.mailer.sent().len(), 1);
     assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Sent);
 }
+
+#[tokio::test]
+async fn a_paused_ses_account_pauses_the_campaign_and_parks_its_recipients_unsent_and_unfailed() {
+    let world = world(CampaignStatus::Sending).await;
+    world.mailer.fail_next(MailError::AccountBlocked("SendingPausedException: sending is paused".into()));
+    let jobs = many(5);
+    assert!(deliver(&world, &jobs, 1).await.is_empty(), "nothing is failed or retried");
+    assert_eq!(world.mailer.calls(), 1, "the batch's other mails were not tried");
+    let campaign = world.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Paused);
+    assert!(campaign.status_reason.as_deref().unwrap_or_default().contains("SendingPausedException"), "{campaign:?}");
+    for n in 1..=5 {
+        assert_eq!(recipient(&world, n).await.status, RecipientStatus::Paused, "parked for the resume");
+    }
+    let c = counters(&world).await;
+    assert_eq!((c.sent, c.failed), (0, 0));
+    // Messages that arrive after the pause are parked too, without a call to SES.
+    world.deps.warm.campaigns.lock().unwrap().clear();
+    assert!(deliver(&world, &[job(6)], 1).await.is_empty());
+    assert_eq!((world.mailer.calls(), recipient(&world, 6).await.status), (1, RecipientStatus::Paused));
+}
+
+#[tokio::test]
+async fn a_used_up_daily_quota_pauses_the_campaign_before_any_send() {
+    let mut world = world(CampaignStatus::Sending).await;
+    let sandbox = SendQuota { max_24_hour_send: 200.0, max_send_rate: 1.0, sent_last_24_hours: 200.0 };
+    world.mailer = MemoryMailer::with_quota(sandbox);
+    world.deps.mailer = world.mailer.clone();
+    assert!(deliver(&world, &many(3), 1).await.is_empty());
+    assert_eq!(world.mailer.calls(), 0, "SES was not asked to refuse");
+    let campaign = world.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Paused);
+    assert!(campaign.status_reason.as_deref().unwrap_or_default().contains("daily quota of 200"), "{campaign:?}");
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Paused);
+}

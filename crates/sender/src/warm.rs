@@ -20,6 +20,8 @@ pub struct Warm {
     pub(crate) templates: Mutex<HashMap<(TemplateId, u32), Arc<MailTemplate>>>,
     pub(crate) pacer: Pacer,
     pub(crate) quota_read_at: Mutex<Option<tokio::time::Instant>>,
+    /// Why the account cannot send, from its last quota read (its daily quota used up).
+    pub(crate) quota_used_up: Mutex<Option<String>>,
 }
 
 impl Warm {
@@ -30,11 +32,16 @@ impl Warm {
             templates: Mutex::default(),
             pacer: Pacer::new(rate, rate.ceil().max(1.0) as u32),
             quota_read_at: Mutex::default(),
+            quota_used_up: Mutex::default(),
         }
     }
 
     pub fn pacer(&self) -> &Pacer {
         &self.pacer
+    }
+
+    pub(crate) fn blocked(&self) -> Option<String> {
+        self.quota_used_up.lock().unwrap().clone()
     }
 }
 
@@ -89,7 +96,13 @@ impl<P: Ports> Deps<P> {
             *read_at = Some(now);
         }
         let account_rate = match self.mailer.quota().await {
-            Ok(quota) => Some(quota.max_send_rate),
+            Ok(quota) => {
+                // The daily quota is checked before sending, not discovered one refusal at a time.
+                *self.warm.quota_used_up.lock().unwrap() = (quota.max_24_hour_send > 0.0
+                    && quota.sent_last_24_hours >= quota.max_24_hour_send)
+                    .then(|| format!("the daily quota of {} mails is used up", quota.max_24_hour_send));
+                Some(quota.max_send_rate)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the account's send quota; using MAX_SEND_RATE");
                 None

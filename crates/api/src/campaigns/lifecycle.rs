@@ -95,8 +95,11 @@ pub async fn pause<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
-    let running = [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending];
-    match deps.campaigns.transition(&id, &running, CampaignStatus::Paused, Some("paused"), deps.clock.now()).await {
+    match deps
+        .campaigns
+        .transition(&id, &CampaignStatus::RUNNING, CampaignStatus::Paused, Some("paused"), deps.clock.now())
+        .await
+    {
         Ok(campaign) => {
             tracing::info!(campaign = %id, "campaign paused");
             Ok(json_response(200, &CampaignView::from(&campaign)))

@@ -58,6 +58,10 @@ impl CampaignStatus {
         }
     }
 
+    /// A campaign on its way to its recipients: the ones a pause applies to.
+    pub const RUNNING: [CampaignStatus; 3] =
+        [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending];
+
     /// Whether [`TRANSITIONS`] lets a campaign go from this status to `to`.
     pub fn may_become(self, to: CampaignStatus) -> bool {
         TRANSITIONS.contains(&(self, to))

@@ -86,6 +86,21 @@ pub async fn complete_if_done(
     }
 }
 
+/// Pauses a running campaign (queued, splitting or sending) with the reason users will see;
+/// `None` if it is no longer running (paused, finished or cancelled meanwhile).
+pub async fn pause_running(
+    campaigns: &impl CampaignStore,
+    id: &CampaignId,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Campaign>, StoreError> {
+    match campaigns.transition(id, &CampaignStatus::RUNNING, CampaignStatus::Paused, Some(reason), now).await {
+        Ok(paused) => Ok(Some(paused)),
+        Err(StoreError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
