@@ -6,12 +6,15 @@
 use fanmail_bench::scale::{simulate, Settings};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crashes_throttling_and_faults_lose_nobody_and_mail_nobody_twice_outside_the_crash_window() {
+async fn crashes_throttling_and_faults_lose_nobody_and_mail_nobody_twice() {
     let report = simulate(Settings::ci()).await.unwrap();
     let summary = serde_json::to_string_pretty(&report).unwrap();
     assert!(report.completed, "{summary}");
     assert_eq!(report.lost, 0, "{summary}");
     assert_eq!(report.duplicated_outside_crash_window, 0, "{summary}");
+    // A sender that died after SES accepted a mail: the recipient's next sender finds SES's
+    // record of it and does not mail again.
+    assert_eq!(report.duplicated_in_crash_window, 0, "{summary}");
     assert_eq!(report.suppressed_but_mailed, 0, "{summary}");
     assert!(report.counters_add_up, "{summary}");
     assert!(report.correct());
@@ -26,9 +29,6 @@ async fn crashes_throttling_and_faults_lose_nobody_and_mail_nobody_twice_outside
     assert!(report.transient_errors > 0, "{summary}");
     assert!(report.duplicate_deliveries > 0, "{summary}");
     assert!(report.redelivered_messages > 0, "{summary}");
-    // A second mail only goes to recipients whose sender died after SES took the first, at
-    // most the mails of that one invocation.
-    assert!(report.duplicated_in_crash_window <= report.crashes["after_ses_accepted"] * 10, "{summary}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,8 +22,8 @@ pub mod ses_event;
 use aws_lambda_events::sns::SnsEvent;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    auto_pause_reason, CampaignId, DeliveryResult, EmailAddress, RecipientId, Suppression, SuppressionReason,
-    SuppressionScope, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
+    accepted_key, auto_pause_reason, CampaignId, DeliveryResult, EmailAddress, RecipientId, Suppression,
+    SuppressionReason, SuppressionScope, ACCEPTED_LIFETIME, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
 };
 use fanmail_common::ports::Clock;
 use fanmail_common::store::campaigns::pause_running;
@@ -208,6 +208,14 @@ async fn record_event<P: Ports>(
                     suppress(deps, address, scope.clone(), SuppressionReason::Unsubscribed, campaign, now, summary)
                         .await?;
                 }
+            }
+        }
+        // SES accepted a mail: a sender about to mail this recipient again (its earlier
+        // attempt left no outcome) reads this first and does not.
+        EventKind::Send => {
+            if let (Some(campaign), Some(recipient)) = (&ses.campaign, &ses.recipient) {
+                let key = accepted_key(campaign, recipient);
+                deps.ledger.record_once(&key, &ses.message_id, now, ACCEPTED_LIFETIME).await?;
             }
         }
         EventKind::Reject { reason } => tracing::warn!(reason = %reason, "SES rejected a mail after accepting it"),

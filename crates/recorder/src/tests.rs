@@ -317,3 +317,15 @@ async fn a_campaign_over_the_bounce_limit_is_paused_with_the_reason() {
     assert_eq!(campaign.status, CampaignStatus::Paused);
     assert!(campaign.status_reason.unwrap().starts_with("bounce rate 5.0%"));
 }
+
+#[tokio::test]
+async fn a_send_event_records_that_ses_accepted_the_recipients_mail() {
+    let world = world(1).await;
+    let send = published("Send", 2, json!({}));
+    run(&world, &[send.clone(), send]).await.unwrap();
+    let now = world.deps.clock.now();
+    let key = accepted_key(&campaign_id(), &recipient_id(2));
+    assert_eq!(world.deps.ledger.read(&key, now).await.unwrap().as_deref(), Some("ses-2"));
+    let other = accepted_key(&campaign_id(), &recipient_id(1));
+    assert_eq!(world.deps.ledger.read(&other, now).await.unwrap(), None, "only the mail the event is about");
+}

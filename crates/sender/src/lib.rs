@@ -9,10 +9,14 @@
 //! queue's three-minute visibility timeout): if a sender dies mid-send, the message comes back
 //! after the visibility timeout, the lease has run out, and another sender takes over.
 //!
-//! The one window left: a sender that dies after SES accepted a mail and before the outcome was
-//! written sends that recipient a second mail when the message comes back. It is bounded by
-//! the mails in flight in that one invocation (at most a batch of ten), and SES's own message
-//! id is logged at send time so the duplicate can be traced.
+//! A sender that dies after SES accepted a mail and before the outcome was written leaves
+//! the recipient `sending`; so does a SendEmail whose answer was lost (a timeout). SES
+//! publishes a `Send` event for every mail it accepts, which the recorder keeps in the ledger
+//! ([`accepted_key`]). Before mailing a recipient that was claimed before (an earlier attempt
+//! left no outcome), the sender reads that record: if SES accepted the mail, the recipient is
+//! recorded as sent with SES's message id and not mailed again. A lost answer is never retried
+//! at once: the message is re-queued for [`RECHECK_DELAY`], by when the event has arrived.
+//! What is left: a `Send` event that reaches the recorder later than the message returns.
 //!
 //! # Failures
 //!
@@ -25,6 +29,12 @@
 //! - A duplicate of a message whose recipient another instance is sending right now: re-queued
 //!   with a short delay, so it is settled in seconds rather than after the visibility timeout.
 //! - Rejected (bad address, content): the recipient is marked failed with the reason.
+//! - The account cannot send (SES paused or suspended it, or its daily quota is used up):
+//!   the campaign is paused with the reason and its recipients parked, unsent and unfailed,
+//!   for the resume. The daily quota is read with the rate and checked before sending.
+//! - Out of time: no send starts within [`END_RESERVE`] of Lambda's deadline; the mails the
+//!   pacer cannot fit before it are given back and re-queued (the SES sandbox's 1 mail/s
+//!   shared by five senders fits five mails in an invocation).
 //! - Suppressed or unsubscribed: not sent, counted as skipped.
 //! - Campaign cancelled: claimed recipients are marked stopped. Paused: they are parked as
 //!   `paused` and acknowledged; the resume re-queues them.
@@ -47,12 +57,13 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    Campaign, CampaignId, CampaignStatus, Recipient, RecipientJob, RecipientStatus, SendOutcome, UnsubscribeKey,
+    accepted_key, Campaign, CampaignId, CampaignStatus, Recipient, RecipientJob, RecipientStatus, SendOutcome,
+    UnsubscribeKey,
 };
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
 use fanmail_common::sqs_batch::decode;
 use fanmail_common::store::campaigns::pause_running;
-use fanmail_common::store::{RecipientStore, SendLog, StoreError};
+use fanmail_common::store::{Ledger, RecipientStore, SendLog, StoreError};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
@@ -71,6 +82,9 @@ pub const IN_FLIGHT: usize = 10;
 /// limit, then recording the outcomes and re-queueing. A mail whose pacer slot falls later is
 /// not sent in this invocation: its claim is given back and its message re-queued.
 pub const END_RESERVE: Duration = Duration::from_secs(10);
+/// How long a mail whose send has an unknown outcome waits before it is looked at again: SES
+/// publishes its `Send` event within seconds of accepting a mail.
+pub const RECHECK_DELAY: Duration = Duration::from_secs(60);
 /// The account's quota is re-read this often.
 const QUOTA_REFRESH: Duration = Duration::from_secs(300);
 
@@ -132,6 +146,8 @@ pub struct Deps<P: Ports> {
     pub recipients: P::Recipients,
     pub suppressions: P::Suppressions,
     pub send_log: P::SendLog,
+    /// Where SES's acceptance of each mail is recorded (by the recorder, from `Send` events).
+    pub ledger: P::Ledger,
     pub mailer: P::Mailer,
     /// The recipient queue, for re-queueing throttled mails.
     pub requeue: P::Queue,
@@ -151,6 +167,7 @@ impl Deps<AwsPorts> {
             recipients: aws.recipients(&config.recipients_table),
             suppressions: aws.suppressions(&config.suppressions_table),
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
+            ledger: aws.ledger(&config.ledger_table),
             mailer: aws.mailer(Some(config.configuration_set.clone())),
             requeue: aws.queue(&config.recipients_queue_url),
             clock: SystemClock,
@@ -170,6 +187,7 @@ impl Deps<MemoryPorts> {
             recipients: world.recipients.clone(),
             suppressions: world.suppressions.clone(),
             send_log: world.send_log(),
+            ledger: world.ledger.clone(),
             mailer: world.mailer.clone(),
             requeue: world.recipient_jobs.clone(),
             clock: world.clock.clone(),
@@ -187,6 +205,8 @@ enum Disposition {
     Fail,
     /// Re-queue with a delay, then acknowledge.
     Requeue,
+    /// SES may have accepted it: re-queue for after its acceptance record would have arrived.
+    Recheck,
 }
 
 struct Delivery {
@@ -259,7 +279,7 @@ async fn send_campaign_batch<P: Ports>(
 ) -> Vec<String> {
     if send_by.is_some_and(|at| at <= tokio::time::Instant::now()) {
         // No time left to send any of them: back to the queue, unclaimed.
-        return requeue(deps, &deliveries.iter().collect::<Vec<_>>()).await;
+        return requeue(deps, &deliveries.iter().collect::<Vec<_>>(), requeue_delay).await;
     }
     let campaign = match deps.campaign(campaign_id).await {
         Ok(Some(campaign)) => campaign,
@@ -299,8 +319,23 @@ async fn send_campaign_batch<P: Ports>(
     let mut failed = Vec::new();
     let mut claimed = Vec::new();
     let mut busy = Vec::new();
+    let mut accepted = Vec::new();
     for (delivery, claim) in deliveries.into_iter().zip(claims) {
         match claim {
+            // An earlier attempt left no outcome (its sender died, or SES's answer was lost):
+            // SES may have accepted that mail. Its own record says whether.
+            Ok(recipient) if recipient.attempts > 1 => {
+                match deps.ledger.read(&accepted_key(campaign_id, &recipient.recipient_id), now).await {
+                    Ok(None) => claimed.push(delivery),
+                    Ok(Some(ses_message_id)) => accepted.push((delivery, ses_message_id)),
+                    // The claim is kept until its lease runs out; the message returns after
+                    // that (the visibility timeout) and is checked again.
+                    Err(e) => {
+                        tracing::warn!(campaign = %campaign_id, error = %e, "could not check an earlier attempt; retrying later");
+                        failed.push(delivery.message_id);
+                    }
+                }
+            }
             Ok(_) => claimed.push(delivery),
             // A duplicate of a message another instance is sending right now: look again in a
             // few seconds (not after the whole visibility timeout). Once that send is recorded
@@ -317,8 +352,22 @@ async fn send_campaign_batch<P: Ports>(
             }
         }
     }
-    failed.extend(requeue(deps, &busy.iter().collect::<Vec<_>>()).await);
+    failed.extend(requeue(deps, &busy.iter().collect::<Vec<_>>(), requeue_delay).await);
+    let already_sent: Vec<SendOutcome> = accepted
+        .into_iter()
+        .map(|(delivery, ses_message_id)| {
+            tracing::info!(campaign = %campaign_id, recipient = %delivery.job.recipient_id, "SES accepted this mail before; recorded as sent, not sent again");
+            let mut outcome = SendOutcome::new(delivery.job.recipient_id, RecipientStatus::Sent);
+            outcome.message_id = Some(ses_message_id);
+            outcome
+        })
+        .collect();
     if claimed.is_empty() {
+        if !already_sent.is_empty() {
+            if let Err(e) = record_with_retries(deps, campaign_id, &already_sent).await {
+                tracing::error!(campaign = %campaign_id, error = %e, "outcomes could not be recorded");
+            }
+        }
         return failed;
     }
     let parked = match campaign.status {
@@ -335,13 +384,15 @@ async fn send_campaign_batch<P: Ports>(
         send_claimed(deps, &campaign, &claimed, send_by).await
     };
 
-    let mut outcomes = Vec::with_capacity(results.len());
+    let mut outcomes = already_sent;
     let mut throttled = Vec::new();
+    let mut recheck = Vec::new();
     for ((outcome, disposition), delivery) in results.into_iter().zip(&claimed) {
         match disposition {
             Disposition::Ack => {}
             Disposition::Fail => failed.push(delivery.message_id.clone()),
             Disposition::Requeue => throttled.push(delivery),
+            Disposition::Recheck => recheck.push(delivery),
         }
         outcomes.push(outcome);
     }
@@ -351,7 +402,8 @@ async fn send_campaign_batch<P: Ports>(
         // leave the recipients `sending` (their leases run out) rather than mail twice.
         tracing::error!(campaign = %campaign_id, error = %e, sent = outcomes.len(), "outcomes could not be recorded; not retrying the sends");
     }
-    failed.extend(requeue(deps, &throttled).await);
+    failed.extend(requeue(deps, &throttled, requeue_delay).await);
+    failed.extend(requeue(deps, &recheck, |_| RECHECK_DELAY).await);
     if let Some(reason) = blocked {
         pause_for_account(deps, campaign_id, &reason).await;
         return failed;
@@ -392,14 +444,14 @@ fn near_the_end(campaign: &Campaign, all_senders_rate: f64) -> bool {
 
 /// Sends these messages again with a short delay, to be acknowledged; returns the ids of those
 /// that could not be re-queued (the queue redelivers them after the visibility timeout).
-async fn requeue<P: Ports>(deps: &Deps<P>, deliveries: &[&Delivery]) -> Vec<String> {
+async fn requeue<P: Ports>(deps: &Deps<P>, deliveries: &[&Delivery], delay: fn(usize) -> Duration) -> Vec<String> {
     if deliveries.is_empty() {
         return Vec::new();
     }
     let messages: Vec<OutgoingMessage> = deliveries
         .iter()
         .enumerate()
-        .map(|(i, d)| OutgoingMessage { id: i.to_string(), body: d.body.clone(), delay: Some(requeue_delay(i)) })
+        .map(|(i, d)| OutgoingMessage { id: i.to_string(), body: d.body.clone(), delay: Some(delay(i)) })
         .collect();
     match deps.requeue.send_all(&messages).await {
         Ok(()) => Vec::new(),

@@ -189,6 +189,12 @@ async fn send_one<P: Ports>(
                 prepared.blocked.lock().unwrap().get_or_insert(reason);
                 return parked(id);
             }
+            Err(MailError::Unknown(reason)) => {
+                // Sending again now could mail twice. The message returns after SES's own
+                // record of the mails it accepted has had time to arrive, and is checked first.
+                tracing::warn!(campaign = %campaign.id, recipient = %id, reason = %reason, "SES's answer was lost; the mail is checked before any resend");
+                return (SendOutcome::new(id, RecipientStatus::Queued), Disposition::Recheck);
+            }
             Err(MailError::Transient(reason)) => {
                 attempt += 1;
                 if attempt < 3 {

@@ -94,7 +94,8 @@ async fn world_with(status: CampaignStatus, config: Config) -> World {
         campaigns: campaigns.clone(),
         recipients: recipients.clone(),
         suppressions: suppressions.clone(),
-        send_log: StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger },
+        send_log: StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger: ledger.clone() },
+        ledger,
         mailer: mailer.clone(),
         requeue: queue.clone(),
         clock: ManualClock::at(at),
@@ -510,4 +511,55 @@ async fn a_used_up_daily_quota_pauses_the_campaign_before_any_send() {
     assert_eq!(campaign.status, CampaignStatus::Paused);
     assert!(campaign.status_reason.as_deref().unwrap_or_default().contains("daily quota of 200"), "{campaign:?}");
     assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Paused);
+}
+
+/// What the recorder writes when SES publishes the `Send` event of recipient `n`'s mail.
+async fn ses_accepted(world: &World, n: u32, ses_message_id: &str) {
+    let key = accepted_key(&CampaignId::parse("c1").unwrap(), &RecipientId::parse(format!("r{n}")).unwrap());
+    world.deps.ledger.record_once(&key, ses_message_id, world.deps.clock.now(), ACCEPTED_LIFETIME).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_not_resent_at_once_and_a_mail_ses_accepted_is_recorded_not_resent() {
+    let world = world(CampaignStatus::Sending).await;
+    world.mailer.fail_next(MailError::Unknown("operation timeout (all attempts including retries)".into()));
+    assert!(deliver(&world, &[job(1)], 1).await.is_empty());
+    assert_eq!(world.mailer.calls(), 1, "not retried within the invocation");
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Queued);
+    let requeued = world.queue.sent();
+    assert_eq!((requeued.len(), requeued[0].delay), (1, Some(RECHECK_DELAY)));
+    // SES had accepted it after all; its Send event arrived meanwhile.
+    ses_accepted(&world, 1, "ses-late").await;
+    let again: RecipientJob = serde_json::from_str(&requeued[0].body).unwrap();
+    assert!(deliver(&world, &[again], 1).await.is_empty());
+    assert_eq!(world.mailer.calls(), 1, "no second mail");
+    let r = recipient(&world, 1).await;
+    assert_eq!((r.status, r.message_id.as_deref()), (RecipientStatus::Sent, Some("ses-late")));
+    assert_eq!(counters(&world).await.sent, 1);
+}
+
+#[tokio::test]
+async fn a_lost_answer_for_a_mail_ses_never_accepted_is_sent_on_the_recheck() {
+    let world = world(CampaignStatus::Sending).await;
+    world.mailer.fail_next(MailError::Unknown("connection reset".into()));
+    deliver(&world, &[job(1)], 1).await;
+    let again: RecipientJob = serde_json::from_str(&world.queue.sent()[0].body).unwrap();
+    assert!(deliver(&world, &[again], 1).await.is_empty());
+    assert_eq!((world.mailer.sent().len(), recipient(&world, 1).await.status), (1, RecipientStatus::Sent));
+}
+
+#[tokio::test]
+async fn a_sender_that_died_after_ses_accepted_a_mail_does_not_cause_a_second() {
+    let world = world(CampaignStatus::Sending).await;
+    // The first sender claimed the recipient, SES accepted the mail, and the sender died
+    // before writing the outcome: the claim is left to run out.
+    let now = world.deps.clock.now();
+    world.recipients.claim(&Recipient::from_job(&job(1), now), now, now + LEASE).await.unwrap();
+    ses_accepted(&world, 1, "ses-before-crash").await;
+    world.deps.clock.advance(LEASE + time::Duration::minutes(1));
+    // The message returns after the visibility timeout.
+    assert!(deliver(&world, &[job(1)], 2).await.is_empty());
+    assert_eq!(world.mailer.calls(), 0, "no second mail");
+    let r = recipient(&world, 1).await;
+    assert_eq!((r.status, r.message_id.as_deref()), (RecipientStatus::Sent, Some("ses-before-crash")));
 }

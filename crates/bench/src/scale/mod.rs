@@ -152,6 +152,7 @@ impl World {
             recipients: CrashingRecipients { inner: self.recipients.clone(), crash: crash.clone() },
             suppressions: self.suppressions.clone(),
             send_log: self.send_log(),
+            ledger: self.ledger.clone(),
             mailer: InstanceMailer { ses: self.ses.clone(), crash },
             requeue: self.recipient_jobs.clone(),
             clock: self.clock.clone(),
@@ -178,10 +179,11 @@ fn sqs_event(batch: &[Received]) -> SqsEvent {
     event
 }
 
-/// A Lambda context whose deadline (epoch ms) is `timeout` after the wall clock's now.
-fn context(timeout: Duration) -> Context {
+/// A Lambda context whose deadline (epoch ms) is `timeout` after `now` by the clock the
+/// handler measures it with: the invocation lasts `timeout` of wall time.
+fn context(now: OffsetDateTime, timeout: Duration) -> Context {
     let mut context = Context::default();
-    let deadline = SystemClock.now() + timeout;
+    let deadline = now + timeout;
     context.deadline = u64::try_from((deadline - OffsetDateTime::UNIX_EPOCH).whole_milliseconds()).unwrap_or(0);
     context
 }
@@ -217,7 +219,7 @@ async fn splitter_instance(world: Arc<World>, objects: MemoryObjectStore) {
             tokio::time::sleep(IDLE_POLL).await;
             continue;
         }
-        let event = LambdaEvent::new(sqs_event(&batch), context(SPLITTER_TIMEOUT));
+        let event = LambdaEvent::new(sqs_event(&batch), context(deps.clock.now(), SPLITTER_TIMEOUT));
         let result = fanmail_splitter::handler(&deps, event).await;
         acknowledge(&world.split_jobs, &batch, result);
     }
@@ -237,7 +239,7 @@ async fn sender_instance(world: Arc<World>, number: u64) {
         let crashes_allowed = world.started.elapsed().as_secs_f64() < world.settings.crash_for_seconds;
         let point = CrashPoint::ALL.into_iter().find(|_| crashes_allowed && rng.chance(world.settings.crash_rate));
         crash.arm(invocation, point);
-        let event = LambdaEvent::new(sqs_event(&batch), context(Duration::from_secs(30)));
+        let event = LambdaEvent::new(sqs_event(&batch), context(deps.clock.now(), Duration::from_secs(30)));
         let result = tokio::select! {
             biased;
             () = crash.fired() => None,
@@ -269,13 +271,15 @@ fn suppressed_row(settings: &Settings, row: u64) -> bool {
 
 async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)> {
     let now = SystemClock.now();
+    let ledger = MemoryLedger::default();
+    let clock = SimClock { origin: now, started: Instant::now(), scale: settings.time_scale };
     let world = World {
         settings: settings.clone(),
         templates: Default::default(),
         campaigns: Default::default(),
         recipients: Default::default(),
         suppressions: Default::default(),
-        ledger: Default::default(),
+        ledger: ledger.clone(),
         split_jobs: SimQueue::new(settings.visibility(), MAX_RECEIVES, 0.0, settings.seed),
         recipient_jobs: SimQueue::new(
             settings.visibility(),
@@ -284,14 +288,17 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
             settings.seed,
         )
         .losing(settings.lose_messages),
-        ses: Arc::new(SimSes::new(SesSettings {
-            max_rate: settings.quota,
-            reported_rate: settings.reported_quota,
-            latency: (Duration::from_millis(settings.latency_ms.0), Duration::from_millis(settings.latency_ms.1)),
-            transient_error_rate: settings.transient_error_rate,
-            seed: settings.seed,
-        })),
-        clock: SimClock { origin: now, started: Instant::now(), scale: settings.time_scale },
+        ses: Arc::new(SimSes::new(
+            SesSettings {
+                max_rate: settings.quota,
+                reported_rate: settings.reported_quota,
+                latency: (Duration::from_millis(settings.latency_ms.0), Duration::from_millis(settings.latency_ms.1)),
+                transient_error_rate: settings.transient_error_rate,
+                seed: settings.seed,
+            },
+            (ledger, clock.clone()),
+        )),
+        clock,
         crashes: CrashLog::default(),
         invocations: AtomicU64::new(0),
         started: Instant::now(),

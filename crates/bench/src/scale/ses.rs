@@ -1,17 +1,22 @@
 //! An SES stand-in: a latency per call, a send rate enforced on its side (a call over it is
 //! throttled, as SES answers `TooManyRequests`), a rate of transient faults, and a record of
-//! every accepted mail by recipient, for counting losses and duplicates afterwards.
+//! every accepted mail by recipient, for counting losses and duplicates afterwards. Like SES
+//! with its configuration set, it publishes a `Send` event for each accepted mail, which the
+//! recorder turns into the ledger's acceptance record: here it writes that record itself.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fanmail_common::ports::{MailError, Mailer, OutgoingMail, SendQuota};
+use fanmail_common::domain::{accepted_key, CampaignId, RecipientId, ACCEPTED_LIFETIME};
+use fanmail_common::ports::{Clock, MailError, Mailer, OutgoingMail, SendQuota};
+use fanmail_common::store::{Ledger, MemoryLedger};
 use tokio::time::Instant;
 
 use super::crash::{Crash, CrashPoint};
 use super::rng::Rng;
+use super::SimClock;
 
 pub struct SesSettings {
     /// The rate SES enforces, mails per second.
@@ -25,6 +30,8 @@ pub struct SesSettings {
 
 pub struct SimSes {
     settings: SesSettings,
+    /// Where the recorder keeps SES's `Send` events, and the clock it stamps them with.
+    send_events: (MemoryLedger, SimClock),
     state: Mutex<State>,
     started: Instant,
     throttled: AtomicU64,
@@ -53,7 +60,7 @@ pub struct Acceptances {
 }
 
 impl SimSes {
-    pub fn new(settings: SesSettings) -> Self {
+    pub fn new(settings: SesSettings, send_events: (MemoryLedger, SimClock)) -> Self {
         let now = Instant::now();
         let state = State {
             rng: Rng::new(settings.seed),
@@ -65,6 +72,7 @@ impl SimSes {
         };
         Self {
             settings,
+            send_events,
             state: Mutex::new(state),
             started: now,
             throttled: AtomicU64::new(0),
@@ -133,6 +141,9 @@ impl SimSes {
             };
             (latency, verdict)
         };
+        if let Ok(ses_message_id) = &verdict {
+            self.publish_send_event(mail, ses_message_id).await;
+        }
         match &verdict {
             Err(MailError::Throttled) => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
@@ -145,6 +156,19 @@ impl SimSes {
             Ok(_) => tokio::time::sleep(latency).await,
         }
         verdict
+    }
+}
+
+impl SimSes {
+    async fn publish_send_event(&self, mail: &OutgoingMail, ses_message_id: &str) {
+        let tag = |name: &str| mail.tags.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let (Some(campaign), Some(recipient)) = (tag("campaign"), tag("recipient")) else { return };
+        let (Ok(campaign), Ok(recipient)) = (CampaignId::parse(campaign), RecipientId::parse(recipient)) else {
+            return;
+        };
+        let (ledger, clock) = &self.send_events;
+        let key = accepted_key(&campaign, &recipient);
+        ledger.record_once(&key, ses_message_id, clock.now(), ACCEPTED_LIFETIME).await.expect("a memory ledger");
     }
 }
 

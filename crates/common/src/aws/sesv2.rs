@@ -1,6 +1,9 @@
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader, MessageTag};
 use aws_sdk_sesv2::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::retry::RetryConfig;
 
 use super::{classify, describe, Fault};
 use crate::ports::{MailError, Mailer, OutgoingMail, SendQuota};
@@ -14,8 +17,11 @@ pub struct SesMailer {
 }
 
 impl SesMailer {
+    /// SendEmail is not idempotent: the client must never send a request twice by itself (an
+    /// attempt that timed out may have been accepted). Retries are the sender's decision.
     pub fn new(client: Client, configuration_set: Option<String>) -> Self {
-        Self { client, configuration_set }
+        let config = client.config().to_builder().retry_config(RetryConfig::disabled()).build();
+        Self { client: Client::from_conf(config), configuration_set }
     }
 }
 
@@ -36,6 +42,16 @@ fn build_message(mail: &OutgoingMail) -> Result<Message, MailError> {
         message = message.headers(header);
     }
     Ok(message.build())
+}
+
+/// Whether SES may have received the request: everything but a connection never made. Its
+/// answer timing out or breaking off leaves the mail's fate unknown.
+fn outcome_unknown<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(failure) => !failure.is_timeout(),
+        _ => false,
+    }
 }
 
 impl Mailer for SesMailer {
@@ -72,6 +88,7 @@ impl Mailer for SesMailer {
                 | Some(SendEmailError::MailFromDomainNotVerifiedException(_))
                 | Some(SendEmailError::BadRequestException(_))
                 | Some(SendEmailError::NotFoundException(_)) => MailError::Rejected(describe(&e)),
+                _ if outcome_unknown(&e) => MailError::Unknown(describe(&e)),
                 _ => match classify(&e) {
                     Fault::Throttled => MailError::Throttled,
                     Fault::Transient(m) => MailError::Transient(m),

@@ -203,6 +203,15 @@ pub struct RecipientJob {
     pub row: u64,
 }
 
+/// Ledger key of SES's word that it accepted a recipient's mail (its `Send` event), which a
+/// sender reads before mailing a recipient whose earlier attempt has no recorded outcome.
+pub fn accepted_key(campaign: &CampaignId, recipient: &RecipientId) -> String {
+    format!("accepted#{campaign}#{recipient}")
+}
+
+/// How long SES's acceptance of a mail is kept: longer than any message stays on a queue.
+pub const ACCEPTED_LIFETIME: time::Duration = time::Duration::days(15);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,10 @@ pub enum MailError {
     /// The service will never accept this mail (bad address, unverified sender, ...).
     #[error("mail rejected: {0}")]
     Rejected(String),
+    /// The request may have reached the service and its answer was lost (a timeout, a broken
+    /// connection): the mail may have been accepted. Sending it again could mail twice.
+    #[error("mail service outcome unknown: {0}")]
+    Unknown(String),
     /// Sending is paused or the account's daily quota is used up; retry much later.
     #[error("account cannot send now: {0}")]
     AccountBlocked(String),

@@ -19,6 +19,9 @@ pub async fn run(ledger: &impl Ledger) {
         Some("c3".into()),
         "and is then kept for a new lifetime"
     );
+    assert_eq!(ledger.read("idem#k1", T0 + Duration::hours(27)).await.unwrap(), Some("c3".into()));
+    assert_eq!(ledger.read("idem#k1", T0 + Duration::hours(51)).await.unwrap(), None, "expired at the caller's time");
+    assert_eq!(ledger.read("idem#never", T0).await.unwrap(), None);
 
     ledger.add_sent(T0, 3).await.unwrap();
     ledger.add_sent(T0 + Duration::minutes(10), 2).await.unwrap();

@@ -24,6 +24,26 @@ impl DynamoLedger {
     }
 }
 
+impl DynamoLedger {
+    /// (value, expires_at) of a recorded key, read consistently.
+    async fn read_item(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(out.item.map(|item| {
+            let value = item.get("value").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let expires_at = item.get("expires_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+            (value, expires_at.unwrap_or(i64::MAX))
+        }))
+    }
+}
+
 impl Ledger for DynamoLedger {
     async fn record_once(
         &self,
@@ -47,24 +67,15 @@ impl Ledger for DynamoLedger {
         match result {
             Ok(_) => Ok(None),
             Err(e) if condition_failed(&e) => {
-                let out = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", s(key))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(|e| fault(&e))?;
-                let value = out
-                    .item
-                    .and_then(|mut item| item.remove("value"))
-                    .and_then(|v| v.as_s().ok().cloned())
-                    .unwrap_or_default();
-                Ok(Some(value))
+                Ok(Some(self.read_item(key).await?.map(|(value, _)| value).unwrap_or_default()))
             }
             Err(e) => Err(fault(&e)),
         }
+    }
+
+    async fn read(&self, key: &str, now: OffsetDateTime) -> Result<Option<String>, StoreError> {
+        // TTL deletes expired items only eventually: expiry is the caller's `now`.
+        Ok(self.read_item(key).await?.filter(|(_, expires_at)| *expires_at >= now.unix_timestamp()).map(|(v, _)| v))
     }
 
     async fn add_sent(&self, at: OffsetDateTime, count: u64) -> Result<(), StoreError> {

@@ -31,6 +31,11 @@ impl Ledger for MemoryLedger {
         }
     }
 
+    async fn read(&self, key: &str, now: OffsetDateTime) -> Result<Option<String>, StoreError> {
+        let once = self.once.lock().unwrap();
+        Ok(once.get(key).filter(|(_, until)| *until >= now).map(|(value, _)| value.clone()))
+    }
+
     async fn add_sent(&self, at: OffsetDateTime, count: u64) -> Result<(), StoreError> {
         *self.sent.lock().unwrap().entry(crate::domain::sent_hour_key(at)).or_default() += count;
         Ok(())

@@ -26,6 +26,8 @@ pub trait Ledger: Send + Sync {
         now: OffsetDateTime,
         lifetime: time::Duration,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// The value recorded under `key`, if it is not expired at `now`.
+    fn read(&self, key: &str, now: OffsetDateTime) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// Adds `count` mails to the hour containing `at`.
     fn add_sent(&self, at: OffsetDateTime, count: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Mails sent in the whole hours from the one containing `from` to the one containing `to`.
