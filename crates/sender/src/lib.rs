@@ -277,10 +277,6 @@ async fn send_campaign_batch<P: Ports>(
     deliveries: Vec<Delivery>,
     send_by: Option<tokio::time::Instant>,
 ) -> Vec<String> {
-    if send_by.is_some_and(|at| at <= tokio::time::Instant::now()) {
-        // No time left to send any of them: back to the queue, unclaimed.
-        return requeue(deps, &deliveries.iter().collect::<Vec<_>>(), requeue_delay).await;
-    }
     let campaign = match deps.campaign(campaign_id).await {
         Ok(Some(campaign)) => campaign,
         Ok(None) => {
@@ -306,6 +302,10 @@ async fn send_campaign_batch<P: Ports>(
         CampaignStatus::Failed | CampaignStatus::Missed => return Vec::new(),
         CampaignStatus::Scheduled => return ids(&deliveries),
         _ => {}
+    }
+    if send_by.is_some_and(|at| at <= tokio::time::Instant::now()) {
+        // No time left to send any of them: back to the queue, unclaimed.
+        return requeue(deps, &deliveries.iter().collect::<Vec<_>>(), requeue_delay).await;
     }
     let now = deps.clock.now();
     let recipients: Vec<Recipient> = deliveries.iter().map(|d| Recipient::from_job(&d.job, now)).collect();
