@@ -32,6 +32,9 @@
 //! - The account cannot send (SES paused or suspended it, or its daily quota is used up):
 //!   the campaign is paused with the reason and its recipients parked, unsent and unfailed,
 //!   for the resume. The daily quota is read with the rate and checked before sending.
+//! - Outcomes that cannot be recorded (DynamoDB throttling past the retries): the messages
+//!   are not acknowledged; they return once the claims have run out, and SES's record of
+//!   what it accepted settles each recipient without a second mail.
 //! - Out of time: no send starts within [`END_RESERVE`] of Lambda's deadline; the mails the
 //!   pacer cannot fit before it are given back and re-queued (the SES sandbox's 1 mail/s
 //!   shared by five senders fits five mails in an invocation).
@@ -353,6 +356,7 @@ async fn send_campaign_batch<P: Ports>(
         }
     }
     failed.extend(requeue(deps, &busy.iter().collect::<Vec<_>>(), requeue_delay).await);
+    let accepted_ids: Vec<String> = accepted.iter().map(|(d, _)| d.message_id.clone()).collect();
     let already_sent: Vec<SendOutcome> = accepted
         .into_iter()
         .map(|(delivery, ses_message_id)| {
@@ -365,7 +369,8 @@ async fn send_campaign_batch<P: Ports>(
     if claimed.is_empty() {
         if !already_sent.is_empty() {
             if let Err(e) = record_with_retries(deps, campaign_id, &already_sent).await {
-                tracing::error!(campaign = %campaign_id, error = %e, "outcomes could not be recorded");
+                tracing::error!(campaign = %campaign_id, error = %e, "outcomes could not be recorded; the messages will return");
+                failed.extend(accepted_ids);
             }
         }
         return failed;
@@ -398,9 +403,12 @@ async fn send_campaign_batch<P: Ports>(
     }
     // Outcomes first: a re-queued recipient must be claimable again when its message returns.
     if let Err(e) = record_with_retries(deps, campaign_id, &outcomes).await {
-        // The mails went out; failing the messages would send them again. Acknowledge and
-        // leave the recipients `sending` (their leases run out) rather than mail twice.
-        tracing::error!(campaign = %campaign_id, error = %e, sent = outcomes.len(), "outcomes could not be recorded; not retrying the sends");
+        // Not acknowledged: the messages return after the visibility timeout, when the
+        // claims have run out, and SES's record of what it accepted settles each recipient
+        // as sent without mailing it again. Acknowledging would leave them `sending` forever.
+        tracing::error!(campaign = %campaign_id, error = %e, outcomes = outcomes.len(), "outcomes could not be recorded; the messages will return");
+        failed.extend(claimed.iter().map(|d| d.message_id.clone()).chain(accepted_ids));
+        return failed;
     }
     failed.extend(requeue(deps, &throttled, requeue_delay).await);
     failed.extend(requeue(deps, &recheck, |_| RECHECK_DELAY).await);

@@ -563,3 +563,22 @@ async fn a_sender_that_died_after_ses_accepted_a_mail_does_not_cause_a_second() 
     let r = recipient(&world, 1).await;
     assert_eq!((r.status, r.message_id.as_deref()), (RecipientStatus::Sent, Some("ses-before-crash")));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_outcome_that_cannot_be_recorded_returns_its_message_and_is_settled_without_a_second_mail() {
+    let world = world(CampaignStatus::Sending).await;
+    // DynamoDB throttles every outcome write of this invocation, retries included.
+    world.recipients.throttle_next_finishes(10);
+    assert_eq!(deliver(&world, &[job(1)], 1).await, ["m0"], "not acknowledged: the message must return");
+    world.recipients.throttle_next_finishes(0);
+    assert_eq!(world.mailer.sent().len(), 1);
+    let (ses_message_id, _) = world.mailer.sent()[0].clone();
+    ses_accepted(&world, 1, &ses_message_id).await;
+    // It returns after the visibility timeout, when the claim has run out.
+    world.deps.clock.advance(LEASE + time::Duration::minutes(1));
+    assert!(deliver(&world, &[job(1)], 2).await.is_empty());
+    assert_eq!(world.mailer.sent().len(), 1, "no second mail");
+    let r = recipient(&world, 1).await;
+    assert_eq!((r.status, r.message_id), (RecipientStatus::Sent, Some(ses_message_id)));
+    assert_eq!(counters(&world).await.sent, 1);
+}

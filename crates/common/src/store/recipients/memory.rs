@@ -1,6 +1,7 @@
 //! In memory, for tests and the simulation.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
@@ -66,9 +67,16 @@ type Rows = BTreeMap<CampaignId, BTreeMap<RecipientId, RecipientRow>>;
 #[derive(Debug, Default, Clone)]
 pub struct MemoryRecipientStore {
     rows: Arc<Mutex<Rows>>,
+    /// Outcome writes still to refuse as throttled, as DynamoDB does under load.
+    throttled_finishes: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl MemoryRecipientStore {
+    /// Refuses the next `n` outcome writes ([`RecipientStore::finish`]) as throttled.
+    pub fn throttle_next_finishes(&self, n: u32) {
+        self.throttled_finishes.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn all(&self) -> Vec<Recipient> {
         let rows = self.rows.lock().unwrap();
         rows.iter().flat_map(|(c, recipients)| recipients.iter().map(move |(id, row)| row.recipient(c, id))).collect()
@@ -149,6 +157,10 @@ impl RecipientStore for MemoryRecipientStore {
         outcome: &SendOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let throttled = &self.throttled_finishes;
+        if throttled.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::Throttled);
+        }
         let mut rows = self.rows.lock().unwrap();
         let row = row_mut(&mut rows, campaign, &outcome.recipient_id)?;
         if row.status != RecipientStatus::Sending {
