@@ -3,10 +3,10 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::domain::{CampaignId, CampaignStatus, Counter, CounterDelta, RecipientStatus, SendAt, SplitJob};
+use fanmail_common::domain::{CampaignId, CampaignStatus, Recipient, RecipientId, RecipientStatus, SendAt, SplitJob};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue, Scheduler, SchedulerError};
 use fanmail_common::store::campaigns::complete_if_done;
-use fanmail_common::store::{CampaignStore, RecipientStore, StoreError};
+use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError};
 use serde::Deserialize;
 
 use crate::views::CampaignView;
@@ -175,42 +175,44 @@ pub async fn retry_failed<P: Ports>(
             campaign.status
         )));
     }
-    let mut retry = Vec::new();
-    let mut retryable_failures = 0i64;
-    for status in [RecipientStatus::Failed, RecipientStatus::Queued] {
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = deps.recipients.list_by_status(&id, status, 1000, cursor.as_deref()).await?;
-            for recipient in page.items {
-                if status == RecipientStatus::Failed && !recipient.retryable {
-                    continue;
-                }
-                if status == RecipientStatus::Failed {
-                    retryable_failures += 1;
-                }
-                retry.push(recipient);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-    }
+    // Released first (failed → queued, with the `failed` count lowered, each exactly once),
+    // then every queued recipient re-queued: a repeated or retried call finds the released
+    // ones queued and re-queues them again, which their claims make harmless.
+    let now = deps.clock.now();
+    let failed = all_with_status(deps, &id, RecipientStatus::Failed).await?;
+    let retryable: Vec<RecipientId> = failed.into_iter().filter(|r| r.retryable).map(|r| r.recipient_id).collect();
+    let released = deps.send_log.release_failed(&id, &retryable, now).await?;
+    let retry = all_with_status(deps, &id, RecipientStatus::Queued).await?;
     if retry.is_empty() {
         return Ok(json_response(
             200,
             &serde_json::json!({ "requeued": 0, "campaign": CampaignView::from(&campaign) }),
         ));
     }
-    let now = deps.clock.now();
     let mut campaign = campaign;
     if campaign.status == CampaignStatus::Completed {
         campaign =
             deps.campaigns.transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, now).await?;
     }
     let requeued = requeue(deps, &retry).await?;
-    // They are counted again when their new attempt ends.
-    deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Failed, -retryable_failures)).await?;
-    tracing::info!(campaign = %id, requeued, "failed recipients re-queued");
+    tracing::info!(campaign = %id, released, requeued, "failed recipients re-queued");
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
+}
+
+/// Every recipient of the campaign in `status`, page by page.
+async fn all_with_status<P: Ports>(
+    deps: &Deps<P>,
+    id: &CampaignId,
+    status: RecipientStatus,
+) -> Result<Vec<Recipient>, ApiError> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps.recipients.list_by_status(id, status, 1000, cursor.as_deref()).await?;
+        all.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(all),
+        }
+    }
 }

@@ -143,6 +143,12 @@ async fn retry_failed_requeues_only_transient_failures_and_given_back_recipients
     assert_eq!(requeued, ["r1", "r4"]);
     let campaign = deps.campaigns.get(&id).await.unwrap().unwrap();
     assert_eq!((campaign.status, campaign.counters.failed), (CampaignStatus::Sending, 1));
+
+    // A repeated call (a client's retry) re-queues the still-queued ones again, which their
+    // claims make harmless, and lowers nothing twice.
+    let (status, json) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
+    assert_eq!((status, json["requeued"].as_u64()), (202, Some(2)), "{json}");
+    assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap().counters.failed, 1, "lowered once");
 }
 
 #[tokio::test]

@@ -119,6 +119,14 @@ impl<R: RecipientStore> RecipientStore for CrashingRecipients<R> {
     ) -> Result<bool, StoreError> {
         self.inner.advance(campaign, id, to, now).await
     }
+    async fn release_failed(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.release_failed(campaign, id, now).await
+    }
     async fn note_result(
         &self,
         campaign: &CampaignId,

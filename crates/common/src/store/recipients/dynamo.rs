@@ -153,6 +153,33 @@ impl DynamoRecipientStore {
     }
 
     /// The update that ends a claim with `outcome`.
+    /// The conditional write of [`RecipientStore::release_failed`].
+    pub(crate) fn release_update(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        now: OffsetDateTime,
+    ) -> aws_sdk_dynamodb::types::Update {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(campaign, id)))
+            .condition_expression("#status = :failed AND retryable = :true")
+            .update_expression("SET #status = :queued, #rank = :rank, updated_at = :now")
+            .set_expression_attribute_names(Some(HashMap::from([
+                ("#status".to_string(), "status".to_string()),
+                ("#rank".to_string(), "rank".to_string()),
+            ])))
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":failed".to_string(), s(RecipientStatus::Failed.as_str())),
+                (":true".to_string(), AttributeValue::Bool(true)),
+                (":queued".to_string(), s(RecipientStatus::Queued.as_str())),
+                (":rank".to_string(), n(RecipientStatus::Queued.rank())),
+                (":now".to_string(), s(rfc3339(now))),
+            ])))
+            .build()
+            .expect("table, key and expression are set")
+    }
+
     pub(crate) fn finish_update(
         &self,
         campaign: &CampaignId,
@@ -313,6 +340,31 @@ impl RecipientStore for DynamoRecipientStore {
         match result {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => self.not_noted(campaign, id).await,
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn release_failed(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let update = self.release_update(campaign, id, now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .condition_expression(update.condition_expression().unwrap_or_default())
+            .update_expression(update.update_expression())
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(fault(&e)),
         }
     }

@@ -179,6 +179,22 @@ impl RecipientStore for MemoryRecipientStore {
         Ok(())
     }
 
+    async fn release_failed(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let row = row_mut(&mut rows, campaign, id)?;
+        if row.status != RecipientStatus::Failed || !row.retryable {
+            return Ok(false);
+        }
+        row.status = RecipientStatus::Queued;
+        row.updated_at = now;
+        Ok(true)
+    }
+
     async fn advance(
         &self,
         campaign: &CampaignId,

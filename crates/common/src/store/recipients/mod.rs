@@ -58,6 +58,15 @@ pub trait RecipientStore: Send + Sync {
         outcome: &SendOutcome,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Moves a recipient that failed for a transient reason back to `queued`, for a retry:
+    /// false, and nothing changed, if it is not failed-and-retryable (released already, or
+    /// failed for good).
+    fn release_failed(
+        &self,
+        campaign: &CampaignId,
+        id: &RecipientId,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Moves a sent recipient forward in [`RecipientStatus::rank`] (a delivery result); returns
     /// false and changes nothing if its status already ranks at or above `to`, or it ended
     /// unsent (failed, suppressed, stopped). `Conflict` names the status of a recipient still

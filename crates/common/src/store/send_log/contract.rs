@@ -39,4 +39,22 @@ pub async fn run(
     let counters = campaigns.get(&c.id).await.unwrap().unwrap().counters;
     assert_eq!(counters.sent, 2, "only the recipient still claimed is counted");
     assert_eq!(ledger.sent_between(T0, T0).await.unwrap(), 2);
+
+    // A retry releases only what failed for a transient reason, and only once.
+    let transient: Vec<Recipient> = (5..=6).map(|n| recipient("c1", n, RecipientStatus::Sending)).collect();
+    recipients.claim_batch(&transient, T0, lease).await.unwrap();
+    let failed_retryably = |r: &Recipient| {
+        let mut outcome = SendOutcome::new(r.recipient_id.clone(), RecipientStatus::Failed);
+        outcome.retryable = true;
+        outcome
+    };
+    log.record(&c.id, &[failed_retryably(&transient[0]), failed_retryably(&transient[1])], T0).await.unwrap();
+    assert_eq!(campaigns.get(&c.id).await.unwrap().unwrap().counters.failed, 3);
+    let ids = [batch[1].recipient_id.clone(), transient[0].recipient_id.clone(), transient[1].recipient_id.clone()];
+    assert_eq!(log.release_failed(&c.id, &ids, T0).await.unwrap(), 2, "the rejected one stays failed");
+    assert_eq!(log.release_failed(&c.id, &ids, T0).await.unwrap(), 0, "a repeated release changes nothing");
+    assert_eq!(campaigns.get(&c.id).await.unwrap().unwrap().counters.failed, 1);
+    assert_eq!(status(1).await.unwrap().unwrap().status, RecipientStatus::Failed);
+    let released = recipients.get(&c.id, &transient[0].recipient_id).await.unwrap().unwrap();
+    assert_eq!(released.status, RecipientStatus::Queued);
 }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
-use crate::domain::{sent_hour_key, CampaignId, CounterDelta, RecipientStatus, SendOutcome};
+use crate::domain::{sent_hour_key, CampaignId, Counter, CounterDelta, RecipientId, RecipientStatus, SendOutcome};
 use crate::store::dynamo::*;
 use crate::store::ledger::dynamo::SENT_COUNT_RETENTION;
 use crate::store::{DynamoCampaignStore, DynamoLedger, DynamoRecipientStore};
@@ -98,5 +98,43 @@ impl SendLog for DynamoSendLog {
             }
             Err(e) => Err(fault(&e)),
         }
+    }
+
+    /// One transaction per recipient: its release and the lowered count, or neither.
+    async fn release_failed(
+        &self,
+        campaign: &CampaignId,
+        ids: &[RecipientId],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut released = 0;
+        for id in ids {
+            let lower_failed = aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.campaigns_table)
+                .key("id", s(campaign.as_str()))
+                .condition_expression("attribute_exists(id)")
+                .update_expression("ADD #counters.#failed :minus_one")
+                .expression_attribute_names("#counters", "counters")
+                .expression_attribute_names("#failed", Counter::Failed.to_string())
+                .expression_attribute_values(":minus_one", n(-1))
+                .build()
+                .expect("table, key and expression are set");
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(
+                    TransactWriteItem::builder().update(self.recipients.release_update(campaign, id, now)).build(),
+                )
+                .transact_items(TransactWriteItem::builder().update(lower_failed).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => released += 1,
+                // Not failed-and-retryable (released already): nothing to do.
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {}
+                Err(e) => return Err(fault(&e)),
+            }
+        }
+        Ok(released)
     }
 }

@@ -9,7 +9,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::domain::{CampaignId, CounterDelta, RecipientStatus, SendOutcome};
+use crate::domain::{CampaignId, Counter, CounterDelta, RecipientId, RecipientStatus, SendOutcome};
 use crate::store::{CampaignStore, Ledger, RecipientStore, StoreError};
 
 /// Records how a batch of sends ended: each recipient's final state, the campaign's counters
@@ -22,6 +22,15 @@ pub trait SendLog: Send + Sync {
         outcomes: &[SendOutcome],
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Releases these failed recipients for a retry ([`RecipientStore::release_failed`]),
+    /// lowering the campaign's `failed` count by one with each (together, where the store
+    /// can); returns how many were released. Releasing again changes and counts nothing.
+    fn release_failed(
+        &self,
+        campaign: &CampaignId,
+        ids: &[RecipientId],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// [`SendLog`] over the three stores, one write at a time.
@@ -61,6 +70,22 @@ impl<R: RecipientStore, C: CampaignStore, L: Ledger> SendLog for StoreSendLog<R,
             self.ledger.add_sent(now, sent).await?;
         }
         Ok(())
+    }
+
+    async fn release_failed(
+        &self,
+        campaign: &CampaignId,
+        ids: &[RecipientId],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut released = 0;
+        for id in ids {
+            if self.recipients.release_failed(campaign, id, now).await? {
+                self.campaigns.add_counters(campaign, &CounterDelta::default().add(Counter::Failed, -1)).await?;
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 }
 
