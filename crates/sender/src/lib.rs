@@ -52,6 +52,7 @@
 //! - `warm`: what a warm instance keeps (campaigns for two seconds, compiled templates, the
 //!   pacer) and how it reads them.
 //! - `mail`: one batch's mails: render, skip the suppressed, send within the pacer, outcomes.
+//! - `dead_letters`: the dead-letter queue's messages, each recipient settled and counted.
 //! - `tests`: the handler against the in-memory world.
 
 use std::collections::HashMap;
@@ -99,6 +100,8 @@ pub struct Config {
     pub suppressions_table: String,
     pub ledger_table: String,
     pub recipients_queue_url: String,
+    /// The recipients' dead-letter queue, whose messages this function settles.
+    pub dead_letter_queue_arn: Option<String>,
     pub configuration_set: String,
     /// The SES account's send rate (mails/s), shared by every sender instance; the account's
     /// own figure (GetAccount) wins when it is lower.
@@ -128,6 +131,7 @@ impl Config {
             suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             ledger_table: env.required(vars::LEDGER_TABLE)?,
             recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
+            dead_letter_queue_arn: env.optional(vars::RECIPIENTS_DLQ_ARN),
             configuration_set: env.required(vars::SES_CONFIGURATION_SET)?,
             max_send_rate,
             sender_concurrency: env.parsed::<u32>(vars::SENDER_CONCURRENCY, 5)?.max(1),
@@ -220,6 +224,12 @@ struct Delivery {
 }
 
 pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    let from_dead_letters = |r: &aws_lambda_events::sqs::SqsMessage| {
+        deps.config.dead_letter_queue_arn.is_some() && r.event_source_arn == deps.config.dead_letter_queue_arn
+    };
+    if event.payload.records.first().is_some_and(from_dead_letters) {
+        return Ok(batch_response(dead_letters::settle(deps, event.payload.records).await));
+    }
     let send_by = send_by(deps, event.context.deadline);
     deps.refresh_rate().await;
     let mut failed: Vec<String> = Vec::new();
@@ -246,6 +256,11 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> 
     for (campaign_id, deliveries) in by_campaign {
         failed.extend(send_campaign_batch(deps, &campaign_id, deliveries, send_by).await);
     }
+    Ok(batch_response(failed))
+}
+
+/// The partial batch response reporting these message ids as failed.
+fn batch_response(failed: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed
         .into_iter()
@@ -255,7 +270,7 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> 
             failure
         })
         .collect();
-    Ok(response)
+    response
 }
 
 /// The last moment a send may start: [`END_RESERVE`] before Lambda's deadline (epoch ms; 0
@@ -492,6 +507,7 @@ async fn record_with_retries<P: Ports>(
     }
 }
 
+mod dead_letters;
 mod mail;
 mod warm;
 

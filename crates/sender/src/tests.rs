@@ -582,3 +582,49 @@ async fn an_outcome_that_cannot_be_recorded_returns_its_message_and_is_settled_w
     assert_eq!((r.status, r.message_id), (RecipientStatus::Sent, Some(ses_message_id)));
     assert_eq!(counters(&world).await.sent, 1);
 }
+
+/// The dead-letter queue's event for these jobs.
+async fn dead_letters(world: &World, jobs: &[RecipientJob]) -> Vec<String> {
+    let bodies: Vec<_> = jobs.iter().map(|j| (serde_json::to_string(j).unwrap(), 1)).collect();
+    let mut event = event(&bodies);
+    for record in &mut event.records {
+        record.event_source_arn = world.deps.config.dead_letter_queue_arn.clone();
+    }
+    let response = handler(&world.deps, LambdaEvent::new(event, Default::default())).await.unwrap();
+    response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+}
+
+#[tokio::test]
+async fn a_dead_lettered_recipient_is_counted_failed_retryably_once_and_its_campaign_completes() {
+    let world = world(CampaignStatus::Sending).await;
+    // Recipients 1 and 2 were sent; 3's message died three times before any outcome.
+    drain(&world, vec![job(1), job(2)]).await;
+    let now = world.deps.clock.now();
+    world.recipients.claim(&Recipient::from_job(&job(3), now), now, now + LEASE).await.unwrap();
+    assert_eq!(dead_letters(&world, &[job(3)]).await, ["m0"], "a claim still held is waited for");
+    world.deps.clock.advance(LEASE + time::Duration::minutes(1));
+    assert!(dead_letters(&world, &[job(3)]).await.is_empty());
+    let r = recipient(&world, 3).await;
+    assert_eq!((r.status, r.retryable), (RecipientStatus::Failed, true));
+    assert!(r.last_error.unwrap().contains("dead-lettered"));
+    let campaign = world.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+    assert_eq!((campaign.counters.sent, campaign.counters.failed), (2, 1));
+    assert_eq!(campaign.status, CampaignStatus::Completed, "the counts add up, so it completes");
+    // The same dead letter again (a redelivery) counts nothing.
+    assert!(dead_letters(&world, &[job(3)]).await.is_empty());
+    assert_eq!(counters(&world).await.failed, 1);
+    assert!(world.mailer.sent().len() == 2, "settling sends nothing");
+}
+
+#[tokio::test]
+async fn a_dead_lettered_recipient_whose_mail_ses_accepted_is_recorded_sent() {
+    let world = world(CampaignStatus::Sending).await;
+    assert!(dead_letters(&world, &[job(1)]).await.is_empty());
+    ses_accepted(&world, 2, "ses-2").await;
+    assert!(dead_letters(&world, &[job(2)]).await.is_empty());
+    let r = recipient(&world, 2).await;
+    assert_eq!((r.status, r.message_id.as_deref()), (RecipientStatus::Sent, Some("ses-2")));
+    let c = counters(&world).await;
+    assert_eq!((c.sent, c.failed), (1, 1));
+    assert!(world.mailer.sent().is_empty());
+}

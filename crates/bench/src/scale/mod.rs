@@ -140,6 +140,7 @@ impl World {
             suppressions_table: "suppressions".into(),
             ledger_table: "ledger".into(),
             recipients_queue_url: "recipients".into(),
+            dead_letter_queue_arn: None,
             configuration_set: "fanmail".into(),
             max_send_rate: self.settings.reported_quota,
             sender_concurrency: self.settings.concurrency,
