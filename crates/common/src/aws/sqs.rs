@@ -14,6 +14,28 @@ const IN_FLIGHT: usize = 4;
 /// Tries per batch before its still-failing entries are reported to the caller.
 const ATTEMPTS: u32 = 5;
 
+/// SQS refuses a `SendMessageBatch` whose bodies together exceed the queue's maximum message
+/// size: 256 KiB for a queue at the long-standing default (1 MiB where it is raised).
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// The messages cut into batches SQS accepts: at most ten, and at most [`BATCH_BYTES`] of
+/// bodies, in order.
+fn batches(messages: &[OutgoingMessage]) -> Vec<&[OutgoingMessage]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, message) in messages.iter().enumerate() {
+        if i > start && (i - start == BATCH || bytes + message.body.len() > BATCH_BYTES) {
+            batches.push(&messages[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += message.body.len();
+    }
+    if start < messages.len() {
+        batches.push(&messages[start..]);
+    }
+    batches
+}
+
 /// One SQS queue.
 #[derive(Clone)]
 pub struct SqsQueue {
@@ -90,7 +112,7 @@ impl Queue for SqsQueue {
         if let Some(big) = messages.iter().find(|m| m.body.len() > Self::MAX_BODY_BYTES) {
             return Err(QueueError::TooLarge { id: big.id.clone(), size: big.body.len(), limit: Self::MAX_BODY_BYTES });
         }
-        let batches: Vec<_> = messages.chunks(BATCH).map(|batch| self.send_batch(batch)).collect();
+        let batches: Vec<_> = batches(messages).into_iter().map(|batch| self.send_batch(batch)).collect();
         let results: Vec<_> = stream::iter(batches).buffer_unordered(IN_FLIGHT).collect().await;
         let mut failed_ids = Vec::new();
         let mut reason = String::new();
@@ -105,5 +127,28 @@ impl Queue for SqsQueue {
         } else {
             Err(QueueError::Partial { failed_ids, reason })
         }
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    fn sized(n: usize, kib: usize) -> Vec<OutgoingMessage> {
+        (0..n).map(|i| OutgoingMessage::new(i.to_string(), "x".repeat(kib * 1024))).collect()
+    }
+
+    #[test]
+    fn batches_are_cut_at_ten_messages_or_256_kib_whichever_comes_first() {
+        let sizes = |messages: &[OutgoingMessage]| batches(messages).iter().map(|b| b.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(&sized(25, 1)), [10, 10, 5]);
+        // Ten rows of 30 KiB: 300 KiB, over the limit as one batch.
+        assert_eq!(sizes(&sized(10, 30)), [8, 2]);
+        assert_eq!(sizes(&sized(3, 256)), [1, 1, 1], "a message at the limit goes alone");
+        assert!(batches(&[]).is_empty());
+        let all = sized(17, 40);
+        let cut = batches(&all);
+        assert!(cut.iter().all(|b| b.iter().map(|m| m.body.len()).sum::<usize>() <= BATCH_BYTES));
+        assert_eq!(cut.iter().map(|b| b.len()).sum::<usize>(), 17, "nothing lost or repeated");
     }
 }

@@ -34,6 +34,19 @@ async fn send_all_places_every_message_in_batches_of_ten() {
 }
 
 #[tokio::test]
+async fn ten_large_messages_are_sent_in_batches_within_sqss_size_limit() {
+    let (sdk, stack) = stack().await;
+    let client = Client::new(&sdk);
+    let url = stack.reference("RecipientsQueue").unwrap();
+    let queue = SqsQueue::new(client.clone(), url);
+    // Rows with large fields: 1.1 MiB together, over any SQS queue's limit for one batch.
+    let messages: Vec<_> =
+        (0..10).map(|i| OutgoingMessage::new(format!("m{i}"), format!("{i}{}", "x".repeat(110 * 1024)))).collect();
+    queue.send_all(&messages).await.unwrap();
+    assert_eq!(drain(&client, url).await.len(), 10);
+}
+
+#[tokio::test]
 async fn an_oversized_message_is_refused_before_sending_anything() {
     let (sdk, stack) = stack().await;
     let client = Client::new(&sdk);
