@@ -3,10 +3,10 @@
 //!
 //! - `GET /suppressions?limit=&cursor=`: every suppression, a page at a time.
 //! - `POST /suppressions` `{"address", "sender"?}`: suppresses by hand, for every sender or
-//!   (with `sender`) for one.
+//!   (with `sender`) for that sender's domain, as an unsubscribe is.
 //! - `GET /suppressions/{address}`: an address's suppressions, 404 if it has none.
 //! - `DELETE /suppressions/{address}?sender=`: lifts them all, or only the unsubscribe from
-//!   one sender; 404 if there was nothing to lift.
+//!   that sender's domain; 404 if there was nothing to lift.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{empty_response, json_response, ApiError, RequestExt};
@@ -29,7 +29,7 @@ fn sender_scope(sender: Option<&str>) -> Result<SuppressionScope, ApiError> {
     match sender {
         None => Ok(SuppressionScope::All),
         Some(raw) => EmailAddress::parse(raw)
-            .map(|sender| SuppressionScope::Sender(sender.as_str().to_string()))
+            .map(|sender| SuppressionScope::of_sender(&sender))
             .map_err(|e| ApiError::bad_request("invalid_sender", format!("'sender': {e}"))),
     }
 }
@@ -154,7 +154,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, 201);
-        assert_eq!((added["scope"].as_str(), added["sender"].as_str()), (Some("sender"), Some("news@example.com")));
+        assert_eq!((added["scope"].as_str(), added["domain"].as_str()), (Some("domain"), Some("example.com")));
         let (status, _) =
             call(&deps, "POST /suppressions", None, &[], Some(json!({"address": "not an address"}))).await;
         assert_eq!(status, 400);

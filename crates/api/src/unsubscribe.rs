@@ -131,7 +131,7 @@ pub async fn one_click<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpReque
 /// Suppresses the address for the sender (idempotent) and counts it on the campaign once.
 async fn unsubscribe<P: Ports>(deps: &Deps<P>, token: &UnsubscribeToken) -> Result<(), StoreError> {
     let now = deps.clock.now();
-    let scope = SuppressionScope::Sender(token.sender.as_str().to_string());
+    let scope = SuppressionScope::of_sender(&token.sender);
     let suppression = Suppression {
         address: token.address.clone(),
         scope,
@@ -217,7 +217,7 @@ mod tests {
         }
         let found = sender_suppressions(&deps, "kim@example.com").await;
         assert_eq!(found.len(), 1, "idempotent");
-        assert_eq!(found[0].scope, SuppressionScope::Sender("news@example.com".into()));
+        assert_eq!(found[0].scope, SuppressionScope::Domain("example.com".into()), "the whole sending domain");
         assert_eq!(found[0].reason, SuppressionReason::Unsubscribed);
         assert_eq!(found[0].campaign_id.as_ref().map(|c| c.as_str()), Some("c1"));
     }

@@ -190,8 +190,11 @@ impl<'a> From<&'a Recipient> for RecipientView<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct SuppressionView {
     pub address: String,
-    /// `all` (bounces, complaints, manual) or `sender` (an unsubscribe from one sender).
+    /// `all` (bounces, complaints, manual), `domain` (an unsubscribe from a sending domain)
+    /// or `sender` (an unsubscribe from one address, as they were once scoped).
     pub scope: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
     pub reason: String,
@@ -203,13 +206,15 @@ pub struct SuppressionView {
 
 impl From<&Suppression> for SuppressionView {
     fn from(s: &Suppression) -> Self {
-        let (scope, sender) = match &s.scope {
-            SuppressionScope::All => ("all", None),
-            SuppressionScope::Sender(sender) => ("sender", Some(sender.clone())),
+        let (scope, domain, sender) = match &s.scope {
+            SuppressionScope::All => ("all", None, None),
+            SuppressionScope::Domain(domain) => ("domain", Some(domain.clone()), None),
+            SuppressionScope::Sender(sender) => ("sender", None, Some(sender.clone())),
         };
         Self {
             address: s.address.to_string(),
             scope,
+            domain,
             sender,
             reason: s.reason.to_string(),
             campaign_id: s.campaign_id.as_ref().map(ToString::to_string),

@@ -203,7 +203,7 @@ async fn record_event<P: Ports>(
         }
         EventKind::Subscription { unsubscribe_all: true } => {
             if let Some(sender) = &ses.source {
-                let scope = SuppressionScope::Sender(sender.as_str().to_string());
+                let scope = SuppressionScope::of_sender(sender);
                 for address in &ses.destination {
                     suppress(deps, address, scope.clone(), SuppressionReason::Unsubscribed, campaign, now, summary)
                         .await?;

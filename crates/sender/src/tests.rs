@@ -628,3 +628,24 @@ async fn a_dead_lettered_recipient_whose_mail_ses_accepted_is_recorded_sent() {
     assert_eq!((c.sent, c.failed), (1, 1));
     assert!(world.mailer.sent().is_empty());
 }
+
+#[tokio::test]
+async fn a_reader_who_unsubscribed_from_one_address_is_not_mailed_from_another_of_the_domain() {
+    let world = world(CampaignStatus::Sending).await;
+    // The unsubscribe came from a mail sent as news2@example.com; this campaign sends as news@.
+    let elsewhere = EmailAddress::parse("news2@example.com").unwrap();
+    world
+        .suppressions
+        .put(&Suppression {
+            address: job(1).address,
+            scope: SuppressionScope::of_sender(&elsewhere),
+            reason: SuppressionReason::Unsubscribed,
+            campaign_id: None,
+            created_at: world.deps.clock.now(),
+        })
+        .await
+        .unwrap();
+    deliver(&world, &[job(1), job(2)], 1).await;
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Suppressed);
+    assert_eq!(world.mailer.sent().len(), 1);
+}

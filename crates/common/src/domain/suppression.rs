@@ -30,19 +30,35 @@ impl fmt::Display for SuppressionReason {
     }
 }
 
-/// Scope of a suppression: bounces and complaints hold for every mail; an unsubscribe holds for
-/// the sender (list) it was given for.
+/// Scope of a suppression: bounces and complaints hold for every mail; an unsubscribe holds
+/// for the sending domain it was given for, whichever of the domain's addresses a later
+/// campaign sends from (a reader who left `news@` is not mailed from `news2@`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum SuppressionScope {
     All,
+    /// A sending domain, lower-case.
+    Domain(String),
+    /// One sending address: how unsubscribes were scoped before they covered the domain.
+    /// Still honoured when read; no longer written.
     Sender(String),
 }
 
 impl SuppressionScope {
+    /// The scope of an unsubscribe from mail sent by `sender`.
+    pub fn of_sender(sender: &EmailAddress) -> Self {
+        Self::Domain(sender.domain().to_ascii_lowercase())
+    }
+
+    /// Every scope that keeps mail from `sender` from an address.
+    pub fn covering(sender: &EmailAddress) -> [Self; 3] {
+        [Self::All, Self::of_sender(sender), Self::Sender(sender.to_string())]
+    }
+
     pub fn key(&self) -> String {
         match self {
             Self::All => "*".to_string(),
+            Self::Domain(d) => format!("domain#{d}"),
             Self::Sender(s) => format!("sender#{s}"),
         }
     }
@@ -53,6 +69,8 @@ impl TryFrom<String> for SuppressionScope {
     fn try_from(value: String) -> Result<Self, Self::Error> {
         if value == "*" {
             Ok(Self::All)
+        } else if let Some(domain) = value.strip_prefix("domain#") {
+            Ok(Self::Domain(domain.to_string()))
         } else if let Some(sender) = value.strip_prefix("sender#") {
             Ok(Self::Sender(sender.to_string()))
         } else {
@@ -84,9 +102,23 @@ mod tests {
 
     #[test]
     fn scope_keys_round_trip() {
-        for scope in [SuppressionScope::All, SuppressionScope::Sender("news@example.com".into())] {
+        for scope in [
+            SuppressionScope::All,
+            SuppressionScope::Domain("example.com".into()),
+            SuppressionScope::Sender("news@example.com".into()),
+        ] {
             assert_eq!(SuppressionScope::try_from(scope.key()), Ok(scope));
         }
         assert!(SuppressionScope::try_from("bogus".to_string()).is_err());
+    }
+
+    #[test]
+    fn an_unsubscribe_covers_every_address_of_the_sending_domain() {
+        let news = EmailAddress::parse("news@Example.com").unwrap();
+        let news2 = EmailAddress::parse("news2@example.com").unwrap();
+        let scope = SuppressionScope::of_sender(&news);
+        assert!(SuppressionScope::covering(&news2).contains(&scope));
+        let other = EmailAddress::parse("news@other.example").unwrap();
+        assert!(!SuppressionScope::covering(&other).contains(&scope));
     }
 }

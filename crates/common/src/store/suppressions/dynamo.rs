@@ -27,7 +27,7 @@ impl SuppressionStore for DynamoSuppressionStore {
         addresses: &[EmailAddress],
         sender: &EmailAddress,
     ) -> Result<HashSet<EmailAddress>, StoreError> {
-        let scopes = [SuppressionScope::All.key(), SuppressionScope::Sender(sender.to_string()).key()];
+        let scopes = SuppressionScope::covering(sender).map(|scope| scope.key());
         let keys: Vec<Item> = addresses
             .iter()
             .collect::<HashSet<_>>()

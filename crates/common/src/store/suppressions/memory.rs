@@ -19,7 +19,7 @@ impl SuppressionStore for MemorySuppressionStore {
         sender: &EmailAddress,
     ) -> Result<HashSet<EmailAddress>, StoreError> {
         let entries = self.entries.lock().unwrap();
-        let scopes = [SuppressionScope::All, SuppressionScope::Sender(sender.to_string())];
+        let scopes = SuppressionScope::covering(sender);
         Ok(addresses
             .iter()
             .filter(|a| scopes.iter().any(|scope| entries.contains_key(&((*a).clone(), scope.clone()))))
