@@ -4,12 +4,15 @@
 //! recipient, a duplicate, or a rejected row with its reason. Nothing is held but the current
 //! row and the set of addresses seen (16 bytes each).
 
+mod text;
+
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read};
 
-use encoding_rs::{Decoder, Encoding, EUC_KR, UTF_8};
-
 use crate::domain::{EmailAddress, RecipientId, RejectedRow};
+
+pub use text::TextEncoding;
+use text::{LineEndings, Utf8Reader};
 
 /// Header names (compared without case, spaces, `-`, `_` or `.`) that hold the address.
 const ADDRESS_HEADERS: &[&str] = &[
@@ -65,137 +68,19 @@ fn normalise_header(header: &str) -> String {
     header.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '_' | '.')).flat_map(char::to_lowercase).collect()
 }
 
-/// Picks the encoding from the first bytes: a BOM decides; otherwise valid UTF-8 is UTF-8
-/// (a sequence cut at the end of the sample is fine), anything else is CP949.
-pub fn detect_encoding(sample: &[u8]) -> (&'static Encoding, usize) {
-    if let Some((encoding, bom)) = Encoding::for_bom(sample) {
-        return (encoding, bom);
-    }
-    match std::str::from_utf8(sample) {
-        Ok(_) => (UTF_8, 0),
-        Err(e) if e.error_len().is_none() => (UTF_8, 0),
-        Err(_) => (EUC_KR, 0),
-    }
-}
-
-/// A reader that turns any supported encoding into UTF-8, streaming.
-struct Utf8Reader<R: Read> {
-    inner: R,
-    decoder: Option<Decoder>,
-    raw: Vec<u8>,
-    raw_start: usize,
-    raw_end: usize,
-    eof: bool,
-}
-
-impl<R: Read> Read for Utf8Reader<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.raw_start == self.raw_end && !self.eof {
-                self.raw_start = 0;
-                self.raw_end = self.inner.read(&mut self.raw)?;
-                self.eof = self.raw_end == 0;
-            }
-            let Some(decoder) = self.decoder.as_mut() else {
-                // UTF-8 passes through untouched.
-                let n = (self.raw_end - self.raw_start).min(out.len());
-                out[..n].copy_from_slice(&self.raw[self.raw_start..self.raw_start + n]);
-                self.raw_start += n;
-                return Ok(n);
-            };
-            if out.len() < 4 {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "buffer too small to decode into"));
-            }
-            let (_, read, written, _) = decoder.decode_to_utf8(&self.raw[self.raw_start..self.raw_end], out, self.eof);
-            self.raw_start += read;
-            if written > 0 || (self.eof && self.raw_start == self.raw_end) {
-                return Ok(written);
-            }
-        }
-    }
-}
-
-/// Turns CRLF into LF and makes sure the text ends with a newline, so that the CSV reader's
-/// line count is exact (it lags on CRLF and on a last line without a newline).
-struct LineEndings<R: Read> {
-    inner: R,
-    pending_cr: bool,
-    last_was_newline: bool,
-    done: bool,
-}
-
-impl<R: Read> Read for LineEndings<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.len() < 2 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "buffer too small"));
-        }
-        loop {
-            if self.done {
-                return Ok(0);
-            }
-            // Leave room for a held-back CR.
-            let n = self.inner.read(&mut out[1..])?;
-            if n == 0 {
-                self.done = true;
-                let mut len = 0;
-                if std::mem::take(&mut self.pending_cr) {
-                    out[0] = b'\r';
-                    len = 1;
-                    self.last_was_newline = false;
-                }
-                if !self.last_was_newline {
-                    out[len] = b'\n';
-                    len += 1;
-                }
-                return Ok(len);
-            }
-            let mut write = 0;
-            let mut read = 1;
-            if std::mem::take(&mut self.pending_cr) && out[1] != b'\n' {
-                out[0] = b'\r';
-                write = 1;
-            }
-            while read <= n {
-                let byte = out[read];
-                if byte == b'\r' {
-                    if read == n {
-                        self.pending_cr = true;
-                        read += 1;
-                        continue;
-                    }
-                    if out[read + 1] == b'\n' {
-                        read += 1;
-                        continue;
-                    }
-                }
-                out[write] = byte;
-                write += 1;
-                read += 1;
-            }
-            if write > 0 {
-                self.last_was_newline = out[write - 1] == b'\n';
-                return Ok(write);
-            }
-        }
-    }
-}
-
 /// A recipient list being read.
 pub struct RecipientList<R: Read> {
     csv: csv::Reader<LineEndings<Utf8Reader<R>>>,
     headers: Vec<String>,
     address_column: usize,
     seen: HashSet<u128>,
-    record: csv::StringRecord,
-    encoding: &'static Encoding,
+    record: csv::ByteRecord,
+    encoding: TextEncoding,
 }
 
 impl<R: Read> std::fmt::Debug for RecipientList<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecipientList")
-            .field("headers", &self.headers)
-            .field("encoding", &self.encoding.name())
-            .finish()
+        f.debug_struct("RecipientList").field("headers", &self.headers).field("encoding", &self.encoding).finish()
     }
 }
 
@@ -212,20 +97,29 @@ impl<R: Read> RecipientList<R> {
             filled += n;
         }
         sample.truncate(filled);
-        let (encoding, bom) = detect_encoding(&sample);
-        let decoder = (encoding != UTF_8).then(|| encoding.new_decoder_without_bom_handling());
+        // CSV's commas, quotes and line breaks never occur inside a CP949 character, so rows
+        // are split as bytes and each row decoded on its own.
+        let (mut encoding, bom, utf16) = TextEncoding::detect(&sample);
+        let decoder = utf16.map(|e| e.new_decoder_without_bom_handling());
         let raw_end = sample.len();
         let mut raw = sample;
         raw.resize(raw_end.max(64 * 1024), 0);
         let utf8 = Utf8Reader { inner: reader, decoder, raw, raw_start: bom, raw_end, eof: false };
         let text = LineEndings { inner: utf8, pending_cr: false, last_was_newline: true, done: false };
         let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text);
-        let mut record = csv::StringRecord::new();
+        let mut record = csv::ByteRecord::new();
         let headers = loop {
-            match csv.read_record(&mut record) {
+            match csv.read_byte_record(&mut record) {
                 Ok(false) => return Err(ListError::Empty),
-                Ok(true) if record.iter().all(|f| f.trim().is_empty()) => continue,
-                Ok(true) => break record.iter().map(|h| h.trim().to_string()).collect::<Vec<_>>(),
+                Ok(true) if record.iter().all(|f| f.trim_ascii().is_empty()) => continue,
+                Ok(true) => {
+                    let line = csv.position().line();
+                    let fields = encoding.decode_row(&record).ok_or_else(|| ListError::Malformed {
+                        line,
+                        message: format!("the header row is not valid {} text", encoding.name()),
+                    })?;
+                    break fields.iter().map(|h| h.trim().to_string()).collect::<Vec<_>>();
+                }
                 Err(e) => return Err(malformed(e)),
             }
         };
@@ -256,19 +150,23 @@ impl<R: Read> RecipientList<R> {
     /// The next data row; `None` at the end. Blank rows are passed over.
     pub fn next_row(&mut self) -> Option<Result<ListRow, ListError>> {
         loop {
-            match self.csv.read_record(&mut self.record) {
+            match self.csv.read_byte_record(&mut self.record) {
                 Ok(false) => return None,
                 Err(e) => return Some(Err(malformed(e))),
                 Ok(true) => {}
             }
-            if self.record.iter().all(|f| f.trim().is_empty()) {
+            if self.record.iter().all(|f| f.trim_ascii().is_empty()) {
                 continue;
             }
             // The reader now stands at the start of the next line; the record began as many
             // lines earlier as it holds newlines.
-            let inner_newlines: usize = self.record.iter().map(|f| f.matches('\n').count()).sum();
+            let inner_newlines: usize = self.record.iter().map(|f| f.iter().filter(|b| **b == b'\n').count()).sum();
             let row = self.csv.position().line().saturating_sub(1 + inner_newlines as u64);
-            let raw = self.record.get(self.address_column).unwrap_or_default();
+            let Some(fields) = self.encoding.decode_row(&self.record) else {
+                let reason = format!("the row is not valid {} text, the list's encoding", self.encoding.name());
+                return Some(Ok(ListRow::Rejected(RejectedRow { row, reason, value: None })));
+            };
+            let raw = fields.get(self.address_column).map(String::as_str).unwrap_or_default();
             let address = match EmailAddress::parse(raw) {
                 Ok(address) => address,
                 Err(e) => {
@@ -291,7 +189,7 @@ impl<R: Read> RecipientList<R> {
                 .iter()
                 .enumerate()
                 .filter(|(i, h)| *i != self.address_column && !h.is_empty())
-                .map(|(i, h)| (h.clone(), self.record.get(i).unwrap_or_default().trim().to_string()))
+                .map(|(i, h)| (h.clone(), fields.get(i).map_or("", |f| f.trim()).to_string()))
                 .collect();
             return Some(Ok(ListRow::Recipient { row, id, address, vars }));
         }
@@ -308,6 +206,8 @@ fn malformed(e: csv::Error) -> ListError {
 
 #[cfg(test)]
 mod tests {
+    use encoding_rs::EUC_KR;
+
     use super::*;
 
     fn read_all(bytes: &[u8]) -> (Vec<String>, Vec<ListRow>) {
@@ -432,5 +332,61 @@ mod tests {
             count += 1;
         }
         assert_eq!(count, 20_000);
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use encoding_rs::EUC_KR;
+
+    use super::*;
+
+    fn rows(bytes: &[u8]) -> Vec<ListRow> {
+        let mut list = RecipientList::open(bytes).unwrap();
+        std::iter::from_fn(|| list.next_row()).map(Result::unwrap).collect()
+    }
+
+    /// 2,000 ASCII rows (well over the 64 KiB the encoding is first guessed from).
+    fn ascii_rows() -> String {
+        let mut text = String::from("email,name\n");
+        for i in 0..2000 {
+            text.push_str(&format!("user{i:05}@example.com,Customer number {i:05} of the list\n"));
+        }
+        assert!(text.len() > 64 * 1024);
+        text
+    }
+
+    #[test]
+    fn a_cp949_list_whose_first_64_kib_is_ascii_reads_to_the_end_in_cp949() {
+        let mut text = ascii_rows();
+        text.push_str("kim@example.com,김민수\nlee@example.com,이영희\n");
+        let (bytes, _, lossy) = EUC_KR.encode(&text);
+        assert!(!lossy);
+        let rows = rows(&bytes);
+        assert_eq!(rows.len(), 2002, "every row, none rejected");
+        let names: Vec<_> = rows[2000..]
+            .iter()
+            .map(|r| match r {
+                ListRow::Recipient { vars, .. } => vars["name"].clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["김민수", "이영희"]);
+    }
+
+    #[test]
+    fn a_row_not_in_the_lists_encoding_is_rejected_and_the_rest_read() {
+        // A UTF-8 list (its first rows say so) with one row, far down, pasted from a CP949 file.
+        let mut bytes = ascii_rows().replacen("email,name\n", "email,name\nkim@example.com,김민수\n", 1).into_bytes();
+        bytes.extend_from_slice(&EUC_KR.encode("lee@example.com,이영희\n").0);
+        bytes.extend_from_slice("park@example.com,박지훈\n".as_bytes());
+        let rows = rows(&bytes);
+        assert_eq!(rows.len(), 2003);
+        let bad = &rows[2001];
+        assert!(
+            matches!(bad, ListRow::Rejected(r) if r.row == 2003 && r.reason.contains("not valid UTF-8")),
+            "{bad:?}"
+        );
+        assert!(matches!(&rows[2002], ListRow::Recipient { vars, .. } if vars["name"] == "박지훈"));
     }
 }
