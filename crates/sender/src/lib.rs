@@ -52,6 +52,7 @@
 //! - `warm`: what a warm instance keeps (campaigns for two seconds, compiled templates, the
 //!   pacer) and how it reads them.
 //! - `mail`: one batch's mails: render, skip the suppressed, send within the pacer, outcomes.
+//! - `outcomes`: after the sends: outcomes recorded, mails re-queued, the campaign paused.
 //! - `dead_letters`: the dead-letter queue's messages, each recipient settled and counted.
 //! - `tests`: the handler against the in-memory world.
 
@@ -64,10 +65,9 @@ use fanmail_common::domain::{
     accepted_key, Campaign, CampaignId, CampaignStatus, Recipient, RecipientJob, RecipientStatus, SendOutcome,
     UnsubscribeKey,
 };
-use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
+use fanmail_common::ports::Clock;
 use fanmail_common::sqs_batch::decode;
-use fanmail_common::store::campaigns::pause_running;
-use fanmail_common::store::{Ledger, RecipientStore, SendLog, StoreError};
+use fanmail_common::store::{Ledger, RecipientStore, StoreError};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
@@ -442,19 +442,6 @@ async fn send_campaign_batch<P: Ports>(
     failed
 }
 
-/// The account cannot send (paused or suspended by SES, or its daily quota is used up): the
-/// campaign is paused with the reason, its parked recipients wait for the resume.
-async fn pause_for_account<P: Ports>(deps: &Deps<P>, campaign_id: &CampaignId, reason: &str) {
-    let reason = format!("SES cannot send now ({reason}); resume once the account can send again");
-    match pause_running(&deps.campaigns, campaign_id, &reason, deps.clock.now()).await {
-        Ok(Some(_)) => tracing::warn!(campaign = %campaign_id, reason = %reason, "campaign paused"),
-        Ok(None) => {}
-        // Its recipients are parked either way; the next batch tries the pause again.
-        Err(e) => tracing::error!(campaign = %campaign_id, error = %e, "could not pause the campaign"),
-    }
-    deps.warm.campaigns.lock().unwrap().remove(campaign_id);
-}
-
 /// Whether the campaign's last recipients may be being sent, by its cached counts: the last
 /// tenth, the last hundred, or what every sender together can finish in twice the cache's
 /// lifetime (the counts may be that old; a fast campaign's end must not slip past them).
@@ -465,53 +452,13 @@ fn near_the_end(campaign: &Campaign, all_senders_rate: f64) -> bool {
     remaining <= (c.total / 10).max(100).max(in_cache_lifetime)
 }
 
-/// Sends these messages again with a short delay, to be acknowledged; returns the ids of those
-/// that could not be re-queued (the queue redelivers them after the visibility timeout).
-async fn requeue<P: Ports>(deps: &Deps<P>, deliveries: &[&Delivery], delay: fn(usize) -> Duration) -> Vec<String> {
-    if deliveries.is_empty() {
-        return Vec::new();
-    }
-    let messages: Vec<OutgoingMessage> = deliveries
-        .iter()
-        .enumerate()
-        .map(|(i, d)| OutgoingMessage { id: i.to_string(), body: d.body.clone(), delay: Some(delay(i)) })
-        .collect();
-    match deps.requeue.send_all(&messages).await {
-        Ok(()) => Vec::new(),
-        Err(e) => {
-            tracing::warn!(error = %e, "re-queueing failed; the queue will redeliver these messages");
-            deliveries.iter().map(|d| d.message_id.clone()).collect()
-        }
-    }
-}
-
-/// Spread re-queued mails over a few seconds so they do not return as one burst.
-fn requeue_delay(i: usize) -> Duration {
-    Duration::from_secs(2 + (i as u64 % 8))
-}
-
-async fn record_with_retries<P: Ports>(
-    deps: &Deps<P>,
-    campaign: &CampaignId,
-    outcomes: &[SendOutcome],
-) -> Result<(), StoreError> {
-    let mut attempt = 0;
-    loop {
-        match deps.send_log.record(campaign, outcomes, deps.clock.now()).await {
-            Err(e) if e.retryable() && attempt < 4 => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 mod dead_letters;
 mod mail;
+mod outcomes;
 mod warm;
 
 use mail::{send_claimed, BatchResult};
+use outcomes::{pause_for_account, record_with_retries, requeue, requeue_delay};
 pub use warm::Warm;
 
 #[cfg(test)]
