@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local AWS stand-ins, on free loopback ports:
 #   moto_server       S3, SQS, DynamoDB, SNS, EventBridge Scheduler, Secrets Manager
-#   aws-ses-v2-local  SES v2 (sent mail at http://127.0.0.1:<port>/, JSON at /store)
+#   aws-ses-v2-local  SES v2 (sent mail at http://127.0.0.1:<port>/, JSON at /store), through
+#                     infra/local/ses_server.js (bounded memory, /fanmail/destinations)
 #
 #   scripts/local-aws.sh start   start both (or reuse running ones); writes .local/aws.env
 #   scripts/local-aws.sh stop    stop both
@@ -72,7 +73,7 @@ start() {
     >"$state/moto.log" 2>&1 < /dev/null &
   echo $! >"$state/moto.pid"
   AWS_SES_ACCOUNT=$(tr -d '\n' < "$root/infra/local/ses-account.json") \
-    setsid node "$root/.tools/node/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$ses_port" \
+    setsid node "$root/infra/local/ses_server.js" --host 127.0.0.1 --port "$ses_port" \
     >"$state/ses.log" 2>&1 < /dev/null &
   echo $! >"$state/ses.pid"
 
