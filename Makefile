@@ -11,7 +11,7 @@ HOST_RUNNER_VAR := CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr '
 FUTURE := +2y
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help dev test unit unit-future check fmt validate build deploy bench scale local-aws stop tools clean
+.PHONY: help dev test unit unit-future check fmt validate build deploy bench bench-local scale local-aws stop tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ bench: tools local-aws ## release-mode figures: render rate, 1M-row list CPU and
 	target/release/fanmail-bench list
 	target/release/fanmail-bench hotpath
 	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline
+
+bench-local: tools local-aws ## one campaign of N recipients (N=30000) through the local stack: time, mails/s, calls, memory, exactly-once
+	cargo build --release -p fanmail-bench
+	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline $(or $(N),30000)
 
 scale: ## release-mode simulation of the real splitter and sender: 1,000,000 rows at 3,500/s, then 30,000 recipients at 100/s (docs/scaling.md)
 	cargo build --release -p fanmail-bench

@@ -4,18 +4,21 @@
 //!   personal fields (the renderer the sender uses).
 //! - `list`: a 1,000,000-row recipient list (3 % invalid, 2 % duplicate) read as the splitter
 //!   reads it: rows per second, CPU seconds and the process's peak RSS.
-//! - `pipeline`: a 1,000-recipient campaign through the local stack (API, splitter, sender,
-//!   real SDK clients), counting every AWS call by service and operation, then the calls that
-//!   record its delivery results.
+//! - `pipeline [N]`: an N-recipient campaign (1,000 unless given; 3 % invalid and 2 % duplicate
+//!   rows past 1,000) through the local stack (API, splitter, sender, real SDK clients): wall
+//!   time, mails/s, every AWS call by service and operation, peak memory of each process, and a
+//!   check that every valid recipient got exactly one mail; then the calls that record its
+//!   delivery results.
 //! - `hotpath`: CPU per mail of the sender's hot path through the real SDK (render, request,
 //!   signing, HTTP) against a loopback sink, on one core.
 
 mod hotpath;
+mod local;
 
 use fanmail_bench::{cpu_seconds, large_html, peak_rss_mib, GeneratedList};
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use fanmail_common::recipient_list::{ListRow, RecipientList};
@@ -84,91 +87,6 @@ fn list() -> Result<()> {
     Ok(())
 }
 
-async fn pipeline() -> Result<()> {
-    use fanmail_local::client::ApiClient;
-    use fanmail_local::{metering, LocalEndpoints, Runner};
-    let endpoints = LocalEndpoints::from_env()?;
-    let (sdk, counts) = metering::metered(&endpoints.sdk_config().await)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let stack = format!("bench{}", std::process::id());
-    let parameters = BTreeMap::from([
-        ("MaxSendRate".to_string(), "2000".to_string()),
-        ("SenderConcurrency".to_string(), "4".to_string()),
-    ]);
-    let runner = Runner::start_with(&endpoints, &sdk, &stack, listener, &parameters).await?;
-    let api = ApiClient::new(runner.api_url.clone());
-    let mails = 1000;
-    let mut csv = String::from("email,name\n");
-    for i in 0..mails {
-        csv.push_str(&format!("user{i}@{stack}.example.com,Kim {i}\n"));
-    }
-    let (status, body) = api
-        .call("POST", "/templates", Some(serde_json::json!({"id": "bench", "name": "bench", "subject": "Hi {{name}}", "html": large_html().replace("{{city}}", "Seoul").replace("{{coupon}}", "X").replace("{{expiry}}", "soon").replace("{{brand}}", "fanmail")})))
-        .await?;
-    if status != 201 {
-        bail!("creating the template: {status} {body}");
-    }
-    let key = api.upload_list(csv.as_bytes()).await?;
-    // Provisioning, template and upload are not part of the campaign's cost; delivery results
-    // are measured apart, after the campaign.
-    runner.deliver_ses_events(false);
-    counts.reset();
-    let wall = Instant::now();
-    let (status, campaign) = api
-        .call(
-            "POST",
-            "/campaigns",
-            Some(serde_json::json!({"templateId": "bench", "listKey": key, "from": {"address": "news@example.com"}})),
-        )
-        .await?;
-    if status != 202 {
-        bail!("creating the campaign: {status} {campaign}");
-    }
-    let id = campaign["id"].as_str().context("campaign id")?;
-    let done = api.wait_for_campaign(id, Duration::from_secs(600)).await?;
-    let wall = wall.elapsed().as_secs_f64();
-    // Let the pollers' in-flight receives finish being counted, then take the figures.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let sent = done["counters"]["sent"].as_u64().unwrap_or(0);
-    println!("pipeline.mails_sent          {sent}");
-    println!("pipeline.wall_seconds        {wall:.1}");
-    println!("pipeline.calls_total         {}", counts.total());
-    for (service, n) in counts.by_service() {
-        println!("pipeline.calls.{service:<13} {n}");
-    }
-    let mut operations: Vec<_> = counts.snapshot().into_iter().collect();
-    operations.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    for ((service, operation), n) in operations.iter().take(12) {
-        println!("pipeline.op {service}.{operation:<32} {n}");
-    }
-    println!("pipeline.note               SQS ReceiveMessage counts include idle long polls of the runner's pollers");
-
-    // Recording the results: SES publishes a Send and a Delivery event per mail.
-    counts.reset();
-    let wall = Instant::now();
-    runner.deliver_ses_events(true);
-    let (mut delivered, mut polls) = (0, 0);
-    for _ in 0..1200 {
-        polls += 1;
-        let (_, campaign) = api.call("GET", &format!("/campaigns/{id}"), None).await?;
-        delivered = campaign["counters"]["delivered"].as_u64().unwrap_or(0);
-        if delivered >= sent {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    println!("results.delivered            {delivered}");
-    println!("results.wall_seconds         {:.1}", wall.elapsed().as_secs_f64());
-    let mut operations: Vec<_> = counts.snapshot().into_iter().filter(|((s, _), _)| s != "sqs").collect();
-    operations.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    for ((service, operation), n) in operations {
-        println!("results.op {service}.{operation:<33} {n}");
-    }
-    println!("results.note                 GetItem includes this bench's {polls} status polls (one read each)");
-    drop(runner);
-    Ok(())
-}
-
 /// `scale [--ci] [--report FILE] [flags]`: the pipeline simulation; exits non-zero when a
 /// recipient was lost or mailed twice outside the crash window.
 async fn scale() -> Result<()> {
@@ -204,12 +122,15 @@ async fn main() -> Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("render") => render(),
         Some("list") => list(),
-        Some("pipeline") => pipeline().await,
+        Some("pipeline") => {
+            let mails = std::env::args().nth(2).map_or(Ok(1000), |n| n.parse()).context("mails: a number")?;
+            local::pipeline(mails).await
+        }
         Some("scale") => scale().await,
         Some("hotpath") => {
             let mails = std::env::args().nth(2).map_or(Ok(5000), |n| n.parse()).context("mails: a number")?;
             tokio::task::block_in_place(|| hotpath::run(mails))
         }
-        _ => bail!("usage: fanmail-bench render|list|pipeline|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]"),
+        _ => bail!("usage: fanmail-bench render|list|pipeline [mails]|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]"),
     }
 }
