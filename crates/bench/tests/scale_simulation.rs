@@ -39,3 +39,28 @@ async fn a_message_the_queue_drops_is_counted_lost() {
     assert!(!report.completed);
     assert!(!report.correct());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_sandbox_rate_every_invocation_ends_before_its_timeout_and_everyone_is_mailed_once() {
+    // A new SES account (1 mail/s) shared by the template's default five senders: 0.2/s each,
+    // so a batch of ten would need 45 s of a 30 s invocation.
+    let settings = Settings {
+        rows: 20,
+        quota: 1.0,
+        reported_quota: 1.0,
+        concurrency: 5,
+        transient_error_rate: 0.0,
+        crash_rate: 0.0,
+        duplicate_delivery_rate: 0.0,
+        time_scale: 1.0,
+        suppress_every: 0,
+        max_wall_seconds: 240.0,
+        ..Settings::ci()
+    };
+    let report = simulate(settings).await.unwrap();
+    let summary = serde_json::to_string_pretty(&report).unwrap();
+    assert!(report.completed, "{summary}");
+    assert_eq!((report.lost, report.duplicated_outside_crash_window), (0, 0), "{summary}");
+    assert_eq!(report.crashes.get("timed_out"), None, "no invocation ran into its timeout: {summary}");
+    assert!(report.correct(), "{summary}");
+}

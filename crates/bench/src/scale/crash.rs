@@ -19,6 +19,8 @@ pub enum CrashPoint {
     AfterClaim,
     /// SES accepted a mail; its outcome is not written yet (the documented duplicate window).
     AfterAccepted,
+    /// Lambda stopped the invocation at its timeout, wherever it was (never armed at random).
+    TimedOut,
 }
 
 impl CrashPoint {
@@ -29,6 +31,7 @@ impl CrashPoint {
             Self::BeforeClaim => "before_claim",
             Self::AfterClaim => "after_claim",
             Self::AfterAccepted => "after_ses_accepted",
+            Self::TimedOut => "timed_out",
         }
     }
 }
@@ -159,7 +162,7 @@ pub struct CrashLog {
 impl CrashLog {
     pub fn record(&self, invocation: u64, point: CrashPoint) {
         *self.counts.lock().unwrap().entry(point).or_default() += 1;
-        if point == CrashPoint::AfterAccepted {
+        if matches!(point, CrashPoint::AfterAccepted | CrashPoint::TimedOut) {
             self.in_window.lock().unwrap().insert(invocation);
         }
     }

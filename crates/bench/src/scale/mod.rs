@@ -54,6 +54,8 @@ const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(180);
 const MAX_RECEIVES: u32 = 3;
 /// The splitter's Lambda timeout in `template.yaml`.
 const SPLITTER_TIMEOUT: Duration = Duration::from_secs(900);
+/// The sender's `Timeout` in the template.
+const SENDER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an idle instance waits before polling again (the event source's long poll).
 const IDLE_POLL: Duration = Duration::from_millis(20);
 /// A replacement instance's cold start after a crash.
@@ -240,17 +242,19 @@ async fn sender_instance(world: Arc<World>, number: u64) {
         let crashes_allowed = world.started.elapsed().as_secs_f64() < world.settings.crash_for_seconds;
         let point = CrashPoint::ALL.into_iter().find(|_| crashes_allowed && rng.chance(world.settings.crash_rate));
         crash.arm(invocation, point);
-        let event = LambdaEvent::new(sqs_event(&batch), context(deps.clock.now(), Duration::from_secs(30)));
+        let event = LambdaEvent::new(sqs_event(&batch), context(deps.clock.now(), SENDER_TIMEOUT));
         let result = tokio::select! {
             biased;
-            () = crash.fired() => None,
-            result = fanmail_sender::handler(&deps, event) => Some(result),
+            () = crash.fired() => Err(point.expect("armed")),
+            // Lambda stops an invocation at its timeout, wherever it is.
+            () = tokio::time::sleep(SENDER_TIMEOUT) => Err(CrashPoint::TimedOut),
+            result = fanmail_sender::handler(&deps, event) => Ok(result),
         };
         match result {
-            Some(result) => acknowledge(&world.recipient_jobs, &batch, result),
-            None => {
+            Ok(result) => acknowledge(&world.recipient_jobs, &batch, result),
+            Err(point) => {
                 // The instance died mid-invocation: nothing acknowledged, a new one starts cold.
-                world.crashes.record(invocation, point.expect("armed"));
+                world.crashes.record(invocation, point);
                 crash = Arc::new(Crash::default());
                 deps = world.sender(crash.clone());
                 tokio::time::sleep(COLD_START).await;
