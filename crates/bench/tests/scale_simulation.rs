@@ -1,6 +1,7 @@
 //! The CI-sized pipeline simulation (`make scale` runs the full one): 20,000 rows through the
 //! real splitter and sender handlers, with crashes at every point of the send path, SES
-//! throttling and transient faults, and duplicate deliveries from the queue. Asserts
+//! throttling and transient faults, DynamoDB throttling of claims and outcome writes, and
+//! duplicate deliveries from the queue. Asserts
 //! correctness only; timings are `make scale`'s business.
 
 use fanmail_bench::scale::{simulate, Settings};
@@ -27,6 +28,7 @@ async fn crashes_throttling_and_faults_lose_nobody_and_mail_nobody_twice() {
     }
     assert!(report.throttled_calls > 0, "{summary}");
     assert!(report.transient_errors > 0, "{summary}");
+    assert!(report.store_throttled > 0, "DynamoDB refused claims and outcome writes: {summary}");
     assert!(report.duplicate_deliveries > 0, "{summary}");
     assert!(report.redelivered_messages > 0, "{summary}");
 }

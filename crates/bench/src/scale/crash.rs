@@ -76,10 +76,38 @@ impl Crash {
     }
 }
 
-/// The recipient store as one instance sees it, with its crash points around the claim.
+/// DynamoDB throttling: every `every`-th claim or outcome write is refused (0: none).
+#[derive(Default)]
+pub struct Throttle {
+    pub every: u64,
+    calls: AtomicU64,
+    throttled: AtomicU64,
+}
+
+impl Throttle {
+    pub fn every(every: u64) -> Self {
+        Self { every, ..Self::default() }
+    }
+
+    fn hit(&self) -> bool {
+        let hit = self.every > 0 && (self.calls.fetch_add(1, Ordering::Relaxed) + 1) % self.every == 0;
+        if hit {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+}
+
+/// The recipient store as one instance sees it: its crash points around the claim, and
+/// DynamoDB throttling of claims and outcome writes.
 pub struct CrashingRecipients<R> {
     pub inner: R,
     pub crash: std::sync::Arc<Crash>,
+    pub throttle: std::sync::Arc<Throttle>,
 }
 
 impl<R: RecipientStore> RecipientStore for CrashingRecipients<R> {
@@ -101,6 +129,9 @@ impl<R: RecipientStore> RecipientStore for CrashingRecipients<R> {
         lease_until: OffsetDateTime,
     ) -> Result<Vec<Result<Recipient, StoreError>>, StoreError> {
         self.crash.at(CrashPoint::BeforeClaim).await;
+        if self.throttle.hit() {
+            return Err(StoreError::Throttled);
+        }
         let claims = self.inner.claim_batch(recipients, now, lease_until).await;
         self.crash.at(CrashPoint::AfterClaim).await;
         claims
@@ -111,6 +142,9 @@ impl<R: RecipientStore> RecipientStore for CrashingRecipients<R> {
         outcome: &SendOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        if self.throttle.hit() {
+            return Err(StoreError::Throttled);
+        }
         self.inner.finish(campaign, outcome, now).await
     }
     async fn advance(

@@ -33,13 +33,13 @@ use fanmail_common::store::{
     MemoryTemplateStore, StoreSendLog, SuppressionStore, TemplateStore,
 };
 use fanmail_common::system::SystemClock;
-use fanmail_common::wiring::{MemoryResultLog, MemorySendLog, Ports};
+use fanmail_common::wiring::{MemoryResultLog, Ports};
 use lambda_runtime::{Context, LambdaEvent};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
 pub use crash::CrashPoint;
-use crash::{Crash, CrashLog, CrashingRecipients};
+use crash::{Crash, CrashLog, CrashingRecipients, Throttle};
 use report::count;
 pub use report::Report;
 use ses::{InstanceMailer, SesSettings, SimSes};
@@ -93,7 +93,8 @@ impl Ports for SimPorts {
     type Recipients = CrashingRecipients<MemoryRecipientStore>;
     type Suppressions = MemorySuppressionStore;
     type Ledger = MemoryLedger;
-    type SendLog = MemorySendLog;
+    /// Outcomes written through the throttled recipient store.
+    type SendLog = StoreSendLog<CrashingRecipients<MemoryRecipientStore>, MemoryCampaignStore, MemoryLedger>;
     type ResultLog = MemoryResultLog;
     type Objects = MemoryObjectStore;
     type Queue = SimQueue;
@@ -119,15 +120,18 @@ struct World {
     invocations: AtomicU64,
     started: Instant,
     stop: AtomicBool,
+    /// DynamoDB throttling of the senders' claims and outcome writes.
+    store_throttle: Arc<Throttle>,
 }
 
 const CAMPAIGN: &str = "scale";
 const KEY: &[u8] = b"the simulation's unsubscribe key, 32+ bytes";
 
 impl World {
-    fn send_log(&self) -> MemorySendLog {
+    /// The send log, writing outcomes through `throttle` (DynamoDB refusing some writes).
+    fn send_log(&self, throttle: Arc<Throttle>) -> <SimPorts as Ports>::SendLog {
         StoreSendLog {
-            recipients: self.recipients.clone(),
+            recipients: CrashingRecipients { inner: self.recipients.clone(), crash: Arc::default(), throttle },
             campaigns: self.campaigns.clone(),
             ledger: self.ledger.clone(),
         }
@@ -152,9 +156,13 @@ impl World {
         fanmail_sender::Deps {
             templates: self.templates.clone(),
             campaigns: self.campaigns.clone(),
-            recipients: CrashingRecipients { inner: self.recipients.clone(), crash: crash.clone() },
+            recipients: CrashingRecipients {
+                inner: self.recipients.clone(),
+                crash: crash.clone(),
+                throttle: self.store_throttle.clone(),
+            },
             suppressions: self.suppressions.clone(),
-            send_log: self.send_log(),
+            send_log: self.send_log(self.store_throttle.clone()),
             ledger: self.ledger.clone(),
             mailer: InstanceMailer { ses: self.ses.clone(), crash },
             requeue: self.recipient_jobs.clone(),
@@ -211,8 +219,12 @@ async fn splitter_instance(world: Arc<World>, objects: MemoryObjectStore) {
         recipient_jobs: world.recipient_jobs.clone(),
         suppressions: world.suppressions.clone(),
         // The splitter never crashes here: an unarmed switch.
-        recipients: CrashingRecipients { inner: world.recipients.clone(), crash: Arc::default() },
-        send_log: world.send_log(),
+        recipients: CrashingRecipients {
+            inner: world.recipients.clone(),
+            crash: Arc::default(),
+            throttle: Arc::default(),
+        },
+        send_log: world.send_log(Arc::default()),
         // Its deadline runs on the wall clock, like SES latency and pacing.
         clock: world.clock.at_wall_speed(),
     };
@@ -308,6 +320,7 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
         invocations: AtomicU64::new(0),
         started: Instant::now(),
         stop: AtomicBool::new(false),
+        store_throttle: Arc::new(Throttle::every(settings.store_throttle_every)),
     };
     let objects = MemoryObjectStore::default();
     objects.put("lists/scale.csv", list_bytes(settings.rows)?, "text/csv").await?;

@@ -31,6 +31,8 @@ pub struct Report {
     pub quota_used: f64,
     pub throttled_calls: u64,
     pub transient_errors: u64,
+    /// Claims and outcome writes DynamoDB refused (throttled).
+    pub store_throttled: u64,
     pub rows: u64,
     pub valid_unique: u64,
     pub recipients_sent: u64,
@@ -81,6 +83,7 @@ impl Report {
         line("quota_used", format!("{:.1} %", self.quota_used * 100.0));
         line("throttled_calls", self.throttled_calls.to_string());
         line("transient_errors", self.transient_errors.to_string());
+        line("store_throttled", self.store_throttled.to_string());
         line("valid_unique_recipients", self.valid_unique.to_string());
         line("recipients_sent", self.recipients_sent.to_string());
         line("recipients_failed", self.recipients_failed.to_string());
@@ -177,6 +180,7 @@ pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f6
         quota_used: mails_accepted as f64 / wall / settings.quota,
         throttled_calls: world.ses.throttled(),
         transient_errors: world.ses.transient_errors(),
+        store_throttled: world.store_throttle.throttled(),
         rows: settings.rows,
         valid_unique,
         recipients_sent: c.sent,

@@ -25,6 +25,8 @@ pub struct Settings {
     pub crash_for_seconds: f64,
     /// Chance that a received message is also delivered to a second instance.
     pub duplicate_delivery_rate: f64,
+    /// DynamoDB refuses every this-many-th claim or outcome write of the senders (0: none).
+    pub store_throttle_every: u64,
     /// Speed-up of the visibility timeout and the claim lease.
     pub time_scale: f64,
     pub template_bytes: usize,
@@ -50,6 +52,7 @@ impl Settings {
             crash_rate: 0.0005,
             crash_for_seconds: 60.0,
             duplicate_delivery_rate: 0.0001,
+            store_throttle_every: 0,
             time_scale: 1.0,
             template_bytes: 100_000,
             suppress_every: 1000,
@@ -72,6 +75,7 @@ impl Settings {
             crash_rate: 0.02,
             crash_for_seconds: 8.0,
             duplicate_delivery_rate: 0.005,
+            store_throttle_every: 199,
             time_scale: 60.0,
             template_bytes: 5_000,
             suppress_every: 250,
@@ -103,6 +107,7 @@ impl Settings {
                 "--crash-rate" => self.crash_rate = number()?,
                 "--crash-for" => self.crash_for_seconds = number()?,
                 "--duplicate-rate" => self.duplicate_delivery_rate = number()?,
+                "--store-throttle-every" => self.store_throttle_every = number()? as u64,
                 "--time-scale" => self.time_scale = number()?,
                 "--template-bytes" => self.template_bytes = number()? as usize,
                 "--suppress-every" => self.suppress_every = number()? as u64,

@@ -40,6 +40,22 @@ pub struct StoreSendLog<R, C, L> {
     pub ledger: L,
 }
 
+impl<R, C: CampaignStore, L: Ledger> StoreSendLog<R, C, L> {
+    async fn count(
+        &self,
+        campaign: &CampaignId,
+        delta: &CounterDelta,
+        sent: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.campaigns.add_counters(campaign, delta).await?;
+        if sent > 0 {
+            self.ledger.add_sent(now, sent).await?;
+        }
+        Ok(())
+    }
+}
+
 impl<R: RecipientStore, C: CampaignStore, L: Ledger> SendLog for StoreSendLog<R, C, L> {
     async fn record(
         &self,
@@ -56,7 +72,12 @@ impl<R: RecipientStore, C: CampaignStore, L: Ledger> SendLog for StoreSendLog<R,
                     tracing::warn!(campaign = %campaign, recipient = %outcome.recipient_id, current = %current, "claim lost before its outcome was recorded");
                     continue;
                 }
-                Err(e) => return Err(e),
+                // The outcomes written so far are counted before the error is returned: a
+                // retry finds those recipients finished and does not count them again.
+                Err(e) => {
+                    self.count(campaign, &delta, sent, now).await?;
+                    return Err(e);
+                }
             }
             if let Some(counter) = outcome.counter() {
                 delta = delta.add(counter, 1);
@@ -65,11 +86,7 @@ impl<R: RecipientStore, C: CampaignStore, L: Ledger> SendLog for StoreSendLog<R,
                 sent += 1;
             }
         }
-        self.campaigns.add_counters(campaign, &delta).await?;
-        if sent > 0 {
-            self.ledger.add_sent(now, sent).await?;
-        }
-        Ok(())
+        self.count(campaign, &delta, sent, now).await
     }
 
     async fn release_failed(
@@ -94,6 +111,25 @@ mod tests {
 
     use super::StoreSendLog;
     use crate::store::{MemoryCampaignStore, MemoryLedger, MemoryRecipientStore};
+
+    #[tokio::test]
+    async fn outcomes_written_before_a_failing_write_are_counted() {
+        use crate::domain::{RecipientStatus, SendOutcome};
+        use crate::store::fixtures::{campaign, recipient, sent, T0};
+        use crate::store::{CampaignReader, CampaignStore, RecipientStore, SendLog};
+        let (recipients, campaigns, ledger) =
+            (MemoryRecipientStore::default(), MemoryCampaignStore::default(), MemoryLedger::default());
+        let log = StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger };
+        let c = campaign("c1");
+        campaigns.create(&c).await.unwrap();
+        let first = recipient("c1", 1, RecipientStatus::Sending);
+        recipients.claim(&first, T0, T0 + time::Duration::minutes(2)).await.unwrap();
+        // The second write fails (here: no such recipient) after the first was written.
+        let missing =
+            SendOutcome::new(recipient("c1", 2, RecipientStatus::Sending).recipient_id, RecipientStatus::Sent);
+        assert!(log.record(&c.id, &[sent(&first.recipient_id, "m-1"), missing], T0).await.is_err());
+        assert_eq!(campaigns.get(&c.id).await.unwrap().unwrap().counters.sent, 1, "the written one is counted");
+    }
 
     #[tokio::test]
     async fn the_store_by_store_log_over_memory_keeps_the_contract() {
