@@ -94,14 +94,7 @@ async fn the_gateway_serves_health_uploads_and_api_gateway_errors() {
 
 #[tokio::test]
 async fn a_poison_record_redrives_to_the_dlq_and_a_handled_one_is_deleted() {
-    let runner = runner().await;
-    let sdk = endpoints().sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let campaigns = DynamoCampaignStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        runner.stack.reference("CampaignsTable").unwrap(),
-    );
-    campaigns.create(&campaign("done", CampaignStatus::Completed, None, 0)).await.unwrap();
+    let (runner, sqs) = runner_with_a_completed_campaign().await;
 
     let (queue, dlq) = queue_with_dlq(&sqs).await;
     sqs.send_message().queue_url(&queue).message_body("not json").send().await.unwrap();
@@ -125,14 +118,7 @@ async fn a_poison_record_redrives_to_the_dlq_and_a_handled_one_is_deleted() {
 
 #[tokio::test]
 async fn an_invocation_past_its_timeout_is_stopped_and_its_messages_return_until_dead_lettered() {
-    let runner = runner().await;
-    let sdk = endpoints().sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let campaigns = DynamoCampaignStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        runner.stack.reference("CampaignsTable").unwrap(),
-    );
-    campaigns.create(&campaign("done", CampaignStatus::Completed, None, 0)).await.unwrap();
+    let (runner, sqs) = runner_with_a_completed_campaign().await;
     let (queue, dlq) = queue_with_dlq(&sqs).await;
     // The same job the poison test sees handled and deleted, for a splitter with no time to
     // handle it: a stopped invocation neither deletes nor fails its messages, so the queue
@@ -154,6 +140,20 @@ async fn an_invocation_past_its_timeout_is_stopped_and_its_messages_return_until
     }
     assert_eq!(handed_over, 3, "the job came back after each stopped invocation");
     assert_eq!(dead, [r#"{"campaignId":"done"}"#]);
+}
+
+/// A running stack whose campaign "done" is completed (a split job for it has nothing to do),
+/// and an SQS client.
+async fn runner_with_a_completed_campaign() -> (Runner, aws_sdk_sqs::Client) {
+    let runner = runner().await;
+    let sdk = endpoints().sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let campaigns = DynamoCampaignStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        runner.stack.reference("CampaignsTable").unwrap(),
+    );
+    campaigns.create(&campaign("done", CampaignStatus::Completed, None, 0)).await.unwrap();
+    (runner, sqs)
 }
 
 /// A queue like the template's, with a 1 s visibility timeout so a test does not wait, and

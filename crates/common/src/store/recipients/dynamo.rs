@@ -350,19 +350,7 @@ impl RecipientStore for DynamoRecipientStore {
         id: &RecipientId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let update = self.release_update(campaign, id, now);
-        let result = self
-            .client
-            .update_item()
-            .table_name(update.table_name())
-            .set_key(Some(update.key().clone()))
-            .condition_expression(update.condition_expression().unwrap_or_default())
-            .update_expression(update.update_expression())
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await;
-        match result {
+        match self.update_alone(self.release_update(campaign, id, now)).await {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(fault(&e)),
