@@ -60,10 +60,15 @@ fn render() -> Result<()> {
     Ok(())
 }
 
+/// `list [ROWS [MEMORY_IDS]]`: reads a generated list of ROWS rows (1,000,000 by default) as
+/// the splitter does, keeping MEMORY_IDS addresses in memory for the duplicate check (the
+/// splitter's default unless given; the rest go to a temporary file).
 fn list() -> Result<()> {
-    let rows = 1_000_000;
+    let arg = |n: usize| std::env::args().nth(n).map(|a| a.parse::<u64>().context("list takes numbers")).transpose();
+    let rows = arg(2)?.unwrap_or(1_000_000);
+    let memory_ids = arg(3)?.map_or(fanmail_common::recipient_list::DEFAULT_MEMORY_IDS, |n| n as usize);
     let (cpu, wall) = (cpu_seconds(), Instant::now());
-    let mut list = RecipientList::open(GeneratedList::new(rows))?;
+    let mut list = RecipientList::open(GeneratedList::new(rows))?.remembering_in_memory(memory_ids);
     let (mut recipients, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
     while let Some(row) = list.next_row() {
         match row? {
@@ -80,6 +85,7 @@ fn list() -> Result<()> {
     println!("list.recipients              {recipients}");
     println!("list.rejected                {rejected}");
     println!("list.duplicates              {duplicates}");
+    println!("list.addresses_on_disk       {}", list.addresses_on_disk());
     println!("list.cpu_seconds             {cpu:.2}");
     println!("list.rows_per_cpu_second     {:.0}", rows as f64 / cpu);
     println!("list.wall_seconds            {wall:.2}");

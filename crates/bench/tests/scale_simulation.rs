@@ -1,8 +1,9 @@
 //! The CI-sized pipeline simulation (`make scale` runs the full one): 20,000 rows through the
 //! real splitter and sender handlers, with crashes at every point of the send path, SES
-//! throttling and transient faults, DynamoDB throttling of claims and outcome writes, and
-//! duplicate deliveries from the queue. Asserts
-//! correctness only; timings are `make scale`'s business.
+//! throttling, transient faults and answers lost to the SDK's timeout, DynamoDB throttling of
+//! claims and outcome writes, and duplicate deliveries from the queue; then the sandbox's rate,
+//! a used-up daily quota, and an account SES pauses mid-campaign. Asserts correctness only;
+//! timings are `make scale`'s business.
 
 use fanmail_bench::scale::{simulate, Settings};
 
@@ -28,6 +29,7 @@ async fn crashes_throttling_and_faults_lose_nobody_and_mail_nobody_twice() {
     }
     assert!(report.throttled_calls > 0, "{summary}");
     assert!(report.transient_errors > 0, "{summary}");
+    assert!(report.slow_replies > 0, "SES answered after the SDK's timeout: {summary}");
     assert!(report.store_throttled > 0, "DynamoDB refused claims and outcome writes: {summary}");
     assert!(report.duplicate_deliveries > 0, "{summary}");
     assert!(report.redelivered_messages > 0, "{summary}");
@@ -64,5 +66,49 @@ async fn at_the_sandbox_rate_every_invocation_ends_before_its_timeout_and_everyo
     assert!(report.completed, "{summary}");
     assert_eq!((report.lost, report.duplicated_outside_crash_window), (0, 0), "{summary}");
     assert_eq!(report.crashes.get("timed_out"), None, "no invocation ran into its timeout: {summary}");
+    assert!(report.correct(), "{summary}");
+}
+
+/// A quiet run: no crash, fault or double delivery, so what happens is the scenario's doing.
+fn quiet(rows: u64, quota: f64, concurrency: u32) -> Settings {
+    Settings {
+        rows,
+        quota,
+        reported_quota: quota,
+        concurrency,
+        transient_error_rate: 0.0,
+        crash_rate: 0.0,
+        duplicate_delivery_rate: 0.0,
+        store_throttle_every: 0,
+        slow_reply_rate: 0.0,
+        suppress_every: 0,
+        max_wall_seconds: 120.0,
+        ..Settings::ci()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_up_daily_quota_pauses_the_campaign_with_the_reason_and_parks_the_rest() {
+    let settings = Settings { daily_quota: 20, ..quiet(60, 50.0, 2) };
+    let report = simulate(settings).await.unwrap();
+    let summary = serde_json::to_string_pretty(&report).unwrap();
+    assert!(report.paused_with_reason && !report.stuck, "{summary}");
+    assert!(report.status_reason.as_deref().is_some_and(|r| r.contains("daily message quota")), "{summary}");
+    assert_eq!(report.mails_accepted, 20, "the quota is respected: {summary}");
+    assert_eq!((report.recipients_sent, report.recipients_parked), (20, report.valid_unique - 20), "{summary}");
+    assert_eq!((report.lost, report.duplicated_outside_crash_window), (0, 0), "{summary}");
+    assert!(report.counters_add_up && report.correct(), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_paused_mid_campaign_pauses_it_and_the_resume_mails_everyone_else_once() {
+    let settings = Settings { pause_after: 150, reinstate_after_seconds: 2.0, ..quiet(600, 200.0, 3) };
+    let report = simulate(settings).await.unwrap();
+    let summary = serde_json::to_string_pretty(&report).unwrap();
+    assert!(report.refused_sends > 0, "SES refused sends while paused: {summary}");
+    assert_eq!(report.resumed, 1, "{summary}");
+    assert!(report.completed, "{summary}");
+    assert_eq!(report.recipients_sent, report.valid_unique, "{summary}");
+    assert_eq!((report.lost, report.duplicated_outside_crash_window), (0, 0), "{summary}");
     assert!(report.correct(), "{summary}");
 }

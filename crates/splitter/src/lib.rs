@@ -49,6 +49,9 @@ const SKIP_BATCH: usize = 10;
 const SKIP_LEASE: time::Duration = time::Duration::minutes(2);
 /// A recipient message over this is rejected as a row (SQS takes 256 KiB).
 const MAX_JOB_BYTES: usize = 250 * 1024;
+/// Rejected rows per report part (about 1 MB): a run writes a part whenever it has this many,
+/// so a list of millions of bad rows needs no more memory than one part.
+pub const REPORT_PART_ROWS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -277,7 +280,7 @@ async fn split<P: Ports>(
             }
             Parsed::Row(row) => {
                 run.take(&campaign, row);
-                if run.pending.len() >= FLUSH_SIZE {
+                if run.pending.len() >= FLUSH_SIZE || run.rejected.len() >= REPORT_PART_ROWS {
                     run.flush(deps, &campaign).await?;
                     // A cancel or a pause takes effect within one flush.
                     let now = deps.campaigns.get(&campaign.id).await?.map(|c| c.status);
@@ -308,7 +311,10 @@ struct Run {
     pending: Vec<(RecipientJob, String)>,
     /// Index of the last row whose message is on the queue.
     flushed_index: u64,
+    /// Rejected rows not yet written to a report part.
     rejected: Vec<RejectedRow>,
+    /// The report part the rejected rows go to next (parts are numbered across runs).
+    next_part: u32,
 }
 
 impl Run {
@@ -316,10 +322,11 @@ impl Run {
         Self {
             job: job.clone(),
             index: 0,
-            totals: SplitTotals { report_parts: job.run + 1, ..Default::default() },
+            totals: SplitTotals::default(),
             pending: Vec::with_capacity(FLUSH_SIZE),
             flushed_index: job.resume_after_row,
             rejected: Vec::new(),
+            next_part: job.run,
         }
     }
 
@@ -380,19 +387,33 @@ impl Run {
                 record_suppressed(deps, campaign, chunk).await?;
             }
         }
+        if self.rejected.len() >= REPORT_PART_ROWS {
+            self.write_report_part(deps, campaign).await?;
+        }
         self.flushed_index = self.flushed_index.max(self.index);
         Ok(())
     }
 
-    async fn write_report<P: Ports>(&self, deps: &Deps<P>, campaign: &Campaign) -> Result<(), SplitError> {
+    /// Writes the rejected rows held so far as the next report part. A re-delivered run
+    /// reads the same rows and writes the same parts again.
+    async fn write_report_part<P: Ports>(&mut self, deps: &Deps<P>, campaign: &Campaign) -> Result<(), SplitError> {
         let mut body = String::new();
-        for row in &self.rejected {
-            body.push_str(&serde_json::to_string(row).expect("rows serialise"));
+        for row in self.rejected.drain(..) {
+            body.push_str(&serde_json::to_string(&row).expect("rows serialise"));
             body.push('\n');
         }
         deps.objects
-            .put(&rejected_rows_key(&campaign.id, self.job.run), body.into_bytes(), "application/x-ndjson")
+            .put(&rejected_rows_key(&campaign.id, self.next_part), body.into_bytes(), "application/x-ndjson")
             .await?;
+        self.next_part += 1;
+        Ok(())
+    }
+
+    /// Writes the last report part of this run (empty if it found no rejected rows since the
+    /// last part, so every run leaves at least one) and the totals that count it.
+    async fn write_report<P: Ports>(&mut self, deps: &Deps<P>, campaign: &Campaign) -> Result<(), SplitError> {
+        self.write_report_part(deps, campaign).await?;
+        self.totals.report_parts = self.next_part;
         Ok(())
     }
 
@@ -412,7 +433,7 @@ impl Run {
         self.write_report(deps, campaign).await?;
         deps.campaigns.set_split_totals(&campaign.id, &self.totals).await?;
         let next =
-            SplitJob { campaign_id: campaign.id.clone(), resume_after_row: self.flushed_index, run: self.job.run + 1 };
+            SplitJob { campaign_id: campaign.id.clone(), resume_after_row: self.flushed_index, run: self.next_part };
         let body = serde_json::to_string(&next).expect("split jobs serialise");
         deps.split_jobs.send_all(&[OutgoingMessage::new("next", body)]).await?;
         tracing::info!(campaign = %campaign.id, rows = self.flushed_index, run = self.job.run, "split checkpointed; continuing in a new run");

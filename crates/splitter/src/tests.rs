@@ -96,6 +96,25 @@ async fn fans_out_unique_valid_rows_and_reports_the_rest() {
 }
 
 #[tokio::test]
+async fn rejected_rows_are_written_in_parts_as_they_come_not_held_to_the_end() {
+    let mut list = String::from("email,name\n");
+    for i in 0..25_000 {
+        list.push_str(&format!("bad-address-{i},X\n"));
+    }
+    list.push_str("kim@example.com,Kim\n");
+    let deps = deps_with(list.as_bytes(), "<p>{{name}}</p>", &[]).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!((campaign.counters.rejected_rows, campaign.report_parts), (25_000, 3));
+    let part = |n| String::from_utf8(deps.objects.get(&rejected_rows_key(&campaign_id(), n)).unwrap()).unwrap();
+    let rows: Vec<RejectedRow> =
+        (0..3).flat_map(|n| part(n).lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>()).collect();
+    assert_eq!(part(0).lines().count(), REPORT_PART_ROWS);
+    assert_eq!(rows.iter().map(|r| r.row).collect::<Vec<_>>(), (2..25_002).collect::<Vec<_>>());
+    assert_eq!(queued_jobs(&deps).len(), 1);
+}
+
+#[tokio::test]
 async fn a_list_missing_a_template_column_fails_the_campaign_and_queues_nothing() {
     let deps = deps_with(LIST.as_bytes(), "<p>{{name}} {{coupon}} {{brand}}</p>", &[("brand", "fanmail")]).await;
     run(&deps, &SplitJob::start(campaign_id())).await;

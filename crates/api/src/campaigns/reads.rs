@@ -41,36 +41,55 @@ pub async fn recipients<P: Ports>(
     ))
 }
 
-/// Rejected rows, from the splitter's reports (one JSON line a row, one object a split run).
+/// Rejected rows, from the splitter's report parts (one JSON line a row, at most 10,000 rows
+/// a part). A page reads only the parts it covers; its cursor names the part and line where
+/// the next page starts.
 pub async fn rejected_rows<P: Ports>(
     deps: &Deps<P>,
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
     let (limit, cursor) = page_params(request)?;
-    let offset: usize = match cursor {
-        None => 0,
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::bad_request("bad_cursor", "the 'cursor' parameter is not one this API issued"))?,
+    let (mut part, mut skip) = match cursor {
+        None => (0, 0),
+        Some(cursor) => ReportCursor::parse(cursor)
+            .ok_or_else(|| ApiError::bad_request("bad_cursor", "the 'cursor' parameter is not one this API issued"))?,
     };
     let campaign = existing(&deps.campaigns, &id).await?;
-    let mut rows: Vec<RejectedRow> = Vec::new();
-    for part in 0..campaign.report_parts {
+    let mut items: Vec<RejectedRow> = Vec::new();
+    while part < campaign.report_parts {
         let mut text = String::new();
         match deps.objects.open(&rejected_rows_key(&id, part), 0).await {
             Ok(mut body) => {
                 body.read_to_string(&mut text).await.map_err(ApiError::unavailable)?;
             }
-            Err(ObjectStoreError::NotFound(_)) => continue,
+            Err(ObjectStoreError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            rows.push(serde_json::from_str(line).map_err(ApiError::internal)?);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        for line in lines.iter().skip(skip) {
+            if items.len() == limit as usize {
+                let next = ReportCursor::format(part, skip);
+                return Ok(json_response(200, &PageView { items, next_cursor: Some(next) }));
+            }
+            items.push(serde_json::from_str(line).map_err(ApiError::internal)?);
+            skip += 1;
         }
+        (part, skip) = (part + 1, 0);
     }
-    let end = (offset + limit as usize).min(rows.len());
-    let next_cursor = (end < rows.len()).then(|| end.to_string());
-    let items = rows.get(offset..end).unwrap_or_default().to_vec();
-    Ok(json_response(200, &PageView { items, next_cursor }))
+    Ok(json_response(200, &PageView { items, next_cursor: None }))
+}
+
+/// Where a page of rejected rows starts: a report part and the rows of it already shown.
+struct ReportCursor;
+
+impl ReportCursor {
+    fn format(part: u32, skip: usize) -> String {
+        format!("{part}.{skip}")
+    }
+
+    fn parse(cursor: &str) -> Option<(u32, usize)> {
+        let (part, skip) = cursor.split_once('.')?;
+        Some((part.parse().ok()?, skip.parse().ok()?))
+    }
 }

@@ -1,7 +1,8 @@
 use crate::test_support::{call, deps};
 use crate::{Deps, MemoryPorts};
 use fanmail_common::domain::{
-    CampaignStatus, Counter, CounterDelta, EmailAddress, RecipientJob, RecipientStatus, SplitJob, Template, TemplateId,
+    rejected_rows_key, CampaignId, CampaignStatus, Counter, CounterDelta, EmailAddress, RecipientJob, RecipientStatus,
+    RejectedRow, SplitJob, SplitTotals, Template, TemplateId,
 };
 use fanmail_common::ports::{Clock, ObjectStore};
 use fanmail_common::store::{CampaignReader, CampaignStore, RecipientStore, TemplateStore};
@@ -317,4 +318,42 @@ async fn unknown_campaigns_are_404_and_bad_status_filters_400() {
     assert_eq!((status, json["error"]["code"].as_str()), (400, Some("bad_status")));
     let (status, json) = call(&deps, "GET /campaigns/{id}/rejected-rows", Some(id), &[], None).await;
     assert_eq!((status, json["items"].as_array().map(Vec::len)), (200, Some(0)));
+}
+
+#[tokio::test]
+async fn rejected_rows_page_through_every_report_part_in_order() {
+    let deps = ready().await;
+    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+    let id = CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
+    let parts: [&[u64]; 3] = [&[2, 3, 4], &[], &[9, 10]];
+    for (n, rows) in parts.iter().enumerate() {
+        let body: String = rows
+            .iter()
+            .map(|row| {
+                serde_json::to_string(&RejectedRow { row: *row, reason: "bad".into(), value: None }).unwrap() + "\n"
+            })
+            .collect();
+        deps.objects.put(&rejected_rows_key(&id, n as u32), body.into_bytes(), "application/x-ndjson").await.unwrap();
+    }
+    let totals = SplitTotals { rejected_rows: 5, report_parts: 3, ..Default::default() };
+    deps.campaigns.set_split_totals(&id, &totals).await.unwrap();
+    let (mut seen, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let mut query = vec![("limit", "2")];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.as_str()));
+        }
+        let (status, json) = call(&deps, "GET /campaigns/{id}/rejected-rows", Some(id.as_str()), &query, None).await;
+        assert_eq!(status, 200);
+        seen.extend(json["items"].as_array().unwrap().iter().map(|r| r["row"].as_u64().unwrap()));
+        pages += 1;
+        match json["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!((seen, pages), (vec![2, 3, 4, 9, 10], 3));
+    let query = [("cursor", "7")];
+    let (status, json) = call(&deps, "GET /campaigns/{id}/rejected-rows", Some(id.as_str()), &query, None).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("bad_cursor")));
 }

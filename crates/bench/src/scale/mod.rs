@@ -4,9 +4,12 @@
 //! rate limit and faults, `concurrency` sender instances and crash injection. It then counts
 //! every recipient: sent once, failed, skipped, lost or sent twice.
 //!
+//! SES can also pause the account mid-campaign (the user resumes the campaign through the
+//! API's own resume once the pause is lifted), keep a 24-hour quota, and answer late.
+//!
 //! Time: SES latency, pacing and the queue run on the wall clock. `time_scale` speeds up the
-//! two long timers only (the queue's visibility timeout and the claims' lease), so a short
-//! run still sees crashed messages come back.
+//! long timers only (the queue's visibility timeout and delayed sends, the claims' lease), so
+//! a short run still sees crashed and re-queued messages come back.
 
 mod crash;
 mod report;
@@ -176,6 +179,46 @@ impl World {
     fn campaign_id() -> CampaignId {
         CampaignId::parse(CAMPAIGN).expect("a valid id")
     }
+
+    /// The API function, as the user reaches it (for a resume).
+    fn api(&self) -> Result<fanmail_api::Deps<SimPorts>> {
+        use fanmail_common::config::{vars, Env};
+        let env = Env::from_lookup(|name| {
+            Some(if name == vars::SENDER_DOMAIN { "example.com".to_string() } else { format!("sim-{name}") })
+        });
+        Ok(fanmail_api::Deps {
+            templates: self.templates.clone(),
+            campaigns: self.campaigns.clone(),
+            recipients: CrashingRecipients {
+                inner: self.recipients.clone(),
+                crash: Arc::default(),
+                throttle: Arc::default(),
+            },
+            suppressions: self.suppressions.clone(),
+            ledger: self.ledger.clone(),
+            send_log: self.send_log(Arc::default()),
+            objects: MemoryObjectStore::default(),
+            split_jobs: self.split_jobs.clone(),
+            recipient_jobs: self.recipient_jobs.clone(),
+            scheduler: MemoryScheduler::default(),
+            clock: self.clock.at_wall_speed(),
+            ids: SequentialIds::default(),
+            config: fanmail_api::Config::from_env(&env)?,
+            unsubscribe_key: UnsubscribeKey::new(KEY.to_vec()).expect("long enough"),
+        })
+    }
+
+    /// `POST /campaigns/{id}/resume`, through the API's handler.
+    async fn resume_campaign(&self) -> Result<()> {
+        let mut request = aws_lambda_events::apigw::ApiGatewayV2httpRequest::default();
+        request.route_key = Some("POST /campaigns/{id}/resume".into());
+        request.path_parameters.insert("id".into(), CAMPAIGN.into());
+        let response = fanmail_api::handler(&self.api()?, LambdaEvent::new(request, Context::default()))
+            .await
+            .map_err(|e| anyhow::anyhow!("resume: {e}"))?;
+        anyhow::ensure!(response.status_code == 202, "resume answered {}", response.status_code);
+        Ok(())
+    }
 }
 
 fn sqs_event(batch: &[Received]) -> SqsEvent {
@@ -304,7 +347,8 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
             settings.duplicate_delivery_rate,
             settings.seed,
         )
-        .losing(settings.lose_messages),
+        .losing(settings.lose_messages)
+        .delays_sped_up(settings.time_scale),
         ses: Arc::new(SimSes::new(
             SesSettings {
                 max_rate: settings.quota,
@@ -312,6 +356,10 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
                 latency: (Duration::from_millis(settings.latency_ms.0), Duration::from_millis(settings.latency_ms.1)),
                 transient_error_rate: settings.transient_error_rate,
                 seed: settings.seed,
+                daily_quota: settings.daily_quota,
+                pause_after: settings.pause_after,
+                paused_for: Duration::from_secs_f64(settings.reinstate_after_seconds),
+                slow_reply_rate: settings.slow_reply_rate,
             },
             (ledger, clock.clone()),
         )),
@@ -395,7 +443,7 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
     for number in 0..u64::from(settings.concurrency) {
         instances.push(tokio::spawn(sender_instance(world.clone(), number)));
     }
-    let (mut completed_at, mut split_done_at) = (None, None);
+    let (mut completed_at, mut split_done_at, mut resumed) = (None, None, 0u32);
     let mut idle_since: Option<Instant> = None;
     let deadline = started + Duration::from_secs_f64(settings.max_wall_seconds);
     while Instant::now() < deadline {
@@ -412,9 +460,17 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
         if completed_at.is_some() && queues_empty {
             break;
         }
+        // A campaign SES's pause paused: the user resumes it once the account can send again.
+        if campaign.status == CampaignStatus::Paused && queues_empty && world.ses.reinstated() && resumed == 0 {
+            world.resume_campaign().await?;
+            resumed += 1;
+            idle_since = None;
+            continue;
+        }
         // ...or when nothing is left to do and the campaign cannot complete (something was lost).
         idle_since = if queues_empty { idle_since.or(Some(Instant::now())) } else { None };
-        if idle_since.is_some_and(|at| at.elapsed() > Duration::from_secs(2)) {
+        let awaiting_resume = campaign.status == CampaignStatus::Paused && settings.pause_after > 0 && resumed == 0;
+        if idle_since.is_some_and(|at| at.elapsed() > Duration::from_secs(2)) && !awaiting_resume {
             break;
         }
         if campaign.status.is_final() && campaign.status != CampaignStatus::Completed {
@@ -428,5 +484,6 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
     let cpu = cpu_seconds() - cpu_before;
     let mut report = count(&world, completed_at, cpu).await?;
     report.split_seconds = split_done_at.map_or(0.0, |d| d.as_secs_f64());
+    report.resumed = resumed;
     Ok(report)
 }

@@ -21,6 +21,13 @@ pub struct Report {
     pub settings: Settings,
     pub completed: bool,
     pub campaign_status: String,
+    pub status_reason: Option<String>,
+    /// Ended paused with a reason (SES's daily quota used up): the rest is parked, not lost.
+    pub paused_with_reason: bool,
+    /// Ended neither completed nor paused with a reason, with nothing left to do.
+    pub stuck: bool,
+    /// Times the user resumed the campaign after SES lifted a pause.
+    pub resumed: u32,
     /// From the split job being queued to the campaign completing.
     pub wall_seconds: f64,
     /// From the split job being queued to the whole list being on the queue.
@@ -33,11 +40,17 @@ pub struct Report {
     pub transient_errors: u64,
     /// Claims and outcome writes DynamoDB refused (throttled).
     pub store_throttled: u64,
+    /// Sends SES refused because the account was paused or its daily quota used up.
+    pub refused_sends: u64,
+    /// Mails SES accepted whose answer came after the SDK's timeout.
+    pub slow_replies: u64,
     pub rows: u64,
     pub valid_unique: u64,
     pub recipients_sent: u64,
     pub recipients_failed: u64,
     pub recipients_skipped: u64,
+    /// Parked unsent by a pause, for a resume.
+    pub recipients_parked: u64,
     pub lost: u64,
     pub duplicated_outside_crash_window: u64,
     pub duplicated_in_crash_window: u64,
@@ -60,7 +73,7 @@ pub struct Report {
 impl Report {
     /// Whether nothing was lost or sent twice outside the crash window, and the counts agree.
     pub fn correct(&self) -> bool {
-        self.completed
+        !self.stuck
             && self.lost == 0
             && self.duplicated_outside_crash_window == 0
             && self.suppressed_but_mailed == 0
@@ -75,6 +88,11 @@ impl Report {
         line("sender_concurrency", self.settings.concurrency.to_string());
         line("completed", self.completed.to_string());
         line("campaign_status", self.campaign_status.clone());
+        if let Some(reason) = &self.status_reason {
+            line("status_reason", reason.clone());
+        }
+        line("resumed", self.resumed.to_string());
+        line("stuck", self.stuck.to_string());
         line("wall_seconds", format!("{:.1}", self.wall_seconds));
         line("split_seconds", format!("{:.1}", self.split_seconds));
         line("last_mail_accepted_seconds", format!("{:.1}", self.last_mail_accepted_seconds));
@@ -84,10 +102,13 @@ impl Report {
         line("throttled_calls", self.throttled_calls.to_string());
         line("transient_errors", self.transient_errors.to_string());
         line("store_throttled", self.store_throttled.to_string());
+        line("refused_sends", self.refused_sends.to_string());
+        line("slow_replies", self.slow_replies.to_string());
         line("valid_unique_recipients", self.valid_unique.to_string());
         line("recipients_sent", self.recipients_sent.to_string());
         line("recipients_failed", self.recipients_failed.to_string());
         line("recipients_skipped", self.recipients_skipped.to_string());
+        line("recipients_parked", self.recipients_parked.to_string());
         line("lost", self.lost.to_string());
         line("duplicated_outside_crash_window", self.duplicated_outside_crash_window.to_string());
         line("duplicated_in_crash_window", self.duplicated_in_crash_window.to_string());
@@ -119,12 +140,14 @@ pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f6
     let (mut valid_unique, mut lost, mut suppressed_but_mailed) = (0, 0, 0);
     let (mut duplicated_outside, mut duplicated_in_window) = (0, 0);
     let mut times = Vec::with_capacity(acceptances.len());
-    let failed_ids: std::collections::HashSet<u128> = if status(RecipientStatus::Failed) > 0 {
+    // Failed and parked recipients are accounted for without a mail.
+    let settled = |s: RecipientStatus| matches!(s, RecipientStatus::Failed | RecipientStatus::Paused);
+    let unmailed_ids: std::collections::HashSet<u128> = if statuses.iter().any(|(s, n)| settled(*s) && *n > 0) {
         world
             .recipients
             .all()
             .into_iter()
-            .filter(|r| r.status == RecipientStatus::Failed)
+            .filter(|r| settled(r.status))
             .filter_map(|r| u128::from_str_radix(r.recipient_id.as_str(), 16).ok())
             .collect()
     } else {
@@ -136,7 +159,7 @@ pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f6
         let id = recipient_id(&EmailAddress::parse(&address)?);
         let id = u128::from_str_radix(id.as_str(), 16)?;
         let Some(sent) = acceptances.remove(&id) else {
-            if !suppressed_row(settings, row) && !failed_ids.contains(&id) {
+            if !suppressed_row(settings, row) && !unmailed_ids.contains(&id) {
                 lost += 1;
             }
             continue;
@@ -161,10 +184,12 @@ pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f6
     let c = campaign.counters;
     let mails_accepted = world.ses.total_accepted();
     let wall = completed_at.unwrap_or(world.started.elapsed()).as_secs_f64();
+    let parked = status(RecipientStatus::Paused);
+    let paused_with_reason = campaign.status == CampaignStatus::Paused && campaign.status_reason.is_some();
     let counters_add_up = c.total == valid_unique
         && c.sent == status(RecipientStatus::Sent)
         && c.sent == times.len() as u64
-        && c.sent + c.failed + c.skipped + c.stopped == c.total
+        && c.sent + c.failed + c.skipped + c.stopped + parked == c.total
         && c.skipped == status(RecipientStatus::Suppressed);
     let queue = world.recipient_jobs.stats();
     let crashes = world.crashes.counts.lock().unwrap().iter().map(|(p, n)| (p.name().to_string(), *n)).collect();
@@ -172,6 +197,10 @@ pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f6
         settings: settings.clone(),
         completed: completed_at.is_some(),
         campaign_status: campaign.status.to_string(),
+        status_reason: campaign.status_reason.clone(),
+        paused_with_reason,
+        stuck: completed_at.is_none() && !paused_with_reason,
+        resumed: 0,
         wall_seconds: wall,
         split_seconds: 0.0,
         last_mail_accepted_seconds: world.ses.last_accepted_at().as_secs_f64(),
@@ -181,11 +210,14 @@ pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f6
         throttled_calls: world.ses.throttled(),
         transient_errors: world.ses.transient_errors(),
         store_throttled: world.store_throttle.throttled(),
+        refused_sends: world.ses.refused(),
+        slow_replies: world.ses.slow_replies(),
         rows: settings.rows,
         valid_unique,
         recipients_sent: c.sent,
         recipients_failed: c.failed,
         recipients_skipped: c.skipped,
+        recipients_parked: parked,
         lost,
         duplicated_outside_crash_window: duplicated_outside,
         duplicated_in_crash_window: duplicated_in_window,

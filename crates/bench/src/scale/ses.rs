@@ -3,6 +3,8 @@
 //! every accepted mail by recipient, for counting losses and duplicates afterwards. Like SES
 //! with its configuration set, it publishes a `Send` event for each accepted mail, which the
 //! recorder turns into the ledger's acceptance record: here it writes that record itself.
+//! It can also keep a 24-hour quota, pause the account after some mails (lifting the pause a
+//! while later), and answer some accepted mails only after the SDK's timeout.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +28,12 @@ pub struct SesSettings {
     pub latency: (Duration, Duration),
     pub transient_error_rate: f64,
     pub seed: u64,
+    /// `Max24HourSend` (0: none).
+    pub daily_quota: u64,
+    /// Pause the account after accepting this many mails (0: never), for `paused_for`.
+    pub pause_after: u64,
+    pub paused_for: Duration,
+    pub slow_reply_rate: f64,
 }
 
 pub struct SimSes {
@@ -36,6 +44,8 @@ pub struct SimSes {
     started: Instant,
     throttled: AtomicU64,
     transient: AtomicU64,
+    refused: AtomicU64,
+    slow_replies: AtomicU64,
 }
 
 struct State {
@@ -46,6 +56,7 @@ struct State {
     accepted: HashMap<u128, Acceptances>,
     total_accepted: u64,
     last_accepted_at: Duration,
+    paused_at: Option<Instant>,
 }
 
 /// The mails one recipient was sent.
@@ -69,6 +80,7 @@ impl SimSes {
             accepted: HashMap::new(),
             total_accepted: 0,
             last_accepted_at: Duration::ZERO,
+            paused_at: None,
         };
         Self {
             settings,
@@ -77,6 +89,8 @@ impl SimSes {
             started: now,
             throttled: AtomicU64::new(0),
             transient: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            slow_replies: AtomicU64::new(0),
         }
     }
 
@@ -86,6 +100,21 @@ impl SimSes {
 
     pub fn transient_errors(&self) -> u64 {
         self.transient.load(Ordering::Relaxed)
+    }
+
+    /// Sends refused because the account was paused or its daily quota used up.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Accepted mails whose answer came after the SDK's timeout.
+    pub fn slow_replies(&self) -> u64 {
+        self.slow_replies.load(Ordering::Relaxed)
+    }
+
+    /// Whether the account was paused and the pause has been lifted since.
+    pub fn reinstated(&self) -> bool {
+        self.state.lock().unwrap().paused_at.is_some_and(|at| at.elapsed() >= self.settings.paused_for)
     }
 
     pub fn total_accepted(&self) -> u64 {
@@ -108,7 +137,7 @@ impl SimSes {
             .find(|(name, _)| name == "recipient")
             .and_then(|(_, id)| u128::from_str_radix(id, 16).ok())
             .ok_or_else(|| MailError::Rejected("no recipient tag".into()))?;
-        let (latency, verdict) = {
+        let (latency, verdict, answer_lost) = {
             let mut state = self.state.lock().unwrap();
             let (low, high) = self.settings.latency;
             let latency = low + (high.saturating_sub(low)).mul_f64(state.rng.unit());
@@ -116,7 +145,13 @@ impl SimSes {
             let refill = now.duration_since(state.counted_at).as_secs_f64() * self.settings.max_rate;
             state.tokens = (state.tokens + refill).min(self.settings.max_rate);
             state.counted_at = now;
-            let verdict = if state.tokens < 1.0 {
+            let paused = state.paused_at.is_some_and(|at| at.elapsed() < self.settings.paused_for);
+            let daily_used_up = self.settings.daily_quota > 0 && state.total_accepted >= self.settings.daily_quota;
+            let verdict = if paused {
+                Err(MailError::AccountBlocked("SendingPausedException: sending is paused for this account".into()))
+            } else if daily_used_up {
+                Err(MailError::AccountBlocked("LimitExceededException: daily message quota exceeded".into()))
+            } else if state.tokens < 1.0 {
                 Err(MailError::Throttled)
             } else if state.rng.chance(self.settings.transient_error_rate) {
                 Err(MailError::Transient("service unavailable (simulated)".into()))
@@ -125,6 +160,9 @@ impl SimSes {
                 // sent the mail.
                 state.tokens -= 1.0;
                 state.total_accepted += 1;
+                if self.settings.pause_after > 0 && state.total_accepted == self.settings.pause_after {
+                    state.paused_at = Some(now);
+                }
                 let at = now.duration_since(self.started);
                 state.last_accepted_at = at;
                 let entry = state.accepted.entry(recipient).or_insert(Acceptances {
@@ -139,12 +177,22 @@ impl SimSes {
                 }
                 Ok(format!("sim-{:x}-{}", recipient, entry.count))
             };
-            (latency, verdict)
+            let answer_lost = verdict.is_ok() && state.rng.chance(self.settings.slow_reply_rate);
+            (latency, verdict, answer_lost)
         };
         if let Ok(ses_message_id) = &verdict {
             self.publish_send_event(mail, ses_message_id).await;
         }
+        if answer_lost {
+            self.slow_replies.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(self.settings.latency.1 * 3).await;
+            return Err(MailError::Unknown("timed out waiting for the answer (simulated)".into()));
+        }
         match &verdict {
+            Err(MailError::AccountBlocked(_)) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(self.settings.latency.0).await;
+            }
             Err(MailError::Throttled) => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(self.settings.latency.0).await;
@@ -189,10 +237,14 @@ impl Mailer for InstanceMailer {
     }
 
     async fn quota(&self) -> Result<SendQuota, MailError> {
+        let daily = match self.ses.settings.daily_quota {
+            0 => 50_000_000.0,
+            quota => quota as f64,
+        };
         Ok(SendQuota {
-            max_24_hour_send: 50_000_000.0,
+            max_24_hour_send: daily,
             max_send_rate: self.ses.settings.reported_rate,
-            sent_last_24_hours: 0.0,
+            sent_last_24_hours: self.ses.total_accepted() as f64,
         })
     }
 }

@@ -37,6 +37,14 @@ pub struct Settings {
     pub seed: u64,
     /// A planted fault for checking the checker: the queue drops this many recipient messages.
     pub lose_messages: u64,
+    /// The account's 24-hour quota (`Max24HourSend`); SES refuses mails beyond it (0: none).
+    pub daily_quota: u64,
+    /// SES pauses the account after accepting this many mails (0: never)...
+    pub pause_after: u64,
+    /// ...and lifts the pause this long after (seconds), when the user resumes the campaign.
+    pub reinstate_after_seconds: f64,
+    /// Chance that SES accepts a mail but its answer comes after the SDK's timeout.
+    pub slow_reply_rate: f64,
 }
 
 impl Settings {
@@ -59,6 +67,10 @@ impl Settings {
             max_wall_seconds: 900.0,
             seed: 7,
             lose_messages: 0,
+            daily_quota: 0,
+            pause_after: 0,
+            reinstate_after_seconds: 5.0,
+            slow_reply_rate: 0.0,
         }
     }
 
@@ -82,6 +94,10 @@ impl Settings {
             max_wall_seconds: 240.0,
             seed: 11,
             lose_messages: 0,
+            daily_quota: 0,
+            pause_after: 0,
+            reinstate_after_seconds: 2.0,
+            slow_reply_rate: 0.002,
         }
     }
 
@@ -113,6 +129,10 @@ impl Settings {
                 "--suppress-every" => self.suppress_every = number()? as u64,
                 "--max-wall" => self.max_wall_seconds = number()?,
                 "--seed" => self.seed = number()? as u64,
+                "--daily-quota" => self.daily_quota = number()? as u64,
+                "--pause-after" => self.pause_after = number()? as u64,
+                "--reinstate-after" => self.reinstate_after_seconds = number()?,
+                "--slow-reply-rate" => self.slow_reply_rate = number()?,
                 other => bail!("unknown flag {other}"),
             }
         }

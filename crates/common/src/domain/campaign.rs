@@ -158,7 +158,8 @@ pub struct Campaign {
     /// The client's idempotency key, if it sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
-    /// Rejected-row reports the splitter wrote (one a split run), see [`rejected_rows_key`].
+    /// Rejected-row report parts the splitter wrote (one or more a split run, at most
+    /// 10,000 rows each), see [`rejected_rows_key`].
     #[serde(default)]
     pub report_parts: u32,
     /// Data rows of the list fanned out so far.
@@ -200,7 +201,7 @@ impl Campaign {
     }
 }
 
-/// Object key of a campaign's rejected-row report from split run `part`.
+/// Object key of part `part` of a campaign's rejected-row report.
 pub fn rejected_rows_key(campaign: &CampaignId, part: u32) -> String {
     format!("reports/{campaign}/rejected-{part:05}.jsonl")
 }
@@ -241,7 +242,8 @@ pub struct SplitJob {
     /// a continuation re-reads them, to rebuild duplicate detection and counts, without sending.
     #[serde(default)]
     pub resume_after_row: u64,
-    /// Which run of the split this is (0 for the first); names its rejected-row report.
+    /// The first rejected-row report part this run writes (0 for the first run); a run writes
+    /// one part or more, and its continuation starts at the next.
     #[serde(default)]
     pub run: u32,
 }

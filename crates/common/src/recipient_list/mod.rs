@@ -2,15 +2,18 @@
 //! without BOM, UTF-16 with BOM, otherwise CP949/EUC-KR as Korean Excel writes it), the header
 //! row names the variables, the address column is found by name, and every row comes out as a
 //! recipient, a duplicate, or a rejected row with its reason. Nothing is held but the current
-//! row and the set of addresses seen (16 bytes each).
+//! row and the set of addresses seen, whose memory stays flat beyond a fixed size ([`seen`]).
 
+mod seen;
 mod text;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 
 use crate::domain::{EmailAddress, RecipientId, RejectedRow};
 
+use seen::SeenIds;
+pub use seen::DEFAULT_MEMORY_IDS;
 pub use text::TextEncoding;
 use text::{LineEndings, Utf8Reader};
 
@@ -73,7 +76,7 @@ pub struct RecipientList<R: Read> {
     csv: csv::Reader<LineEndings<Utf8Reader<R>>>,
     headers: Vec<String>,
     address_column: usize,
-    seen: HashSet<u128>,
+    seen: SeenIds,
     record: csv::ByteRecord,
     encoding: TextEncoding,
 }
@@ -127,7 +130,19 @@ impl<R: Read> RecipientList<R> {
             .iter()
             .position(|h| ADDRESS_HEADERS.contains(&normalise_header(h).as_str()))
             .ok_or_else(|| ListError::NoAddressColumn(headers.clone()))?;
-        Ok(Self { csv, headers, address_column, seen: HashSet::new(), record, encoding })
+        Ok(Self { csv, headers, address_column, seen: SeenIds::new(DEFAULT_MEMORY_IDS), record, encoding })
+    }
+
+    /// Keeps at most `ids` addresses in memory for the duplicate check; the rest go to a
+    /// temporary file (the answer stays exact). For tests and benchmarks of the spill.
+    pub fn remembering_in_memory(mut self, ids: usize) -> Self {
+        self.seen = SeenIds::new(ids);
+        self
+    }
+
+    /// Addresses the duplicate check has moved to disk so far.
+    pub fn addresses_on_disk(&self) -> usize {
+        self.seen.spilled()
     }
 
     pub fn headers(&self) -> &[String] {
@@ -181,8 +196,10 @@ impl<R: Read> RecipientList<R> {
             };
             let id = recipient_id(&address);
             let key = u128::from_str_radix(id.as_str(), 16).expect("hex id");
-            if !self.seen.insert(key) {
-                return Some(Ok(ListRow::Duplicate { row }));
+            match self.seen.insert(key) {
+                Ok(true) => {}
+                Ok(false) => return Some(Ok(ListRow::Duplicate { row })),
+                Err(e) => return Some(Err(ListError::Io(e))),
             }
             let vars = self
                 .headers
@@ -306,6 +323,22 @@ mod tests {
         assert_eq!(recipient_id(&a), recipient_id(&EmailAddress::parse(" KIM@example.com").unwrap()));
         assert_ne!(recipient_id(&a), recipient_id(&EmailAddress::parse("lee@example.com").unwrap()));
         assert_eq!(recipient_id(&a).as_str().len(), 32);
+    }
+
+    #[test]
+    fn a_repeat_far_down_a_list_is_a_duplicate_after_the_seen_addresses_went_to_disk() {
+        let mut text = String::from("email\n");
+        for i in 0..5_000 {
+            text.push_str(&format!("user{i}@example.com\n"));
+        }
+        text.push_str("USER7@example.com\nuser4999@example.com\nnew@example.com\n");
+        let mut list = RecipientList::open(text.as_bytes()).unwrap().remembering_in_memory(500);
+        let rows: Vec<ListRow> = std::iter::from_fn(|| list.next_row()).map(Result::unwrap).collect();
+        assert_eq!(list.addresses_on_disk(), 5_000);
+        assert_eq!(rows.iter().filter(|r| matches!(r, ListRow::Recipient { .. })).count(), 5_001);
+        assert_eq!(rows[5_000], ListRow::Duplicate { row: 5_002 });
+        assert_eq!(rows[5_001], ListRow::Duplicate { row: 5_003 });
+        assert!(matches!(&rows[5_002], ListRow::Recipient { address, .. } if address.as_str() == "new@example.com"));
     }
 
     #[test]
