@@ -56,10 +56,8 @@ bench-local: tools local-aws ## one campaign of N recipients (N=30000) through t
 	cargo build --release -p fanmail-bench
 	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline $(or $(N),30000)
 
-scale: ## release-mode simulation of the real splitter and sender: 1,000,000 rows at 3,500/s, then 30,000 recipients at 100/s (docs/scaling.md)
-	cargo build --release -p fanmail-bench
-	target/release/fanmail-bench scale --report target/scale-1m.json
-	target/release/fanmail-bench scale --rows 31580 --quota 100 --concurrency 2 --report target/scale-30k.json
+scale: ## release-mode simulation of the real splitter and sender, one run per scenario (quotas from the sandbox up, faults, 1,000,000 rows): table in target/scenarios/table.md (about 12 min)
+	scripts/scale-scenarios.sh
 
 build: tools ## Lambda artifacts for deployment (needs the aarch64-unknown-linux-gnu target; sam build does this too)
 	PATH=$(CURDIR)/.tools/venv-aws/bin:$$PATH cargo lambda build --release --arm64 --workspace

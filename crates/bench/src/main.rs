@@ -133,10 +133,11 @@ async fn main() -> Result<()> {
             local::pipeline(mails).await
         }
         Some("scale") => scale().await,
+        Some("table") => fanmail_bench::scale::table::print(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("hotpath") => {
             let mails = std::env::args().nth(2).map_or(Ok(5000), |n| n.parse()).context("mails: a number")?;
             tokio::task::block_in_place(|| hotpath::run(mails))
         }
-        _ => bail!("usage: fanmail-bench render|list|pipeline [mails]|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]"),
+        _ => bail!("usage: fanmail-bench render|list|pipeline [mails]|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]|table REPORT..."),
     }
 }

@@ -17,6 +17,7 @@ mod rng;
 mod ses;
 mod settings;
 mod sqs;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
