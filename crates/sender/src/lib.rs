@@ -383,9 +383,13 @@ async fn send_campaign_batch<P: Ports>(
         .collect();
     if claimed.is_empty() {
         if !already_sent.is_empty() {
-            if let Err(e) = record_with_retries(deps, campaign_id, &already_sent).await {
-                tracing::error!(campaign = %campaign_id, error = %e, "outcomes could not be recorded; the messages will return");
-                failed.extend(accepted_ids);
+            match record_with_retries(deps, campaign_id, &already_sent).await {
+                // These may be the campaign's last recipients (rechecked a minute after the rest).
+                Ok(()) => complete_near_the_end(deps, &campaign).await,
+                Err(e) => {
+                    tracing::error!(campaign = %campaign_id, error = %e, "outcomes could not be recorded; the messages will return");
+                    failed.extend(accepted_ids);
+                }
             }
         }
         return failed;
@@ -431,15 +435,19 @@ async fn send_campaign_batch<P: Ports>(
         pause_for_account(deps, campaign_id, &reason).await;
         return failed;
     }
+    complete_near_the_end(deps, &campaign).await;
+    failed
+}
+
+/// Near the end (by counts that may be seconds old, and whatever status they were read with),
+/// the batch that records the last outcomes completes the campaign.
+async fn complete_near_the_end<P: Ports>(deps: &Deps<P>, campaign: &Campaign) {
     let all_senders_rate = deps.warm.pacer.rate() * f64::from(deps.config.sender_concurrency);
-    // Near the end (by counts that may be seconds old, and whatever status they were read
-    // with), the batch that records the last outcomes completes the campaign.
-    if near_the_end(&campaign, all_senders_rate) {
-        if let Err(e) = deps.complete_if_done(campaign_id).await {
-            tracing::warn!(campaign = %campaign_id, error = %e, "could not check whether the campaign is done");
+    if near_the_end(campaign, all_senders_rate) {
+        if let Err(e) = deps.complete_if_done(&campaign.id).await {
+            tracing::warn!(campaign = %campaign.id, error = %e, "could not check whether the campaign is done");
         }
     }
-    failed
 }
 
 /// Whether the campaign's last recipients may be being sent, by its cached counts: the last

@@ -539,6 +539,19 @@ async fn a_lost_answer_is_not_resent_at_once_and_a_mail_ses_accepted_is_recorded
 }
 
 #[tokio::test]
+async fn a_campaign_whose_last_mail_is_settled_on_the_recheck_completes() {
+    let world = world(CampaignStatus::Sending).await;
+    deliver(&world, &[job(1), job(2)], 1).await;
+    world.mailer.fail_next(MailError::Unknown("operation timeout".into()));
+    deliver(&world, &[job(3)], 1).await;
+    ses_accepted(&world, 3, "ses-late").await;
+    let again: RecipientJob = serde_json::from_str(&world.queue.sent()[0].body).unwrap();
+    deliver(&world, &[again], 1).await;
+    let campaign = world.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+    assert_eq!((campaign.counters.sent, campaign.status), (3, CampaignStatus::Completed));
+}
+
+#[tokio::test]
 async fn a_lost_answer_for_a_mail_ses_never_accepted_is_sent_on_the_recheck() {
     let world = world(CampaignStatus::Sending).await;
     world.mailer.fail_next(MailError::Unknown("connection reset".into()));
