@@ -142,6 +142,13 @@ fn give_back_or_fail(delivery: &Delivery, reason: String, retryable: bool) -> Se
     outcome
 }
 
+/// One to two seconds, spread by recipient and try.
+fn throttle_pause(id: &RecipientId, tries: u32) -> Duration {
+    let spread =
+        id.as_str().bytes().fold(u64::from(tries) * 7919, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    Duration::from_millis(1000 + spread % 1000)
+}
+
 async fn send_one<P: Ports>(
     deps: &Deps<P>,
     campaign: &Campaign,
@@ -150,11 +157,21 @@ async fn send_one<P: Ports>(
     prepared: &Prepared,
 ) -> (SendOutcome, Disposition) {
     let id = delivery.job.recipient_id.clone();
-    let mut attempt = 0;
+    let (mut attempt, mut throttles) = (0, 0);
+    let mut pause_before_retry: Option<Duration> = None;
     loop {
-        let slot = match prepared.send_by {
-            Some(send_by) => deps.warm.pacer.acquire_by(send_by).await,
-            None => {
+        let slot = match (pause_before_retry.take(), prepared.send_by) {
+            // A throttled send used none of the account's rate: it goes again after the pause,
+            // in no new slot, if that is still before the cut-off.
+            (Some(pause), send_by) => {
+                let fits = send_by.is_none_or(|by| tokio::time::Instant::now() + pause <= by);
+                if fits {
+                    tokio::time::sleep(pause).await;
+                }
+                fits
+            }
+            (None, Some(send_by)) => deps.warm.pacer.acquire_by(send_by).await,
+            (None, None) => {
                 deps.warm.pacer.acquire().await;
                 true
             }
@@ -181,7 +198,16 @@ async fn send_one<P: Ports>(
                 return (outcome, Disposition::Ack);
             }
             Err(MailError::Throttled) => {
+                // SES did not take it, so trying again is safe: after a pause of a second or
+                // two (jittered, so instances that collided do not collide again), within this
+                // invocation if it fits (at low rates a trip through the queue costs far more),
+                // else through the queue.
                 deps.warm.pacer.back_off(Duration::from_secs(1));
+                throttles += 1;
+                if throttles < THROTTLE_TRIES {
+                    pause_before_retry = Some(throttle_pause(&id, throttles));
+                    continue;
+                }
                 return (SendOutcome::new(id, RecipientStatus::Queued), Disposition::Requeue);
             }
             Err(MailError::AccountBlocked(reason)) => {

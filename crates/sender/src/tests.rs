@@ -227,10 +227,24 @@ fn sent_outcome(n: u32) -> SendOutcome {
     outcome
 }
 
-#[tokio::test]
-async fn a_throttled_mail_is_requeued_not_failed_and_then_sent_once() {
+#[tokio::test(start_paused = true)]
+async fn a_throttled_mail_is_sent_after_a_pause_in_the_same_invocation() {
     let world = world(CampaignStatus::Sending).await;
     world.mailer.fail_next(MailError::Throttled);
+    let started = tokio::time::Instant::now();
+    assert!(deliver(&world, &[job(1)], 1).await.is_empty());
+    assert!(started.elapsed() >= Duration::from_secs(1), "the instance paused after the throttle");
+    assert_eq!((world.mailer.calls(), world.mailer.sent().len()), (2, 1));
+    assert!(world.queue.sent().is_empty(), "not re-queued");
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mail_throttled_again_and_again_is_requeued_not_failed_and_then_sent_once() {
+    let world = world(CampaignStatus::Sending).await;
+    for _ in 0..THROTTLE_TRIES {
+        world.mailer.fail_next(MailError::Throttled);
+    }
     let failed = deliver(&world, &[job(1)], 1).await;
     assert!(failed.is_empty(), "a throttle is not a failure");
     assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Queued);
