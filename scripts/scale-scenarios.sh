@@ -22,7 +22,7 @@ run() {
 }
 
 low_quotas() {
-    run 01-sandbox-200-recipients --rows 211 --quota 1 --daily-quota 200 --concurrency 5 $quiet --suppress-every 0 --max-wall 900 &
+    run 01-sandbox-200-recipients --rows 213 --quota 1 --daily-quota 200 --concurrency 5 $quiet --suppress-every 0 --max-wall 900 &
     run 02-sandbox-over-the-daily-quota --rows 265 --quota 1 --daily-quota 200 --concurrency 5 $quiet --suppress-every 0 --max-wall 900 &
     run 03-new-production-account-14ps --rows 3000 --quota 14 --concurrency 2 $quiet --max-wall 900 &
     run 04-100ps-30000-recipients --rows 31580 --quota 100 --concurrency 2 --max-wall 900 &
