@@ -3,7 +3,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::domain::{CampaignId, CampaignStatus, Recipient, RecipientId, RecipientStatus, SendAt, SplitJob};
+use fanmail_common::domain::{CampaignId, CampaignStatus, RecipientId, RecipientStatus, SendAt, SplitJob};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue, Scheduler, SchedulerError};
 use fanmail_common::store::campaigns::complete_if_done;
 use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError};
@@ -152,7 +152,7 @@ async fn requeue_parked<P: Ports>(deps: &Deps<P>, id: &CampaignId) -> Result<usi
     let mut count = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let page = deps.recipients.list_by_status(id, RecipientStatus::Paused, 1000, cursor.as_deref()).await?;
+        let page = deps.recipients.list_by_status(id, RecipientStatus::Paused, PAGE, cursor.as_deref()).await?;
         count += requeue(deps, &page.items).await?;
         match page.next {
             Some(next) => cursor = Some(next),
@@ -177,13 +177,21 @@ pub async fn retry_failed<P: Ports>(
     }
     // Released first (failed → queued, with the `failed` count lowered, each exactly once),
     // then every queued recipient re-queued: a repeated or retried call finds the released
-    // ones queued and re-queues them again, which their claims make harmless.
+    // ones queued and re-queues them again, which their claims make harmless. Both page
+    // through the recipients, a thousand at a time, however many there are.
     let now = deps.clock.now();
-    let failed = all_with_status(deps, &id, RecipientStatus::Failed).await?;
-    let retryable: Vec<RecipientId> = failed.into_iter().filter(|r| r.retryable).map(|r| r.recipient_id).collect();
-    let released = deps.send_log.release_failed(&id, &retryable, now).await?;
-    let retry = all_with_status(deps, &id, RecipientStatus::Queued).await?;
-    if retry.is_empty() {
+    let mut released = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps.recipients.list_by_status(&id, RecipientStatus::Failed, PAGE, cursor.as_deref()).await?;
+        let retryable: Vec<RecipientId> =
+            page.items.into_iter().filter(|r| r.retryable).map(|r| r.recipient_id).collect();
+        released += deps.send_log.release_failed(&id, &retryable, now).await?;
+        let Some(next) = page.next else { break };
+        cursor = Some(next);
+    }
+    let mut page = deps.recipients.list_by_status(&id, RecipientStatus::Queued, PAGE, None).await?;
+    if page.items.is_empty() {
         return Ok(json_response(
             200,
             &serde_json::json!({ "requeued": 0, "campaign": CampaignView::from(&campaign) }),
@@ -194,25 +202,14 @@ pub async fn retry_failed<P: Ports>(
         campaign =
             deps.campaigns.transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, now).await?;
     }
-    let requeued = requeue(deps, &retry).await?;
+    let mut requeued = requeue(deps, &page.items).await?;
+    while let Some(next) = page.next {
+        page = deps.recipients.list_by_status(&id, RecipientStatus::Queued, PAGE, Some(&next)).await?;
+        requeued += requeue(deps, &page.items).await?;
+    }
     tracing::info!(campaign = %id, released, requeued, "failed recipients re-queued");
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }
 
-/// Every recipient of the campaign in `status`, page by page.
-async fn all_with_status<P: Ports>(
-    deps: &Deps<P>,
-    id: &CampaignId,
-    status: RecipientStatus,
-) -> Result<Vec<Recipient>, ApiError> {
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = deps.recipients.list_by_status(id, status, 1000, cursor.as_deref()).await?;
-        all.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(all),
-        }
-    }
-}
+/// Recipients read per page by the routes that go through all of a campaign's.
+const PAGE: u32 = 1000;

@@ -357,3 +357,47 @@ async fn rejected_rows_page_through_every_report_part_in_order() {
     let (status, json) = call(&deps, "GET /campaigns/{id}/rejected-rows", Some(id.as_str()), &query, None).await;
     assert_eq!((status, json["error"]["code"].as_str()), (400, Some("bad_cursor")));
 }
+
+#[tokio::test]
+async fn retry_failed_goes_through_more_failed_recipients_than_one_page_each_once() {
+    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
+    let deps = ready().await;
+    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+    let id = CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
+    let at = datetime!(2026-11-23 09:00 UTC);
+    let failed = 2_345;
+    for n in 0..failed {
+        let job = RecipientJob {
+            campaign_id: id.clone(),
+            recipient_id: RecipientId::parse(format!("r{n:05}")).unwrap(),
+            address: EmailAddress::parse(&format!("u{n}@example.com")).unwrap(),
+            vars: Default::default(),
+            row: n + 2,
+        };
+        deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
+        let mut outcome = SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Failed);
+        outcome.retryable = true;
+        deps.recipients.finish(&id, &outcome, at).await.unwrap();
+    }
+    for (from, to) in [
+        (CampaignStatus::Queued, CampaignStatus::Splitting),
+        (CampaignStatus::Splitting, CampaignStatus::Sending),
+        (CampaignStatus::Sending, CampaignStatus::Completed),
+    ] {
+        deps.campaigns.transition(&id, &[from], to, None, at).await.unwrap();
+    }
+    deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Failed, failed as i64)).await.unwrap();
+
+    let (status, json) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
+    assert_eq!((status, json["requeued"].as_u64()), (202, Some(failed)), "{json}");
+    let mut requeued: Vec<String> = deps
+        .recipient_jobs
+        .sent()
+        .iter()
+        .map(|m| serde_json::from_str::<RecipientJob>(&m.body).unwrap().recipient_id.to_string())
+        .collect();
+    requeued.sort();
+    requeued.dedup();
+    assert_eq!(requeued.len() as u64, failed, "every one once");
+    assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap().counters.failed, 0);
+}

@@ -89,4 +89,22 @@ pub async fn run(store: &impl RecipientStore) {
         store.list_by_status(&c, RecipientStatus::Queued, 5, Some("garbage!")).await,
         Err(StoreError::BadCursor)
     ));
+
+    // Paging on while each page's recipients leave the status (as a retry releases them):
+    // nobody is skipped or seen twice.
+    let (mut moved, mut cursor) = (Vec::new(), None);
+    loop {
+        let page = store.list_by_status(&c, RecipientStatus::Queued, 2, cursor.as_deref()).await.unwrap();
+        for r in &page.items {
+            let claimed = store.claim(r, T0, lease).await.unwrap();
+            store.finish(&c, &SendOutcome::new(claimed.recipient_id.clone(), RecipientStatus::Sent), T0).await.unwrap();
+            moved.push(r.recipient_id.to_string());
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    moved.sort();
+    assert_eq!(moved, (4..=9).map(|n| format!("r{n:04}")).collect::<Vec<_>>());
 }

@@ -1,13 +1,13 @@
 //! In memory, for tests and the simulation.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
 use crate::domain::{CampaignId, DeliveryResult, EmailAddress, Recipient, RecipientId, RecipientStatus, SendOutcome};
-use crate::store::memory::paginate;
 use crate::store::{Page, RecipientStore, StoreError};
 
 /// One stored recipient, kept compact so a simulated campaign of a million recipients fits in
@@ -243,13 +243,28 @@ impl RecipientStore for MemoryRecipientStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<Recipient>, StoreError> {
+        // The cursor is the last id of the page, as DynamoDB's is its last key: a page is right
+        // even when recipients of an earlier one have changed status since.
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(RecipientId::parse(c).map_err(|_| StoreError::BadCursor)?),
+        };
+        let limit = limit.clamp(1, 1000) as usize;
         let rows = self.rows.lock().unwrap();
-        let matching = rows
+        let mut items: Vec<Recipient> = rows
             .get(campaign)
             .into_iter()
-            .flat_map(|r| r.iter())
+            .flat_map(|r| match &after {
+                Some(after) => r.range::<RecipientId, _>((Bound::Excluded(after), Bound::Unbounded)),
+                None => r.range::<RecipientId, _>(..),
+            })
             .filter(|(_, row)| row.status == status)
-            .map(|(id, row)| row.recipient(campaign, id));
-        paginate(matching, limit, cursor)
+            .take(limit + 1)
+            .map(|(id, row)| row.recipient(campaign, id))
+            .collect();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = more.then(|| items.last().map(|r| r.recipient_id.to_string())).flatten();
+        Ok(Page { items, next })
     }
 }
