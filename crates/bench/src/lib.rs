@@ -63,6 +63,7 @@ pub fn html_of_size(bytes: usize) -> String {
 /// Generates a list row by row, so the bench measures the reader, not the data.
 pub struct GeneratedList {
     rows: u64,
+    domain: &'static str,
     next: u64,
     buffer: Vec<u8>,
     at: usize,
@@ -70,15 +71,24 @@ pub struct GeneratedList {
 
 impl GeneratedList {
     pub fn new(rows: u64) -> Self {
-        Self { rows, next: 0, buffer: Vec::new(), at: 0 }
+        Self::in_domain(rows, "example.com")
+    }
+
+    /// The same list with addresses in another domain (a second campaign's, distinct people).
+    pub fn in_domain(rows: u64, domain: &'static str) -> Self {
+        Self { rows, domain, next: 0, buffer: Vec::new(), at: 0 }
     }
 
     /// The row's address when row `i` (0-based) is a valid first occurrence.
     pub fn unique_address(i: u64) -> Option<String> {
+        Self::unique_address_in(i, "example.com")
+    }
+
+    pub fn unique_address_in(i: u64, domain: &str) -> Option<String> {
         match i % 100 {
             0..=2 => None,
             3 | 4 if i >= 100 => None,
-            _ => Some(format!("user{i}@example.com")),
+            _ => Some(format!("user{i}@{domain}")),
         }
     }
 }
@@ -97,8 +107,10 @@ impl Read for GeneratedList {
             for i in self.next..(self.next + 1000).min(self.rows) {
                 let line = match i % 100 {
                     0..=2 => format!("not-an-address-{i},\"Kim, {i}\",Seoul,FAN{i}\r\n"),
-                    3 | 4 if i >= 100 => format!("USER{}@EXAMPLE.COM,\"Kim, {i}\",Seoul,FAN{i}\r\n", i - 10),
-                    _ => format!("user{i}@example.com,\"Kim, {i}\",Busan,FAN{i}\r\n"),
+                    3 | 4 if i >= 100 => {
+                        format!("USER{}@{},\"Kim, {i}\",Seoul,FAN{i}\r\n", i - 10, self.domain.to_uppercase())
+                    }
+                    _ => format!("user{i}@{},\"Kim, {i}\",Busan,FAN{i}\r\n", self.domain),
                 };
                 self.buffer.extend_from_slice(line.as_bytes());
             }

@@ -112,3 +112,19 @@ async fn an_account_paused_mid_campaign_pauses_it_and_the_resume_mails_everyone_
     assert_eq!((report.lost, report.duplicated_outside_crash_window), (0, 0), "{summary}");
     assert!(report.correct(), "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_campaign_started_during_a_large_one_goes_through_beside_it_not_behind_it() {
+    let settings = Settings { second_rows: 300, second_after_seconds: 2.0, ..quiet(20_000, 1000.0, 4) };
+    let report = simulate(settings).await.unwrap();
+    let summary = serde_json::to_string_pretty(&report).unwrap();
+    let second = report.second_campaign.clone().unwrap();
+    assert!(report.completed && second.completed, "{summary}");
+    assert_eq!((second.sent, second.lost, second.duplicated), (second.recipients, 0, 0), "{summary}");
+    // Behind the large one's backlog it would complete after nearly all of it was sent.
+    assert!(
+        second.first_campaign_sent_by_then < report.valid_unique / 2,
+        "the small campaign waited for the large one: {summary}"
+    );
+    assert!(report.correct(), "{summary}");
+}

@@ -37,7 +37,12 @@ pub(crate) async fn requeue<P: Ports>(
     let messages: Vec<OutgoingMessage> = deliveries
         .iter()
         .enumerate()
-        .map(|(i, d)| OutgoingMessage { id: i.to_string(), body: d.body.clone(), delay: Some(delay(i)) })
+        .map(|(i, d)| OutgoingMessage {
+            id: i.to_string(),
+            body: d.body.clone(),
+            delay: Some(delay(i)),
+            group: Some(d.job.campaign_id.to_string()),
+        })
         .collect();
     match deps.requeue.send_all(&messages).await {
         Ok(()) => Vec::new(),

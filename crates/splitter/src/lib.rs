@@ -377,7 +377,7 @@ impl Run {
             let messages: Vec<OutgoingMessage> = queued
                 .into_iter()
                 .enumerate()
-                .map(|(i, (_, body))| OutgoingMessage::new(i.to_string(), body))
+                .map(|(i, (_, body))| OutgoingMessage::new(i.to_string(), body).in_group(campaign.id.as_str()))
                 .collect();
             if !messages.is_empty() {
                 deps.recipient_jobs.send_all(&messages).await?;

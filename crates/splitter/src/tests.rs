@@ -86,6 +86,8 @@ async fn fans_out_unique_valid_rows_and_reports_the_rest() {
     let jobs = queued_jobs(&deps);
     let rows: Vec<_> = jobs.iter().map(|j| (j.row, j.address.to_string(), j.vars["name"].clone())).collect();
     assert_eq!(rows, [(2, "kim@example.com".into(), "Kim".into()), (5, "lee@example.com".into(), "Lee, Y".into())]);
+    // Grouped by campaign: on a fair queue, one campaign's backlog does not hold back another's.
+    assert!(deps.recipient_jobs.sent().iter().all(|m| m.group.as_deref() == Some("c1")));
     let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
     assert_eq!(campaign.status, CampaignStatus::Sending);
     let c = campaign.counters;

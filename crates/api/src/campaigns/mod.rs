@@ -53,7 +53,8 @@ async fn requeue<P: Ports>(deps: &Deps<P>, recipients: &[Recipient]) -> Result<u
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            OutgoingMessage::new(i.to_string(), serde_json::to_string(&RecipientJob::from(r)).expect("jobs serialise"))
+            let body = serde_json::to_string(&RecipientJob::from(r)).expect("jobs serialise");
+            OutgoingMessage::new(i.to_string(), body).in_group(r.campaign_id.as_str())
         })
         .collect();
     deps.recipient_jobs.send_all(&messages).await?;

@@ -14,6 +14,7 @@
 mod crash;
 mod report;
 mod rng;
+mod second;
 mod ses;
 mod settings;
 mod sqs;
@@ -400,36 +401,48 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
             created_at: now,
         })
         .await?;
-    world
-        .campaigns
-        .create(&Campaign {
-            id: World::campaign_id(),
-            template_id,
-            template_version: 1,
-            list_key: "lists/scale.csv".into(),
-            sender: Sender {
-                address: EmailAddress::parse("news@example.com")?,
-                name: Some("Fanmail".into()),
-                reply_to: None,
-            },
-            shared_vars: BTreeMap::from([
-                ("brand".to_string(), "fanmail".to_string()),
-                ("expiry".to_string(), "2026-12-31".to_string()),
-            ]),
-            status: CampaignStatus::Queued,
-            status_reason: None,
-            counters: CampaignCounters::default(),
-            created_at: now,
-            updated_at: now,
-            send_at: None,
-            schedule_generation: 0,
-            idempotency_key: None,
-            report_parts: 0,
-            split_rows: 0,
-            split_finished: false,
-        })
-        .await?;
+    world.campaigns.create(&campaign(World::campaign_id(), "lists/scale.csv", now)?).await?;
+    if settings.second_rows > 0 {
+        second::prepare(&world, &objects, now).await?;
+    }
     Ok((Arc::new(world), objects))
+}
+
+/// A queued campaign of the newsletter template to the list at `list_key`.
+fn campaign(id: CampaignId, list_key: &str, now: OffsetDateTime) -> Result<Campaign> {
+    Ok(Campaign {
+        id,
+        template_id: TemplateId::parse("newsletter")?,
+        template_version: 1,
+        list_key: list_key.into(),
+        sender: Sender {
+            address: EmailAddress::parse("news@example.com")?,
+            name: Some("Fanmail".into()),
+            reply_to: None,
+        },
+        shared_vars: BTreeMap::from([
+            ("brand".to_string(), "fanmail".to_string()),
+            ("expiry".to_string(), "2026-12-31".to_string()),
+        ]),
+        status: CampaignStatus::Queued,
+        status_reason: None,
+        counters: CampaignCounters::default(),
+        created_at: now,
+        updated_at: now,
+        send_at: None,
+        schedule_generation: 0,
+        idempotency_key: None,
+        report_parts: 0,
+        split_rows: 0,
+        split_finished: false,
+    })
+}
+
+/// Queues the split job that starts campaign `id`.
+async fn start(world: &World, id: CampaignId) -> Result<()> {
+    let job = SplitJob { campaign_id: id, resume_after_row: 0, run: 0 };
+    world.split_jobs.send_all(&[OutgoingMessage::new("split", serde_json::to_string(&job)?)]).await?;
+    Ok(())
 }
 
 /// Runs one simulated campaign and counts what happened to every recipient.
@@ -437,8 +450,8 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
     let (world, objects) = prepare(&settings).await?;
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let job = SplitJob { campaign_id: World::campaign_id(), resume_after_row: 0, run: 0 };
-    world.split_jobs.send_all(&[OutgoingMessage::new("split", serde_json::to_string(&job)?)]).await?;
+    start(&world, World::campaign_id()).await?;
+    let mut second = second::Progress::new(&settings);
 
     let mut instances = vec![tokio::spawn(splitter_instance(world.clone(), objects))];
     for number in 0..u64::from(settings.concurrency) {
@@ -456,9 +469,10 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
         if campaign.status == CampaignStatus::Completed && completed_at.is_none() {
             completed_at = Some(started.elapsed());
         }
+        second.step(&world, started.elapsed()).await?;
         let queues_empty = world.recipient_jobs.depth() == 0 && world.split_jobs.depth() == 0;
         // Done when completed and nothing is left to redeliver (late duplicates included)...
-        if completed_at.is_some() && queues_empty {
+        if completed_at.is_some() && second.done() && queues_empty {
             break;
         }
         // A campaign SES's pause paused: the user resumes it once the account can send again.
@@ -471,7 +485,7 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
         // ...or when nothing is left to do and the campaign cannot complete (something was lost).
         idle_since = if queues_empty { idle_since.or(Some(Instant::now())) } else { None };
         let awaiting_resume = campaign.status == CampaignStatus::Paused && settings.pause_after > 0 && resumed == 0;
-        if idle_since.is_some_and(|at| at.elapsed() > Duration::from_secs(2)) && !awaiting_resume {
+        if idle_since.is_some_and(|at| at.elapsed() > Duration::from_secs(2)) && !awaiting_resume && !second.pending() {
             break;
         }
         if campaign.status.is_final() && campaign.status != CampaignStatus::Completed {
@@ -483,7 +497,7 @@ pub async fn simulate(settings: Settings) -> Result<Report> {
         instance.await?;
     }
     let cpu = cpu_seconds() - cpu_before;
-    let mut report = count(&world, completed_at, cpu).await?;
+    let mut report = count(&world, completed_at, cpu, &second).await?;
     report.split_seconds = split_done_at.map_or(0.0, |d| d.as_secs_f64());
     report.resumed = resumed;
     Ok(report)

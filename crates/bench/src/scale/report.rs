@@ -68,12 +68,15 @@ pub struct Report {
     pub peak_rss_mib: f64,
     pub cpu_seconds: f64,
     pub cpu_seconds_per_1000_mails: f64,
+    /// The small campaign started during the run, if any.
+    pub second_campaign: Option<super::second::SecondCampaign>,
 }
 
 impl Report {
     /// Whether nothing was lost or sent twice outside the crash window, and the counts agree.
     pub fn correct(&self) -> bool {
         !self.stuck
+            && self.second_campaign.as_ref().is_none_or(|s| s.completed && s.lost == 0 && s.duplicated == 0)
             && self.lost == 0
             && self.duplicated_outside_crash_window == 0
             && self.suppressed_but_mailed == 0
@@ -127,10 +130,25 @@ impl Report {
         line("peak_rss_mib", format!("{:.0}", self.peak_rss_mib));
         line("cpu_seconds", format!("{:.1}", self.cpu_seconds));
         line("cpu_seconds_per_1000_mails", format!("{:.3}", self.cpu_seconds_per_1000_mails));
+        if let Some(second) = &self.second_campaign {
+            line("second.started_after_seconds", format!("{:.1}", second.started_after_seconds));
+            line("second.recipients", second.recipients.to_string());
+            line("second.sent", second.sent.to_string());
+            line("second.lost", second.lost.to_string());
+            line("second.duplicated", second.duplicated.to_string());
+            line("second.completed", second.completed.to_string());
+            line("second.seconds_to_complete", format!("{:.1}", second.seconds_to_complete));
+            line("second.first_campaign_sent_by_then", second.first_campaign_sent_by_then.to_string());
+        }
     }
 }
 
-pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f64) -> Result<Report> {
+pub(super) async fn count(
+    world: &World,
+    completed_at: Option<Duration>,
+    cpu: f64,
+    second: &super::second::Progress,
+) -> Result<Report> {
     let settings = &world.settings;
     let campaign = world.campaigns.get(&World::campaign_id()).await?.context("the campaign")?;
     let statuses = world.recipients.count_by_status(&World::campaign_id());
@@ -176,7 +194,8 @@ pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f6
             }
         }
     }
-    // Mails to anyone not on the list would be a fault too.
+    let second_campaign = super::second::count(world, second, &mut acceptances).await?;
+    // Mails to anyone not on the lists would be a fault too.
     suppressed_but_mailed += acceptances.len() as u64;
     times.sort_by(f64::total_cmp);
     let percentile =
@@ -235,5 +254,6 @@ pub(super) async fn count(world: &World, completed_at: Option<Duration>, cpu: f6
         peak_rss_mib: peak_rss_mib(),
         cpu_seconds: cpu,
         cpu_seconds_per_1000_mails: cpu / (mails_accepted.max(1) as f64) * 1000.0,
+        second_campaign,
     })
 }

@@ -45,6 +45,9 @@ pub struct Settings {
     pub reinstate_after_seconds: f64,
     /// Chance that SES accepts a mail but its answer comes after the SDK's timeout.
     pub slow_reply_rate: f64,
+    /// Rows of a second campaign's list (0: none), started this long after the first (seconds).
+    pub second_rows: u64,
+    pub second_after_seconds: f64,
 }
 
 impl Settings {
@@ -71,6 +74,8 @@ impl Settings {
             pause_after: 0,
             reinstate_after_seconds: 5.0,
             slow_reply_rate: 0.0,
+            second_rows: 0,
+            second_after_seconds: 60.0,
         }
     }
 
@@ -98,6 +103,8 @@ impl Settings {
             pause_after: 0,
             reinstate_after_seconds: 2.0,
             slow_reply_rate: 0.002,
+            second_rows: 0,
+            second_after_seconds: 2.0,
         }
     }
 
@@ -133,6 +140,8 @@ impl Settings {
                 "--pause-after" => self.pause_after = number()? as u64,
                 "--reinstate-after" => self.reinstate_after_seconds = number()?,
                 "--slow-reply-rate" => self.slow_reply_rate = number()?,
+                "--second-rows" => self.second_rows = number()? as u64,
+                "--second-after" => self.second_after_seconds = number()?,
                 other => bail!("unknown flag {other}"),
             }
         }

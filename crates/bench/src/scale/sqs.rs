@@ -1,10 +1,13 @@
 //! A queue with the SQS semantics the pipeline relies on: receives of at most ten, a visibility
 //! timeout after which an unacknowledged message comes back, deletes that need the latest
-//! receipt, delayed sends, redrive to a dead-letter list after `max_receives`, and (at a chosen
-//! rate) the occasional second delivery SQS's at-least-once promise allows.
+//! receipt, delayed sends, redrive to a dead-letter list after `max_receives`, (at a chosen
+//! rate) the occasional second delivery SQS's at-least-once promise allows, and fair-queue
+//! delivery: messages sent with a group (`MessageGroupId` on a standard queue) are received
+//! from the group with the fewest messages in flight first, so a backlog of one group does not
+//! hold back another, as AWS describes SQS fair queues.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,8 +36,10 @@ pub struct SimQueue {
 struct State {
     next_id: u64,
     messages: HashMap<u64, Stored>,
-    /// Visible now, oldest first.
-    ready: VecDeque<u64>,
+    /// Visible now, oldest first, by group ("" for messages sent without one).
+    ready: BTreeMap<Box<str>, VecDeque<u64>>,
+    /// Receives not yet deleted or returned, by group.
+    in_flight: HashMap<Box<str>, u64>,
     /// Invisible until the instant: delayed sends and received messages (with the receipt that
     /// made them invisible; a later receive or a delete makes the entry stale).
     hidden: BinaryHeap<Reverse<(Instant, u64, u32)>>,
@@ -45,8 +50,43 @@ struct State {
 
 struct Stored {
     body: Box<str>,
+    group: Box<str>,
     receives: u32,
     receipt: u32,
+    /// Receives in flight (two after a double delivery).
+    in_flight: u32,
+}
+
+impl State {
+    fn make_visible(&mut self, id: u64) {
+        let group = self.messages[&id].group.clone();
+        self.ready.entry(group).or_default().push_back(id);
+    }
+
+    /// The message's receives are over (deleted, or back to visible): they leave the count.
+    fn land(&mut self, id: u64) {
+        let Some(message) = self.messages.get_mut(&id) else { return };
+        let landed = std::mem::take(&mut message.in_flight);
+        if let Some(count) = self.in_flight.get_mut(&message.group) {
+            *count = count.saturating_sub(u64::from(landed));
+        }
+    }
+
+    /// The next visible message: from the group with the fewest in flight.
+    fn next_ready(&mut self) -> Option<u64> {
+        let group = self
+            .ready
+            .iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .min_by_key(|(group, _)| self.in_flight.get(*group).copied().unwrap_or(0))
+            .map(|(group, _)| group.clone())?;
+        let ids = self.ready.get_mut(&group).expect("present");
+        let id = ids.pop_front();
+        if ids.is_empty() {
+            self.ready.remove(&group);
+        }
+        id
+    }
 }
 
 /// One received message.
@@ -116,12 +156,13 @@ impl SimQueue {
             }
             state.hidden.pop();
             if state.messages.get(&id).is_some_and(|m| m.receipt == receipt) {
-                state.ready.push_back(id);
+                state.land(id);
+                state.make_visible(id);
             }
         }
         let mut batch = Vec::new();
         while batch.len() < max.min(MAX_BATCH) {
-            let Some(id) = state.ready.pop_front() else { break };
+            let Some(id) = state.next_ready() else { break };
             let Some(message) = state.messages.get_mut(&id) else { continue };
             if message.receives >= self.max_receives {
                 let message = state.messages.remove(&id).expect("present");
@@ -130,6 +171,9 @@ impl SimQueue {
             }
             message.receives += 1;
             message.receipt += 1;
+            message.in_flight += 1;
+            *state.in_flight.entry(message.group.clone()).or_default() += 1;
+            let message = &state.messages[&id];
             state.stats.received += 1;
             if message.receives > 1 {
                 state.stats.received_again += 1;
@@ -143,7 +187,7 @@ impl SimQueue {
             });
             if self.duplicate_rate > 0.0 && state.rng.chance(self.duplicate_rate) {
                 // Another consumer gets it too; the first one's delete then holds an old receipt.
-                state.ready.push_back(id);
+                state.make_visible(id);
                 state.stats.duplicates_delivered += 1;
             }
         }
@@ -154,6 +198,7 @@ impl SimQueue {
     pub fn delete(&self, id: u64, receipt: u32) {
         let mut state = self.state.lock().unwrap();
         if state.messages.get(&id).is_some_and(|m| m.receipt == receipt) {
+            state.land(id);
             state.messages.remove(&id);
             state.stats.deleted += 1;
         } else {
@@ -161,15 +206,18 @@ impl SimQueue {
         }
     }
 
-    fn push(&self, state: &mut State, body: &str, delay: Option<Duration>) {
+    fn push(&self, state: &mut State, message: &OutgoingMessage) {
         let id = state.next_id;
         state.next_id += 1;
-        state.messages.insert(id, Stored { body: body.into(), receives: 0, receipt: 0 });
-        match delay {
+        let group = message.group.as_deref().unwrap_or_default().into();
+        state
+            .messages
+            .insert(id, Stored { body: message.body.as_str().into(), group, receives: 0, receipt: 0, in_flight: 0 });
+        match message.delay {
             Some(delay) if !delay.is_zero() => {
                 state.hidden.push(Reverse((Instant::now() + delay.div_f64(self.delay_scale), id, 0)));
             }
-            _ => state.ready.push_back(id),
+            _ => state.make_visible(id),
         }
         state.stats.sent += 1;
         state.stats.peak_depth = state.stats.peak_depth.max(state.messages.len() as u64);
@@ -185,7 +233,7 @@ impl Queue for SimQueue {
         for message in messages {
             let lose = self.to_lose.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok();
             if !lose {
-                self.push(&mut state, &message.body, message.delay);
+                self.push(&mut state, message);
             }
         }
         Ok(())
@@ -243,6 +291,27 @@ mod tests {
             queue.delete(m.id, m.receipt);
         }
         assert_eq!((queue.depth(), queue.stats().stale_deletes), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn a_group_with_a_backlog_does_not_hold_back_another() {
+        let queue = queue();
+        let big: Vec<_> =
+            (0..100).map(|i| OutgoingMessage::new(i.to_string(), format!("big-{i}")).in_group("big")).collect();
+        queue.send_all(&big).await.unwrap();
+        let small: Vec<_> =
+            (0..5).map(|i| OutgoingMessage::new(i.to_string(), format!("small-{i}")).in_group("small")).collect();
+        queue.send_all(&small).await.unwrap();
+        let first = queue.receive(10);
+        let smalls = first.iter().filter(|m| m.body.starts_with("small")).count();
+        assert_eq!(smalls, 5, "the later group's messages come in the first receive");
+        // Once the small group's are handled, its next message goes ahead of the big group's,
+        // which still has messages in flight.
+        for m in first.iter().filter(|m| m.body.starts_with("small")) {
+            queue.delete(m.id, m.receipt);
+        }
+        queue.send_all(&[OutgoingMessage::new("x", "small-late").in_group("small")]).await.unwrap();
+        assert_eq!(queue.receive(1)[0].body, "small-late");
     }
 
     #[tokio::test(start_paused = true)]

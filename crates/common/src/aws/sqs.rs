@@ -68,6 +68,7 @@ impl SqsQueue {
                         .id(&m.id)
                         .message_body(&m.body)
                         .set_delay_seconds(m.delay.map(|d| d.as_secs().min(900) as i32))
+                        .set_message_group_id(m.group.clone())
                         .build()
                         .expect("id and body are set")
                 })

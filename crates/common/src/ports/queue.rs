@@ -27,11 +27,20 @@ pub struct OutgoingMessage {
     pub id: String,
     pub body: String,
     pub delay: Option<Duration>,
+    /// The message group (SQS `MessageGroupId`): on a standard queue, a fair queue's tenant.
+    /// Recipient messages are grouped by campaign, so one campaign's backlog does not hold
+    /// back another's.
+    pub group: Option<String>,
 }
 
 impl OutgoingMessage {
     pub fn new(id: impl Into<String>, body: impl Into<String>) -> Self {
-        Self { id: id.into(), body: body.into(), delay: None }
+        Self { id: id.into(), body: body.into(), delay: None, group: None }
+    }
+
+    pub fn in_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
     }
 }
 

@@ -68,3 +68,24 @@ async fn a_queue_that_does_not_exist_reports_every_entry_as_failed() {
         other => panic!("expected Partial, got {other}"),
     }
 }
+
+#[tokio::test]
+async fn a_message_sent_in_a_group_carries_its_group_on_the_standard_queue() {
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
+    let (sdk, stack) = stack().await;
+    let client = Client::new(&sdk);
+    let url = stack.reference("RecipientsQueue").unwrap();
+    let queue = SqsQueue::new(client.clone(), url);
+    queue.send_all(&[OutgoingMessage::new("m", "grouped").in_group("campaign-7")]).await.unwrap();
+    let out = client
+        .receive_message()
+        .queue_url(url)
+        .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+        .send()
+        .await
+        .unwrap();
+    let message = &out.messages()[0];
+    let group = message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId));
+    assert_eq!(group.map(String::as_str), Some("campaign-7"));
+    client.delete_message().queue_url(url).receipt_handle(message.receipt_handle().unwrap()).send().await.unwrap();
+}
