@@ -132,6 +132,8 @@ pub struct CampaignView<'a> {
     pub updated_at: OffsetDateTime,
     #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     pub send_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<u32>,
 }
 
 impl<'a> From<&'a Campaign> for CampaignView<'a> {
@@ -151,6 +153,7 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             created_at: c.created_at,
             updated_at: c.updated_at,
             send_at: c.send_at,
+            max_rate: c.max_rate,
         }
     }
 }

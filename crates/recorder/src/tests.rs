@@ -54,6 +54,7 @@ async fn world(sent: u32) -> World {
             report_parts: 1,
             split_rows: u64::from(sent) + 1,
             split_finished: true,
+            max_rate: None,
         })
         .await
         .unwrap();

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fanmail_common::domain::{Campaign, EmailAddress, RecipientId, RecipientStatus, SendOutcome, UnsubscribeToken};
+use fanmail_common::pacing::Pacer;
 use fanmail_common::ports::{MailError, Mailer, OutgoingMail};
 use fanmail_common::render::{MailData, MailTemplate};
 use fanmail_common::store::SuppressionStore;
@@ -142,6 +143,18 @@ fn give_back_or_fail(delivery: &Delivery, reason: String, retryable: bool) -> Se
     outcome
 }
 
+/// A send slot from `pacer` (none: no limit), starting by `send_by` if there is one.
+async fn take_slot(pacer: Option<&Pacer>, send_by: Option<tokio::time::Instant>) -> bool {
+    match (pacer, send_by) {
+        (None, _) => true,
+        (Some(pacer), Some(send_by)) => pacer.acquire_by(send_by).await,
+        (Some(pacer), None) => {
+            pacer.acquire().await;
+            true
+        }
+    }
+}
+
 /// One to two seconds, spread by recipient and try.
 fn throttle_pause(id: &RecipientId, tries: u32) -> Duration {
     let spread =
@@ -170,10 +183,10 @@ async fn send_one<P: Ports>(
                 }
                 fits
             }
-            (None, Some(send_by)) => deps.warm.pacer.acquire_by(send_by).await,
-            (None, None) => {
-                deps.warm.pacer.acquire().await;
-                true
+            // The campaign's own ceiling first, then the account's.
+            (None, send_by) => {
+                let campaign_pacer = deps.warm.campaign_pacer(campaign, deps.config.sender_concurrency);
+                take_slot(campaign_pacer.as_deref(), send_by).await && take_slot(Some(&deps.warm.pacer), send_by).await
             }
         };
         if !slot {

@@ -81,6 +81,7 @@ async fn world_with(status: CampaignStatus, config: Config) -> World {
             report_parts: 1,
             split_rows: 3,
             split_finished: true,
+            max_rate: None,
         })
         .await
         .unwrap();
@@ -237,6 +238,28 @@ async fn a_throttled_mail_is_sent_after_a_pause_in_the_same_invocation() {
     assert_eq!((world.mailer.calls(), world.mailer.sent().len()), (2, 1));
     assert!(world.queue.sent().is_empty(), "not re-queued");
     assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_campaign_with_its_own_max_rate_is_sent_no_faster() {
+    // The account allows 1,000/s; the campaign asks for 2/s (one instance: all of it).
+    let world = world(CampaignStatus::Sending).await;
+    let id = CampaignId::parse("c1").unwrap();
+    let mut campaign = world.campaigns.get(&id).await.unwrap().unwrap();
+    campaign.max_rate = Some(2);
+    world.campaigns.create(&Campaign { id: CampaignId::parse("c2").unwrap(), ..campaign.clone() }).await.unwrap();
+    let jobs: Vec<RecipientJob> =
+        (0..6).map(|n| RecipientJob { campaign_id: CampaignId::parse("c2").unwrap(), ..job(n) }).collect();
+    let started = tokio::time::Instant::now();
+    assert!(deliver(&world, &jobs, 1).await.is_empty());
+    assert_eq!(world.mailer.sent().len(), 6);
+    // Two at once (a second's worth), then one every half second.
+    assert!(started.elapsed() >= Duration::from_millis(2000), "{:?}", started.elapsed());
+    // The same six without a ceiling go at the account's rate.
+    let started = tokio::time::Instant::now();
+    let jobs: Vec<RecipientJob> = (10..16).map(job).collect();
+    deliver(&world, &jobs, 1).await;
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,5 +1,6 @@
 //! What a warm instance keeps between invocations: the campaigns it read (for two seconds),
-//! the templates it compiled, and its pacer at its share of the account's rate.
+//! the templates it compiled, its pacer at its share of the account's rate, and one at its
+//! share of each campaign's own `maxRate`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,8 @@ pub struct Warm {
     pub(crate) campaigns: Mutex<HashMap<CampaignId, (tokio::time::Instant, Arc<Campaign>)>>,
     pub(crate) templates: Mutex<HashMap<(TemplateId, u32), Arc<MailTemplate>>>,
     pub(crate) pacer: Pacer,
+    /// Campaigns with a `maxRate`: this instance's share of it.
+    campaign_pacers: Mutex<HashMap<CampaignId, Arc<Pacer>>>,
     pub(crate) quota_read_at: Mutex<Option<tokio::time::Instant>>,
     /// Why the account cannot send, from its last quota read (its daily quota used up).
     pub(crate) quota_used_up: Mutex<Option<String>>,
@@ -31,6 +34,7 @@ impl Warm {
             campaigns: Mutex::default(),
             templates: Mutex::default(),
             pacer: Pacer::new(rate, rate.ceil().max(1.0) as u32),
+            campaign_pacers: Mutex::default(),
             quota_read_at: Mutex::default(),
             quota_used_up: Mutex::default(),
         }
@@ -42,6 +46,17 @@ impl Warm {
 
     pub(crate) fn blocked(&self) -> Option<String> {
         self.quota_used_up.lock().unwrap().clone()
+    }
+
+    /// The pacer for this instance's share of the campaign's `maxRate`, if it has one.
+    pub(crate) fn campaign_pacer(&self, campaign: &Campaign, sender_concurrency: u32) -> Option<Arc<Pacer>> {
+        let rate = f64::from(campaign.max_rate?) / f64::from(sender_concurrency.max(1));
+        let mut pacers = self.campaign_pacers.lock().unwrap();
+        let pacer = pacers
+            .entry(campaign.id.clone())
+            .or_insert_with(|| Arc::new(Pacer::new(rate, rate.ceil().max(1.0) as u32)));
+        pacer.set_rate(rate);
+        Some(pacer.clone())
     }
 }
 

@@ -47,6 +47,7 @@ async fn deps_with(list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps 
             report_parts: 0,
             split_rows: 0,
             split_finished: false,
+            max_rate: None,
         })
         .await
         .unwrap();

@@ -157,6 +157,7 @@ mod tests {
             report_parts: 0,
             split_rows: 0,
             split_finished: false,
+            max_rate: None,
         }
     }
 

@@ -21,6 +21,8 @@ use super::*;
 const IDEMPOTENCY_WINDOW: time::Duration = time::Duration::hours(24);
 const MAX_SHARED_VARS: usize = 100;
 const MAX_VAR_BYTES: usize = 10_000;
+/// The highest `maxRate` a campaign may ask for (far above any SES account's rate).
+const MAX_RATE: u32 = 100_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -50,6 +52,9 @@ struct CampaignInput {
     timezone: Option<String>,
     #[serde(default)]
     idempotency_key: Option<String>,
+    /// The campaign's own ceiling, mails a second (under the account's rate).
+    #[serde(default)]
+    max_rate: Option<u32>,
 }
 
 /// Checks everything that does not need a lookup.
@@ -87,6 +92,12 @@ fn validate_shape(input: &CampaignInput, sender_domain: &str) -> Result<Sender, 
         return Err(ApiError::bad_request(
             "invalid_vars",
             format!("'vars' takes at most {MAX_SHARED_VARS} named values of at most {MAX_VAR_BYTES} bytes"),
+        ));
+    }
+    if input.max_rate.is_some_and(|rate| !(1..=MAX_RATE).contains(&rate)) {
+        return Err(ApiError::bad_request(
+            "invalid_max_rate",
+            format!("'maxRate' is mails a second, a whole number from 1 to {MAX_RATE}"),
         ));
     }
     if input.timezone.is_some() && input.send_at.is_none() {
@@ -160,6 +171,7 @@ pub async fn create<P: Ports>(
         report_parts: 0,
         split_rows: 0,
         split_finished: false,
+        max_rate: input.max_rate,
     };
     deps.campaigns.create(&campaign).await?;
     if let Some(at) = &send_at {

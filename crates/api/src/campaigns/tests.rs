@@ -401,3 +401,20 @@ async fn retry_failed_goes_through_more_failed_recipients_than_one_page_each_onc
     assert_eq!(requeued.len() as u64, failed, "every one once");
     assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap().counters.failed, 0);
 }
+
+#[tokio::test]
+async fn a_campaign_keeps_its_own_max_rate_and_an_impossible_one_is_400() {
+    let deps = ready().await;
+    let mut body = input();
+    body["maxRate"] = json!(5);
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    assert_eq!((status, json["maxRate"].as_u64()), (202, Some(5)), "{json}");
+    let id = CampaignId::parse(json["id"].as_str().unwrap()).unwrap();
+    assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap().max_rate, Some(5));
+    for bad in [json!(0), json!(-1), json!(2.5), json!("fast"), json!(1_000_000)] {
+        let mut body = input();
+        body["maxRate"] = bad.clone();
+        let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        assert_eq!(status, 400, "{bad}: {json}");
+    }
+}

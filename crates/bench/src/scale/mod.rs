@@ -435,6 +435,7 @@ fn campaign(id: CampaignId, list_key: &str, now: OffsetDateTime) -> Result<Campa
         report_parts: 0,
         split_rows: 0,
         split_finished: false,
+        max_rate: None,
     })
 }
 

@@ -168,6 +168,10 @@ pub struct Campaign {
     /// The splitter read the whole list.
     #[serde(default)]
     pub split_finished: bool,
+    /// The campaign's own ceiling on its send rate (mails a second), within the account's;
+    /// none: as fast as the account allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<u32>,
 }
 
 impl Campaign {

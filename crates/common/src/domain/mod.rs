@@ -55,6 +55,7 @@ pub(crate) mod tests_support {
             report_parts: 0,
             split_rows: 0,
             split_finished: false,
+            max_rate: None,
         }
     }
 }

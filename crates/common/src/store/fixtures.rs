@@ -32,6 +32,7 @@ pub fn campaign(id: &str) -> Campaign {
         report_parts: 0,
         split_rows: 0,
         split_finished: false,
+        max_rate: None,
     }
 }
 

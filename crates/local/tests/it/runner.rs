@@ -43,6 +43,7 @@ fn campaign(id: &str, status: CampaignStatus, send_at: Option<OffsetDateTime>, g
         report_parts: 0,
         split_rows: 0,
         split_finished: false,
+        max_rate: None,
     }
 }
 
