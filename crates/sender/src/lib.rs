@@ -89,8 +89,10 @@ pub const END_RESERVE: Duration = Duration::from_secs(10);
 /// How long a mail whose send has an unknown outcome waits before it is looked at again: SES
 /// publishes its `Send` event within seconds of accepting a mail.
 pub const RECHECK_DELAY: Duration = Duration::from_secs(60);
-/// Sends of one mail SES may throttle within an invocation before it goes back to the queue.
+/// Sends of one mail SES may throttle within an invocation before it goes back to the queue...
 pub const THROTTLE_TRIES: u32 = 5;
+/// ...when the instance's share of the rate is below this (mails/s); above it, at once.
+pub const RETRY_IN_PLACE_BELOW: f64 = 10.0;
 /// The account's quota is re-read this often.
 const QUOTA_REFRESH: Duration = Duration::from_secs(300);
 

@@ -211,13 +211,14 @@ async fn send_one<P: Ports>(
                 return (outcome, Disposition::Ack);
             }
             Err(MailError::Throttled) => {
-                // SES did not take it, so trying again is safe: after a pause of a second or
-                // two (jittered, so instances that collided do not collide again), within this
-                // invocation if it fits (at low rates a trip through the queue costs far more),
-                // else through the queue.
+                // SES did not take it, so trying again is safe. At a low rate, after a pause of
+                // a second or two (jittered, so instances that collided do not collide again)
+                // within this invocation if it fits: a trip through the queue would cost
+                // several of the instance's slots. Otherwise through the queue, which frees
+                // this send's place among the ten in flight at once.
                 deps.warm.pacer.back_off(Duration::from_secs(1));
                 throttles += 1;
-                if throttles < THROTTLE_TRIES {
+                if throttles < THROTTLE_TRIES && deps.warm.pacer.rate() < RETRY_IN_PLACE_BELOW {
                     pause_before_retry = Some(throttle_pause(&id, throttles));
                     continue;
                 }
