@@ -56,7 +56,7 @@ bench-local: tools local-aws ## one campaign of N recipients (N=30000) through t
 	cargo build --release -p fanmail-bench
 	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline $(or $(N),30000)
 
-scale: ## release-mode simulation of the real splitter and sender, one run per scenario (quotas from the sandbox up, faults, 1,000,000 rows): table in target/scenarios/table.md (about 12 min)
+scale: ## release-mode simulation of the real splitter and sender, one run per scenario (quotas from the sandbox up, faults, 1,000,000 rows): table in target/scenarios/table.md (about 17 min)
 	scripts/scale-scenarios.sh
 
 build: tools ## Lambda artifacts for deployment (needs the aarch64-unknown-linux-gnu target; sam build does this too)

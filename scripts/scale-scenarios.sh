@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make scale`: the simulation's scenarios (docs/scaling.md), one report each in
 # target/scenarios/, then one table. The low-quota runs mostly wait, so they run side by side
-# with the fault runs; the 1,000,000-row run comes last, alone. Exits non-zero if any run lost
+# with the fault runs; the 1,000,000-row runs come last, alone (the second with a small
+# campaign started 60 s in, to compare with the first). Exits non-zero if any run lost
 # a recipient, mailed one twice, or ended stuck.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,7 @@ low_quotas &
 faults
 wait
 run 11-1000000-rows-3500ps
+run 12-and-a-1000-row-campaign-60s-later --second-rows 1053 --second-after 60
 "$bin" table "$out"/*.json | tee "$out/table.md"
 if [[ -s "$out/failed" ]]; then
     echo "failed: $(tr '\n' ' ' <"$out/failed")(logs in $out)" >&2

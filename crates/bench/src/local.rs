@@ -140,9 +140,9 @@ pub async fn pipeline(mails: u64) -> Result<()> {
     }
     println!("pipeline.note               SQS ReceiveMessage counts include idle long polls of the runner's pollers");
     println!("pipeline.peak_rss_mib.runner {:.0}", peak_rss_mib());
-    for name in ["moto", "ses"] {
+    for name in ["moto", "moto-sqs", "ses"] {
         if let Some(mib) = peak_rss_of(name) {
-            println!("pipeline.peak_rss_mib.{name:<6} {mib:.0}");
+            println!("pipeline.peak_rss_mib.{name:<8} {mib:.0}");
         }
     }
     let mailed = mails_by_recipient(&endpoints.sesv2, &domain).await?;

@@ -68,7 +68,9 @@ impl LocalEndpoints {
         })
         };
         let endpoints = Self { aws: get("AWS_ENDPOINT_URL")?, sesv2: get("AWS_ENDPOINT_URL_SESV2")? };
-        for url in [&endpoints.aws, &endpoints.sesv2] {
+        // SQS may have an endpoint of its own (the local stack runs it in a second process).
+        let sqs = std::env::var("AWS_ENDPOINT_URL_SQS").ok();
+        for url in [Some(&endpoints.aws), Some(&endpoints.sesv2), sqs.as_ref()].into_iter().flatten() {
             if !is_loopback(url) {
                 bail!("refusing to run against {url}: local endpoints must be on loopback");
             }
