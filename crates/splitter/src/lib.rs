@@ -2,9 +2,11 @@
 //! recipient message each.
 //!
 //! A run streams the list from S3 (parsed on a blocking thread, a bounded channel away), so a
-//! list of any length needs only the memory of its address set. Before anything is queued it
-//! checks that the list's columns (plus the campaign's shared variables) cover every variable
-//! the pinned template reads; a list that does not fails the campaign with the missing names.
+//! list of any length needs the same memory: the addresses seen beyond a fixed number go to a
+//! temporary file (`recipient_list::seen`), and rejected rows to the report in parts of
+//! `REPORT_PART_ROWS` as they come. Before anything is queued it checks that the list's columns
+//! (plus the campaign's shared variables) cover every variable the pinned template reads; a
+//! list that does not fails the campaign with the missing names.
 //! Recipient ids are derived from addresses, so a re-delivered or re-run split queues the same
 //! ids again and the sender's claim turns the repeats away. Counts are written as absolute
 //! totals for the same reason. A run that nears the Lambda deadline queues a continuation
