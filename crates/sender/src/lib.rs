@@ -333,6 +333,12 @@ async fn send_campaign_batch<P: Ports>(
     let recipients: Vec<Recipient> = deliveries.iter().map(|d| Recipient::from_job(&d.job, now)).collect();
     let claims = match deps.recipients.claim_batch(&recipients, now, now + LEASE).await {
         Ok(claims) => claims,
+        // Throttled (or briefly unavailable): nothing was sent, so the batch goes back to the
+        // queue to be tried again in a few seconds, not after the whole visibility timeout.
+        Err(e) if e.retryable() => {
+            tracing::warn!(campaign = %campaign_id, error = %e, "claims refused; re-queued to try again shortly");
+            return requeue(deps, &deliveries.iter().collect::<Vec<_>>(), requeue_delay).await;
+        }
         Err(e) => {
             tracing::warn!(campaign = %campaign_id, error = %e, "claims failed; retrying later");
             return ids(&deliveries);

@@ -274,6 +274,20 @@ async fn at_a_low_rate_a_mail_throttled_again_and_again_is_requeued() {
     assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Queued);
 }
 
+#[tokio::test]
+async fn a_throttled_claim_sends_the_batch_back_to_be_tried_again_in_seconds() {
+    let world = world(CampaignStatus::Sending).await;
+    world.recipients.throttle_next_claims(1);
+    assert!(deliver(&world, &[job(1), job(2)], 1).await.is_empty(), "acknowledged: re-queued instead");
+    assert!(world.mailer.sent().is_empty());
+    let requeued = world.queue.sent();
+    assert_eq!(requeued.len(), 2);
+    assert!(requeued.iter().all(|m| m.delay.is_some_and(|d| d < Duration::from_secs(10))));
+    let again: Vec<RecipientJob> = requeued.iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    assert!(deliver(&world, &again, 1).await.is_empty());
+    assert_eq!(world.mailer.sent().len(), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn at_a_high_rate_a_throttled_mail_is_requeued_at_once_not_failed_and_then_sent_once() {
     // 1,000/s: the instance's ten sends in flight are worth more than one mail's pause.

@@ -69,12 +69,19 @@ pub struct MemoryRecipientStore {
     rows: Arc<Mutex<Rows>>,
     /// Outcome writes still to refuse as throttled, as DynamoDB does under load.
     throttled_finishes: Arc<std::sync::atomic::AtomicU32>,
+    /// Claims still to refuse as throttled.
+    throttled_claims: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl MemoryRecipientStore {
     /// Refuses the next `n` outcome writes ([`RecipientStore::finish`]) as throttled.
     pub fn throttle_next_finishes(&self, n: u32) {
         self.throttled_finishes.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Refuses the next `n` claims ([`RecipientStore::claim`]) as throttled.
+    pub fn throttle_next_claims(&self, n: u32) {
+        self.throttled_claims.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn all(&self) -> Vec<Recipient> {
@@ -130,6 +137,9 @@ impl RecipientStore for MemoryRecipientStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Recipient, StoreError> {
+        if self.throttled_claims.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::Throttled);
+        }
         let mut rows = self.rows.lock().unwrap();
         let campaign = rows.entry(recipient.campaign_id.clone()).or_default();
         let attempts = match campaign.get(&recipient.recipient_id) {
