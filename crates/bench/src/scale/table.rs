@@ -52,12 +52,17 @@ fn row(name: &str, r: &Value) -> String {
     let crashes: u64 = r["crashes"].as_object().map_or(0, |c| c.values().filter_map(Value::as_u64).sum());
     note(crashes, "crashes and timeouts");
     note(n("duplicate_deliveries"), "double deliveries");
+    let second = &r["second_campaign"];
+    let recipients = match second["recipients"].as_u64() {
+        Some(more) => format!("{} + {more} (second campaign)", n("valid_unique")),
+        None => n("valid_unique").to_string(),
+    };
+    let duplicated = duplicated + second["duplicated"].as_u64().unwrap_or(0);
+    let lost = n("lost") + second["lost"].as_u64().unwrap_or(0);
     format!(
-        "| {name} | {} | {quota} | {} | {:.0} % | {} | {duplicated} | {} | {ended} | {} |",
-        n("valid_unique"),
+        "| {name} | {recipients} | {quota} | {} | {:.0} % | {lost} | {duplicated} | {} | {ended} | {} |",
         n("mails_accepted"),
         r["quota_used"].as_f64().unwrap_or(0.0) * 100.0,
-        n("lost"),
         if r["stuck"].as_bool().unwrap_or(true) { "yes" } else { "0" },
         if events.is_empty() { "—".to_string() } else { events.join(", ") },
     )
