@@ -29,12 +29,41 @@ fn list(mails: u64, domain: &str) -> (String, Vec<String>) {
     (csv, valid)
 }
 
+/// The processes of the local stack, by the name of their `.local/<name>.pid` file.
+const STAND_INS: [&str; 3] = ["moto", "moto-sqs", "ses"];
+
+fn pid_of(name: &str) -> Option<String> {
+    let pid = std::fs::read_to_string(repo_root().join(".local").join(format!("{name}.pid"))).ok()?;
+    Some(pid.trim().to_string())
+}
+
 /// Peak resident memory (MiB) of the process whose pid is in `.local/<name>.pid`.
 fn peak_rss_of(name: &str) -> Option<f64> {
-    let pid = std::fs::read_to_string(repo_root().join(".local").join(format!("{name}.pid"))).ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid_of(name)?)).ok()?;
     let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// CPU seconds (user + system) a process has used so far; `self` for this one.
+fn cpu_seconds_of(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(ticks / per_second)
+}
+
+/// CPU seconds used so far by this process (the runner is in it) and by each stand-in.
+fn cpu_seconds() -> Vec<(&'static str, f64)> {
+    let mut used = vec![("runner", cpu_seconds_of("self").unwrap_or(0.0))];
+    for name in STAND_INS {
+        if let Some(seconds) = pid_of(name).and_then(|pid| cpu_seconds_of(&pid)) {
+            used.push((name, seconds));
+        }
+    }
+    used
 }
 
 /// Mails the SES stand-in holds, by recipient, for addresses in `domain`.
@@ -83,6 +112,7 @@ pub async fn pipeline(mails: u64) -> Result<()> {
     // are measured apart, after the campaign.
     runner.deliver_ses_events(false);
     counts.reset();
+    let cpu_before = cpu_seconds();
     let wall = Instant::now();
     let request = serde_json::json!({"templateId": "bench", "listKey": key, "from": {"address": "news@example.com"}});
     let (status, campaign) = api.call("POST", "/campaigns", Some(request)).await?;
@@ -116,6 +146,7 @@ pub async fn pipeline(mails: u64) -> Result<()> {
     let wall = wall.elapsed().as_secs_f64();
     // Let the pollers' in-flight receives finish being counted, then take the figures.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu_after = cpu_seconds();
     let sent = done["counters"]["sent"].as_u64().unwrap_or(0);
     println!("pipeline.recipients          {mails}");
     println!("pipeline.status              {}", done["status"].as_str().unwrap_or_default());
@@ -140,7 +171,10 @@ pub async fn pipeline(mails: u64) -> Result<()> {
     }
     println!("pipeline.note               SQS ReceiveMessage counts include idle long polls of the runner's pollers");
     println!("pipeline.peak_rss_mib.runner {:.0}", peak_rss_mib());
-    for name in ["moto", "moto-sqs", "ses"] {
+    for ((name, before), (_, after)) in cpu_before.iter().zip(&cpu_after) {
+        println!("pipeline.cpu_seconds.{name:<8} {:.1} ({:.2} ms a mail)", after - before, (after - before) * 1000.0 / sent.max(1) as f64);
+    }
+    for name in STAND_INS {
         if let Some(mib) = peak_rss_of(name) {
             println!("pipeline.peak_rss_mib.{name:<8} {mib:.0}");
         }
