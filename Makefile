@@ -45,10 +45,11 @@ validate: tools ## cfn-lint and sam validate --lint on template.yaml (offline)
 	$(SAM_ENV) .tools/venv-sam/bin/cfn-lint template.yaml infra/ses-identity.yaml
 	$(SAM_ENV) .tools/venv-sam/bin/sam validate --lint
 
-bench: tools local-aws ## release-mode figures: render rate, 1M-row list CPU and memory, hot-path CPU per mail, AWS calls per 1,000 mails
+bench: tools local-aws ## release-mode figures: render rate, 1M-row list (CSV and .xlsx) CPU and memory, hot-path CPU per mail, AWS calls per 1,000 mails
 	cargo build --release -p fanmail-bench
 	target/release/fanmail-bench render
 	target/release/fanmail-bench list
+	target/release/fanmail-bench xlsx
 	target/release/fanmail-bench hotpath
 	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline
 

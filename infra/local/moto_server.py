@@ -6,7 +6,9 @@
    it runs, and put back if it fails, which is all a rollback needs.
 2. moto's DynamoDB backend is not safe for concurrent requests (a snapshot taken while another
    request writes fails with "dictionary changed size during iteration"), so DynamoDB requests
-   are served one at a time. DynamoDB itself serialises conflicting writes the same way.
+   are served one at a time. DynamoDB itself serialises conflicting writes the same way. A
+   read waiting for its turn goes before waiting writes: under a campaign's stream of
+   transactions a status read would otherwise wait behind dozens of them.
 3. SQS ReceiveMessage walks the whole queue several times per message it returns (the visible
    list is built in full, and the retention check computes every queue attribute, each a walk
    of the queue), and DeleteMessage walks it twice per receipt handle. So every receive and
@@ -127,13 +129,41 @@ def _transact_write_items(self, transact_items):
 
 DynamoDBBackend.transact_write_items = _transact_write_items
 
-_dynamodb_lock = threading.RLock()
+
+class _ReadsFirst:
+    """One DynamoDB request at a time; when it ends, a waiting read is served before any
+    waiting write."""
+
+    READS = ("GetItem", "BatchGetItem", "Query", "Scan", "DescribeTable", "ListTables")
+
+    def __init__(self):
+        self._turn = threading.Condition()
+        self._busy = False
+        self._reads_waiting = 0
+
+    def serve(self, is_read, request):
+        with self._turn:
+            self._reads_waiting += is_read
+            while self._busy or (not is_read and self._reads_waiting):
+                self._turn.wait()
+            self._reads_waiting -= is_read
+            self._busy = True
+        try:
+            return request()
+        finally:
+            with self._turn:
+                self._busy = False
+                self._turn.notify_all()
+
+
+_dynamodb_turns = _ReadsFirst()
 _original_call_action = DynamoHandler.call_action
 
 
 def _call_action(self):
-    with _dynamodb_lock:
-        return _original_call_action(self)
+    target = (self.headers or {}).get("X-Amz-Target", "")
+    is_read = target.rpartition(".")[2] in _ReadsFirst.READS
+    return _dynamodb_turns.serve(is_read, lambda: _original_call_action(self))
 
 
 DynamoHandler.call_action = _call_action

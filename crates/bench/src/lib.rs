@@ -93,6 +93,22 @@ impl GeneratedList {
     }
 }
 
+impl GeneratedList {
+    /// The header of every generated list.
+    pub const HEADER: [&'static str; 4] = ["email", "name", "city", "coupon"];
+
+    /// Row `i`'s cells: 3 % invalid addresses, 2 % repeats of an address ten rows up (in
+    /// capitals), the rest distinct.
+    pub fn row(i: u64, domain: &str) -> [String; 4] {
+        let (address, city) = match i % 100 {
+            0..=2 => (format!("not-an-address-{i}"), "Seoul"),
+            3 | 4 if i >= 100 => (format!("USER{}@{}", i - 10, domain.to_uppercase()), "Seoul"),
+            _ => (format!("user{i}@{domain}"), "Busan"),
+        };
+        [address, format!("Kim, {i}"), city.to_string(), format!("FAN{i}")]
+    }
+}
+
 impl Read for GeneratedList {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.at == self.buffer.len() {
@@ -105,13 +121,8 @@ impl Read for GeneratedList {
                 return Ok(0);
             }
             for i in self.next..(self.next + 1000).min(self.rows) {
-                let line = match i % 100 {
-                    0..=2 => format!("not-an-address-{i},\"Kim, {i}\",Seoul,FAN{i}\r\n"),
-                    3 | 4 if i >= 100 => {
-                        format!("USER{}@{},\"Kim, {i}\",Seoul,FAN{i}\r\n", i - 10, self.domain.to_uppercase())
-                    }
-                    _ => format!("user{i}@{},\"Kim, {i}\",Busan,FAN{i}\r\n", self.domain),
-                };
+                let [address, name, city, coupon] = Self::row(i, self.domain);
+                let line = format!("{address},\"{name}\",{city},{coupon}\r\n");
                 self.buffer.extend_from_slice(line.as_bytes());
             }
             self.next = (self.next + 1000).min(self.rows);

@@ -172,7 +172,11 @@ pub async fn pipeline(mails: u64) -> Result<()> {
     println!("pipeline.note               SQS ReceiveMessage counts include idle long polls of the runner's pollers");
     println!("pipeline.peak_rss_mib.runner {:.0}", peak_rss_mib());
     for ((name, before), (_, after)) in cpu_before.iter().zip(&cpu_after) {
-        println!("pipeline.cpu_seconds.{name:<8} {:.1} ({:.2} ms a mail)", after - before, (after - before) * 1000.0 / sent.max(1) as f64);
+        println!(
+            "pipeline.cpu_seconds.{name:<8} {:.1} ({:.2} ms a mail)",
+            after - before,
+            (after - before) * 1000.0 / sent.max(1) as f64
+        );
     }
     for name in STAND_INS {
         if let Some(mib) = peak_rss_of(name) {

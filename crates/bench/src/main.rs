@@ -1,9 +1,11 @@
-//! `fanmail-bench <render|list|pipeline|hotpath>`: the figures `make bench` prints.
+//! `fanmail-bench <render|list|xlsx|pipeline|hotpath|scale|table>`: the figures `make bench` prints.
 //!
 //! - `render`: mails rendered per second on one core, for a ~100 KB HTML template with
 //!   personal fields (the renderer the sender uses).
 //! - `list`: a 1,000,000-row recipient list (3 % invalid, 2 % duplicate) read as the splitter
 //!   reads it: rows per second, CPU seconds and the process's peak RSS.
+//! - `xlsx [ROWS]`: the same for an Excel workbook's first sheet (written once by a child
+//!   process to `target/bench-lists/`).
 //! - `pipeline [N]`: an N-recipient campaign (1,000 unless given; 3 % invalid and 2 % duplicate
 //!   rows past 1,000) through the local stack (API, splitter, sender, real SDK clients): wall
 //!   time, mails/s, every AWS call by service and operation, peak memory of each process, and a
@@ -14,6 +16,7 @@
 
 mod hotpath;
 mod local;
+mod workbook;
 
 use fanmail_bench::{cpu_seconds, large_html, peak_rss_mib, GeneratedList};
 
@@ -128,6 +131,14 @@ async fn main() -> Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("render") => render(),
         Some("list") => list(),
+        Some("xlsx") => {
+            let rows = std::env::args().nth(2).map_or(Ok(1_000_000), |n| n.parse()).context("rows: a number")?;
+            workbook::read(rows)
+        }
+        Some("write-xlsx") => {
+            let rows: u64 = std::env::args().nth(2).context("rows")?.parse()?;
+            workbook::write(rows, std::path::Path::new(&std::env::args().nth(3).context("a path")?))
+        }
         Some("pipeline") => {
             let mails = std::env::args().nth(2).map_or(Ok(1000), |n| n.parse()).context("mails: a number")?;
             local::pipeline(mails).await
@@ -138,6 +149,6 @@ async fn main() -> Result<()> {
             let mails = std::env::args().nth(2).map_or(Ok(5000), |n| n.parse()).context("mails: a number")?;
             tokio::task::block_in_place(|| hotpath::run(mails))
         }
-        _ => bail!("usage: fanmail-bench render|list|pipeline [mails]|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]|table REPORT..."),
+        _ => bail!("usage: fanmail-bench render|list [rows]|xlsx [rows]|pipeline [mails]|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]|table REPORT..."),
     }
 }

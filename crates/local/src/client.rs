@@ -59,9 +59,14 @@ impl ApiClient {
         Ok((status, json))
     }
 
-    /// Asks for a presigned upload and PUTs `bytes` to it; returns the object key.
+    /// Asks for a presigned upload of a CSV list and PUTs `bytes` to it; returns the object key.
     pub async fn upload_list(&self, bytes: &[u8]) -> Result<String> {
-        let request = serde_json::json!({"kind": "list", "contentType": "text/csv", "size": bytes.len()});
+        self.upload_list_as(bytes, "text/csv").await
+    }
+
+    /// The same for a list of another content type (TSV, an Excel workbook).
+    pub async fn upload_list_as(&self, bytes: &[u8], content_type: &str) -> Result<String> {
+        let request = serde_json::json!({"kind": "list", "contentType": content_type, "size": bytes.len()});
         let (status, upload) = self.call("POST", "/uploads", Some(request)).await?;
         if status != 201 {
             bail!("POST /uploads answered {status}: {upload}");

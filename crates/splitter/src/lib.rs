@@ -1,12 +1,14 @@
-//! The CSV splitter: consumes split jobs and fans a campaign's recipient list out into one
-//! recipient message each.
+//! The list splitter: consumes split jobs and fans a campaign's recipient list (CSV, TSV or an
+//! Excel workbook) out into one recipient message each.
 //!
-//! A run streams the list from S3 (parsed on a blocking thread, a bounded channel away), so a
-//! list of any length needs the same memory: the addresses seen beyond a fixed number go to a
+//! A run streams the list from S3 (parsed on a blocking thread, a bounded channel away; a
+//! workbook is first copied to `/tmp`, as a zip archive is read from its end), so a list of
+//! any length needs the same memory: the addresses seen beyond a fixed number go to a
 //! temporary file (`recipient_list::seen`), and rejected rows to the report in parts of
 //! `REPORT_PART_ROWS` as they come. Before anything is queued it checks that the list's columns
-//! (plus the campaign's shared variables) cover every variable the pinned template reads; a
-//! list that does not fails the campaign with the missing names.
+//! (plus the campaign's shared variables) cover every variable the pinned template reads, a
+//! column matching a variable whatever its case, spaces, `-` and `_`; a list that does not
+//! fails the campaign with the missing names and the columns it has.
 //! Recipient ids are derived from addresses, so a re-delivered or re-run split queues the same
 //! ids again and the sender's claim turns the repeats away. Counts are written as absolute
 //! totals for the same reason. A run that nears the Lambda deadline queues a continuation
@@ -29,7 +31,7 @@ use fanmail_common::domain::{
     SendOutcome, SplitJob, SplitTotals,
 };
 use fanmail_common::ports::{Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue};
-use fanmail_common::recipient_list::{ListError, ListRow, RecipientList};
+use fanmail_common::recipient_list::{is_workbook, ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
 use fanmail_common::store::campaigns::complete_if_done;
@@ -173,9 +175,23 @@ impl SplitError {
 
 /// What the parsing thread hands over.
 enum Parsed {
-    Header { variables: BTreeSet<String> },
+    /// The template's variables no column satisfies, and the list's header names.
+    Header {
+        unmatched: Vec<String>,
+        columns: Vec<String>,
+    },
     Row(ListRow),
     Invalid(ListError),
+}
+
+fn missing_columns_reason(missing: &[String], columns: &[String]) -> String {
+    let quoted = |names: &[String]| names.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
+    format!(
+        "the list has no column for {}, which the template uses (the list's columns: {}; names match \
+         whatever their case, spaces, '-' and '_'); nothing was sent",
+        quoted(missing),
+        quoted(columns)
+    )
 }
 
 async fn fail<P: Ports>(deps: &Deps<P>, campaign: &Campaign, reason: &str) -> Result<RecordOutcome, SplitError> {
@@ -234,18 +250,24 @@ async fn split<P: Ports>(
         Err(e) => return Err(e.into()),
     };
 
+    // Every variable the template reads, matched to the list's columns as people write them
+    // (`Name` satisfies `{{name}}`); the campaign's shared variables cover the rest.
+    let wanted: Vec<String> = compiled.required_columns(&BTreeSet::new()).cloned().collect();
+    let workbook = is_workbook(&campaign.list_key);
     let (sender, mut parsed) = mpsc::channel::<Parsed>(1024);
     let reader = tokio::task::spawn_blocking(move || {
         let bridge = tokio_util::io::SyncIoBridge::new(body);
-        let mut list = match RecipientList::open(bridge) {
+        let opened = if workbook { RecipientList::open_workbook(bridge) } else { RecipientList::open(bridge) };
+        let mut list = match opened {
             Ok(list) => list,
             Err(e) => {
                 let _ = sender.blocking_send(Parsed::Invalid(e));
                 return;
             }
         };
-        let variables = list.variables().cloned().collect();
-        if sender.blocking_send(Parsed::Header { variables }).is_err() {
+        let unmatched = list.match_variables(wanted.iter().map(String::as_str));
+        let header = Parsed::Header { unmatched, columns: list.headers().to_vec() };
+        if sender.blocking_send(header).is_err() {
             return;
         }
         while let Some(row) = list.next_row() {
@@ -268,16 +290,12 @@ async fn split<P: Ports>(
                 drop(parsed);
                 return fail(deps, &campaign, &format!("the list cannot be read: {e}")).await;
             }
-            Parsed::Header { variables } => {
-                let provided: BTreeSet<String> =
-                    variables.into_iter().chain(campaign.shared_vars.keys().cloned()).collect();
-                let missing: Vec<&String> = compiled.required_columns(&provided).collect();
+            Parsed::Header { unmatched, columns } => {
+                let missing: Vec<String> =
+                    unmatched.into_iter().filter(|v| !campaign.shared_vars.contains_key(v)).collect();
                 if !missing.is_empty() {
                     drop(parsed);
-                    let names = missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ");
-                    let reason =
-                        format!("the list has no column for {names}, which the template uses; nothing was sent");
-                    return fail(deps, &campaign, &reason).await;
+                    return fail(deps, &campaign, &missing_columns_reason(&missing, &columns)).await;
                 }
             }
             Parsed::Row(row) => {

@@ -13,6 +13,10 @@ use super::*;
 type MemDeps = Deps<MemoryPorts>;
 
 async fn deps_with(list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps {
+    deps_with_list_at("lists/l.csv", list, html, shared).await
+}
+
+async fn deps_with_list_at(key: &str, list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps {
     let deps = Deps::memory(&MemoryAdapters::at(datetime!(2026-11-23 09:00 UTC)));
     let at = datetime!(2026-11-23 09:00 UTC);
     deps.templates
@@ -27,13 +31,13 @@ async fn deps_with(list: &[u8], html: &str, shared: &[(&str, &str)]) -> MemDeps 
         })
         .await
         .unwrap();
-    deps.objects.put("lists/l.csv", list.to_vec(), "text/csv").await.unwrap();
+    deps.objects.put(key, list.to_vec(), "text/csv").await.unwrap();
     deps.campaigns
         .create(&Campaign {
             id: CampaignId::parse("c1").unwrap(),
             template_id: TemplateId::parse("t").unwrap(),
             template_version: 1,
-            list_key: "lists/l.csv".into(),
+            list_key: key.into(),
             sender: Sender { address: EmailAddress::parse("news@example.com").unwrap(), name: None, reply_to: None },
             shared_vars: shared.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
             status: CampaignStatus::Queued,
@@ -126,6 +130,55 @@ async fn a_list_missing_a_template_column_fails_the_campaign_and_queues_nothing(
     assert_eq!(campaign.status, CampaignStatus::Failed);
     let reason = campaign.status_reason.unwrap();
     assert!(reason.contains("'coupon'") && !reason.contains("brand"), "{reason}");
+}
+
+#[tokio::test]
+async fn capitalised_headers_fill_the_templates_variables_under_its_own_spelling() {
+    let list = "\u{feff}Email,Name,Member Tier\r\nkim@example.com,Kim,Gold\r\n";
+    let deps = deps_with(list.as_bytes(), "<p>{{name}}, {{member_tier}}</p>", &[]).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    let jobs = queued_jobs(&deps);
+    assert_eq!(jobs.len(), 1);
+    let expected =
+        BTreeMap::from([("member_tier".to_string(), "Gold".to_string()), ("name".to_string(), "Kim".to_string())]);
+    assert_eq!(jobs[0].vars, expected);
+}
+
+#[tokio::test]
+async fn a_missing_variable_is_named_with_the_columns_the_list_has() {
+    let deps = deps_with(b"Email;Name;Tier\nkim@example.com;Kim;Gold\n", "<p>{{name}} {{coupon}}</p>", &[]).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    let reason = campaign.status_reason.unwrap();
+    assert!(reason.contains("no column for 'coupon'"), "{reason}");
+    assert!(reason.contains("the list's columns: 'Email', 'Name', 'Tier'"), "{reason}");
+    assert!(deps.recipient_jobs.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_excel_workbook_is_split_like_a_csv_with_excels_row_numbers() {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in [["Email", "Name"], ["kim@example.com", "Kim"], ["not-an-address", "X"], ["lee@example.com", "Lee"]]
+        .iter()
+        .enumerate()
+    {
+        for (c, value) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, *value).unwrap();
+        }
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    let deps = deps_with_list_at("lists/l.xlsx", &bytes, "<p>{{name}}</p>", &[]).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    let jobs = queued_jobs(&deps);
+    let sent: Vec<(u64, &str, &str)> =
+        jobs.iter().map(|j| (j.row, j.address.as_str(), j.vars["name"].as_str())).collect();
+    assert_eq!(sent, [(3, "kim@example.com", "Kim"), (5, "lee@example.com", "Lee")]);
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!(campaign.counters.rejected_rows, 1);
+    let report = String::from_utf8(deps.objects.get(&rejected_rows_key(&campaign_id(), 0)).unwrap()).unwrap();
+    let rejected: RejectedRow = serde_json::from_str(report.lines().next().unwrap()).unwrap();
+    assert_eq!(rejected.row, 4, "the row number Excel shows");
 }
 
 #[tokio::test]

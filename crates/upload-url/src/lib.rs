@@ -1,7 +1,8 @@
-//! `POST /uploads`: presigned S3 uploads for recipient lists (CSV) and images.
+//! `POST /uploads`: presigned S3 uploads for recipient lists (CSV, TSV, Excel `.xlsx`) and
+//! images.
 //!
 //! The client names what it uploads (`kind`, `contentType`, `size`); the key is random and
-//! namespaced (`lists/<id>.csv`, `images/<id>.<ext>`) so a client's filename never becomes a
+//! namespaced (`lists/<id>.csv|.tsv|.xlsx`, `images/<id>.<ext>`) so a client's filename never becomes a
 //! path. Content type and length are part of the signature, so the upload cannot be larger or
 //! of another type than declared.
 
@@ -11,6 +12,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::ports::{Clock, IdGenerator, ObjectStore};
+use fanmail_common::recipient_list::XLSX_CONTENT_TYPE;
 use fanmail_common::system::{RandomIds, SystemClock};
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
@@ -96,6 +98,17 @@ struct UploadResponse {
     image_url: Option<String>,
 }
 
+/// The key extension of a list by its content type: it tells the splitter how to read it.
+fn list_extension(content_type: &str) -> Option<&'static str> {
+    match content_type {
+        // Windows browsers name a .csv file after the program that opens it.
+        "text/csv" | "application/csv" | "application/vnd.ms-excel" => Some("csv"),
+        "text/tab-separated-values" => Some("tsv"),
+        XLSX_CONTENT_TYPE => Some("xlsx"),
+        _ => None,
+    }
+}
+
 fn image_extension(content_type: &str) -> Option<&'static str> {
     match content_type {
         "image/png" => Some("png"),
@@ -127,13 +140,16 @@ async fn create_upload<P: Ports>(
     let id = deps.ids.new_id();
     let (key, max_bytes) = match body.kind {
         UploadKind::List => {
-            if content_type != "text/csv" {
-                return Err(ApiError::bad_request(
+            let ext = list_extension(&content_type).ok_or_else(|| {
+                ApiError::bad_request(
                     "unsupported_content_type",
-                    format!("a recipient list must be 'text/csv', not '{content_type}'"),
-                ));
-            }
-            (format!("lists/{id}.csv"), deps.config.max_csv_bytes)
+                    format!(
+                        "a recipient list must be text/csv, text/tab-separated-values or an Excel workbook \
+                         ({XLSX_CONTENT_TYPE}), not '{content_type}'"
+                    ),
+                )
+            })?;
+            (format!("lists/{id}.{ext}"), deps.config.max_csv_bytes)
         }
         UploadKind::Image => {
             let ext = image_extension(&content_type).ok_or_else(|| {
@@ -211,6 +227,18 @@ mod tests {
         assert_eq!(json["headers"]["content-length"], "500");
         assert_eq!(json["expiresAt"], "2026-11-23T09:15:00Z", "15 minutes after the injected clock");
         assert!(json.get("imageUrl").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_tsv_or_excel_list_gets_a_key_the_splitter_reads_it_by() {
+        for (content_type, key) in [
+            ("text/tab-separated-values", "lists/u1.tsv"),
+            ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "lists/u1.xlsx"),
+            ("application/vnd.ms-excel", "lists/u1.csv"),
+        ] {
+            let (status, json) = call(&format!(r#"{{"kind":"list","contentType":"{content_type}","size":5}}"#)).await;
+            assert_eq!((status, json["key"].as_str()), (201, Some(key)), "{content_type}");
+        }
     }
 
     #[tokio::test]

@@ -122,7 +122,7 @@ impl Run {
 
 /// A file in the temporary directory that nobody else can open and the system frees when it
 /// is dropped (it is unlinked at once).
-fn anonymous_file() -> io::Result<File> {
+pub(super) fn anonymous_file() -> io::Result<File> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = format!("fanmail-seen-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));

@@ -27,6 +27,7 @@ const FUNCTIONS: [(&str, &str, &str); 6] = [
 fn expectations() -> Vec<(&'static str, &'static str, Value)> {
     vec![
         ("upload-url/create-list-upload.json", "/statusCode", json!(201)),
+        ("upload-url/create-workbook-upload.json", "/statusCode", json!(201)),
         ("upload-url/unsupported-type.json", "/statusCode", json!(400)),
         ("api/health.json", "/statusCode", json!(200)),
         ("api/unknown-route.json", "/statusCode", json!(404)),
