@@ -26,7 +26,7 @@ use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::aws::ScheduleTarget;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::UnsubscribeKey;
-use fanmail_common::ports::Clock;
+use fanmail_common::ports::{Clock, RecipientQueues};
 use fanmail_common::system::{RandomIds, SystemClock};
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
@@ -41,6 +41,7 @@ pub struct Config {
     pub bucket: String,
     pub split_jobs_queue_url: String,
     pub recipients_queue_url: String,
+    pub priority_queue_url: String,
     /// Every campaign's From address must be in this domain (the verified SES identity).
     pub sender_domain: String,
     pub schedule: ScheduleTarget,
@@ -58,6 +59,7 @@ impl Config {
             bucket: env.required(vars::UPLOAD_BUCKET)?,
             split_jobs_queue_url: env.required(vars::SPLIT_JOBS_QUEUE_URL)?,
             recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
+            priority_queue_url: env.required(vars::PRIORITY_QUEUE_URL)?,
             sender_domain: env.required(vars::SENDER_DOMAIN)?.to_ascii_lowercase(),
             schedule: ScheduleTarget {
                 group: env.required(vars::SCHEDULE_GROUP)?,
@@ -81,7 +83,7 @@ pub struct Deps<P: Ports> {
     pub send_log: P::SendLog,
     pub objects: P::Objects,
     pub split_jobs: P::Queue,
-    pub recipient_jobs: P::Queue,
+    pub recipient_jobs: RecipientQueues<P::Queue>,
     pub scheduler: P::Scheduler,
     pub clock: P::Clock,
     pub ids: P::Ids,
@@ -102,7 +104,7 @@ impl Deps<AwsPorts> {
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
             objects: aws.objects(&config.bucket),
             split_jobs: aws.queue(&config.split_jobs_queue_url),
-            recipient_jobs: aws.queue(&config.recipients_queue_url),
+            recipient_jobs: aws.recipient_queues(&config.recipients_queue_url, &config.priority_queue_url),
             scheduler: aws.scheduler(config.schedule.clone()),
             clock: SystemClock,
             ids: RandomIds,
@@ -124,7 +126,7 @@ impl Deps<MemoryPorts> {
             send_log: world.send_log(),
             objects: world.objects.clone(),
             split_jobs: world.split_jobs.clone(),
-            recipient_jobs: world.recipient_jobs.clone(),
+            recipient_jobs: world.recipient_queues(),
             scheduler: world.scheduler.clone(),
             clock: world.clock.clone(),
             ids: world.ids.clone(),

@@ -134,6 +134,7 @@ pub struct CampaignView<'a> {
     pub send_at: Option<OffsetDateTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rate: Option<u32>,
+    pub priority: &'static str,
 }
 
 impl<'a> From<&'a Campaign> for CampaignView<'a> {
@@ -154,6 +155,7 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             updated_at: c.updated_at,
             send_at: c.send_at,
             max_rate: c.max_rate,
+            priority: c.priority.as_str(),
         }
     }
 }

@@ -121,13 +121,12 @@ pub async fn pipeline(mails: u64) -> Result<()> {
     }
     let id = campaign["id"].as_str().context("campaign id")?.to_string();
     // Poll as a user would, timing each answer and noting progress for the first and last tenth.
-    let (mut slowest_read, mut reads) = (0f64, 0u64);
+    let mut read_seconds: Vec<f64> = Vec::new();
     let (mut tenth_at, mut ninth_at) = (None, None);
     let done = loop {
         let asked = Instant::now();
         let (_, campaign) = api.call("GET", &format!("/campaigns/{id}"), None).await?;
-        slowest_read = slowest_read.max(asked.elapsed().as_secs_f64());
-        reads += 1;
+        read_seconds.push(asked.elapsed().as_secs_f64());
         let sent = campaign["counters"]["sent"].as_u64().unwrap_or(0);
         if tenth_at.is_none() && sent >= mails / 10 {
             tenth_at = Some(wall.elapsed().as_secs_f64());
@@ -158,7 +157,16 @@ pub async fn pipeline(mails: u64) -> Result<()> {
         println!("pipeline.first_tenth_per_s   {:.1}", (mails / 10) as f64 / first);
         println!("pipeline.last_tenth_per_s    {:.1}", (mails - mails * 9 / 10) as f64 / (wall - last).max(0.1));
     }
-    println!("pipeline.status_reads        {reads} (slowest {slowest_read:.2} s)");
+    read_seconds.sort_by(f64::total_cmp);
+    let quantile = |q: f64| read_seconds[((read_seconds.len() - 1) as f64 * q) as usize];
+    println!(
+        "pipeline.status_reads        {} (median {:.3} s, 99th percentile {:.2} s, slowest {:.2} s, {} over 1 s)",
+        read_seconds.len(),
+        quantile(0.5),
+        quantile(0.99),
+        quantile(1.0),
+        read_seconds.iter().filter(|s| **s > 1.0).count()
+    );
     println!("pipeline.calls_total         {}", counts.total());
     println!("pipeline.calls_per_mail      {:.2}", counts.total() as f64 / sent.max(1) as f64);
     for (service, n) in counts.by_service() {

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::aws::{s3_client, EventBridgeScheduler, S3ObjectStore, ScheduleTarget, SesMailer, SqsQueue};
 use crate::memory::{ManualClock, MemoryMailer, MemoryObjectStore, MemoryQueue, MemoryScheduler, SequentialIds};
-use crate::ports::{Clock, IdGenerator, Mailer, ObjectStore, Queue, Scheduler};
+use crate::ports::{Clock, IdGenerator, Mailer, ObjectStore, Queue, RecipientQueues, Scheduler};
 use crate::store::{
     CampaignStore, DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSendLog,
     DynamoSuppressionStore, DynamoTemplateStore, Ledger, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore,
@@ -135,6 +135,10 @@ impl AwsAdapters {
         SqsQueue::new(self.sqs.clone(), url)
     }
 
+    pub fn recipient_queues(&self, bulk_url: &str, priority_url: &str) -> RecipientQueues<SqsQueue> {
+        RecipientQueues { bulk: self.queue(bulk_url), priority: self.queue(priority_url) }
+    }
+
     pub fn mailer(&self, configuration_set: Option<String>) -> SesMailer {
         SesMailer::new(self.ses.clone(), configuration_set)
     }
@@ -156,6 +160,8 @@ pub struct MemoryAdapters {
     pub objects: MemoryObjectStore,
     pub split_jobs: MemoryQueue,
     pub recipient_jobs: MemoryQueue,
+    /// High-priority campaigns' recipients.
+    pub priority_jobs: MemoryQueue,
     pub mailer: MemoryMailer,
     pub scheduler: MemoryScheduler,
     pub clock: ManualClock,
@@ -174,11 +180,17 @@ impl MemoryAdapters {
             objects: Default::default(),
             split_jobs: Default::default(),
             recipient_jobs: Default::default(),
+            priority_jobs: Default::default(),
             mailer: Default::default(),
             scheduler: Default::default(),
             clock: ManualClock::at(now),
             ids: SequentialIds::with_prefix("id"),
         }
+    }
+
+    /// Both recipients queues, as the functions that send to them hold them.
+    pub fn recipient_queues(&self) -> RecipientQueues<MemoryQueue> {
+        RecipientQueues { bulk: self.recipient_jobs.clone(), priority: self.priority_jobs.clone() }
     }
 
     pub fn send_log(&self) -> MemorySendLog {

@@ -55,6 +55,7 @@ async fn world(sent: u32) -> World {
             split_rows: u64::from(sent) + 1,
             split_finished: true,
             max_rate: None,
+            priority: Default::default(),
         })
         .await
         .unwrap();

@@ -65,7 +65,7 @@ use fanmail_common::domain::{
     accepted_key, Campaign, CampaignId, CampaignStatus, Recipient, RecipientJob, RecipientStatus, SendOutcome,
     UnsubscribeKey,
 };
-use fanmail_common::ports::Clock;
+use fanmail_common::ports::{Clock, RecipientQueues};
 use fanmail_common::sqs_batch::decode;
 use fanmail_common::store::{Ledger, RecipientStore, StoreError};
 use fanmail_common::system::SystemClock;
@@ -104,6 +104,7 @@ pub struct Config {
     pub suppressions_table: String,
     pub ledger_table: String,
     pub recipients_queue_url: String,
+    pub priority_queue_url: String,
     /// The recipients' dead-letter queue, whose messages this function settles.
     pub dead_letter_queue_arn: Option<String>,
     pub configuration_set: String,
@@ -135,6 +136,7 @@ impl Config {
             suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             ledger_table: env.required(vars::LEDGER_TABLE)?,
             recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
+            priority_queue_url: env.required(vars::PRIORITY_QUEUE_URL)?,
             dead_letter_queue_arn: env.optional(vars::RECIPIENTS_DLQ_ARN),
             configuration_set: env.required(vars::SES_CONFIGURATION_SET)?,
             max_send_rate,
@@ -160,8 +162,8 @@ pub struct Deps<P: Ports> {
     /// Where SES's acceptance of each mail is recorded (by the recorder, from `Send` events).
     pub ledger: P::Ledger,
     pub mailer: P::Mailer,
-    /// The recipient queue, for re-queueing throttled mails.
-    pub requeue: P::Queue,
+    /// The recipients queues, for re-queueing throttled mails to the queue they came from.
+    pub requeue: RecipientQueues<P::Queue>,
     pub clock: P::Clock,
     pub config: Config,
     /// Signs each mail's one-click unsubscribe link.
@@ -180,7 +182,7 @@ impl Deps<AwsPorts> {
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
             ledger: aws.ledger(&config.ledger_table),
             mailer: aws.mailer(Some(config.configuration_set.clone())),
-            requeue: aws.queue(&config.recipients_queue_url),
+            requeue: aws.recipient_queues(&config.recipients_queue_url, &config.priority_queue_url),
             clock: SystemClock,
             warm: Warm::new(&config),
             config,
@@ -200,7 +202,7 @@ impl Deps<MemoryPorts> {
             send_log: world.send_log(),
             ledger: world.ledger.clone(),
             mailer: world.mailer.clone(),
-            requeue: world.recipient_jobs.clone(),
+            requeue: world.recipient_queues(),
             clock: world.clock.clone(),
             warm: Warm::new(&config),
             config,
@@ -327,7 +329,7 @@ async fn send_campaign_batch<P: Ports>(
     }
     if send_by.is_some_and(|at| at <= tokio::time::Instant::now()) {
         // No time left to send any of them: back to the queue, unclaimed.
-        return requeue(deps, &deliveries.iter().collect::<Vec<_>>(), requeue_delay).await;
+        return requeue(deps, campaign.priority, &deliveries.iter().collect::<Vec<_>>(), requeue_delay).await;
     }
     let now = deps.clock.now();
     let recipients: Vec<Recipient> = deliveries.iter().map(|d| Recipient::from_job(&d.job, now)).collect();
@@ -337,7 +339,7 @@ async fn send_campaign_batch<P: Ports>(
         // queue to be tried again in a few seconds, not after the whole visibility timeout.
         Err(e) if e.retryable() => {
             tracing::warn!(campaign = %campaign_id, error = %e, "claims refused; re-queued to try again shortly");
-            return requeue(deps, &deliveries.iter().collect::<Vec<_>>(), requeue_delay).await;
+            return requeue(deps, campaign.priority, &deliveries.iter().collect::<Vec<_>>(), requeue_delay).await;
         }
         Err(e) => {
             tracing::warn!(campaign = %campaign_id, error = %e, "claims failed; retrying later");
@@ -380,7 +382,7 @@ async fn send_campaign_batch<P: Ports>(
             }
         }
     }
-    failed.extend(requeue(deps, &busy.iter().collect::<Vec<_>>(), requeue_delay).await);
+    failed.extend(requeue(deps, campaign.priority, &busy.iter().collect::<Vec<_>>(), requeue_delay).await);
     let accepted_ids: Vec<String> = accepted.iter().map(|(d, _)| d.message_id.clone()).collect();
     let already_sent: Vec<SendOutcome> = accepted
         .into_iter()
@@ -439,8 +441,8 @@ async fn send_campaign_batch<P: Ports>(
         failed.extend(claimed.iter().map(|d| d.message_id.clone()).chain(accepted_ids));
         return failed;
     }
-    failed.extend(requeue(deps, &throttled, requeue_delay).await);
-    failed.extend(requeue(deps, &recheck, |_| RECHECK_DELAY).await);
+    failed.extend(requeue(deps, campaign.priority, &throttled, requeue_delay).await);
+    failed.extend(requeue(deps, campaign.priority, &recheck, |_| RECHECK_DELAY).await);
     if let Some(reason) = blocked {
         pause_for_account(deps, campaign_id, &reason).await;
         return failed;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fanmail_common::domain::{CampaignId, SendOutcome};
+use fanmail_common::domain::{CampaignId, Priority, SendOutcome};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
 use fanmail_common::store::campaigns::pause_running;
 use fanmail_common::store::{SendLog, StoreError};
@@ -28,6 +28,7 @@ pub(crate) async fn pause_for_account<P: Ports>(deps: &Deps<P>, campaign_id: &Ca
 /// that could not be re-queued (the queue redelivers them after the visibility timeout).
 pub(crate) async fn requeue<P: Ports>(
     deps: &Deps<P>,
+    priority: Priority,
     deliveries: &[&Delivery],
     delay: fn(usize) -> Duration,
 ) -> Vec<String> {
@@ -44,7 +45,7 @@ pub(crate) async fn requeue<P: Ports>(
             group: Some(d.job.campaign_id.to_string()),
         })
         .collect();
-    match deps.requeue.send_all(&messages).await {
+    match deps.requeue.for_priority(priority).send_all(&messages).await {
         Ok(()) => Vec::new(),
         Err(e) => {
             tracing::warn!(error = %e, "re-queueing failed; the queue will redeliver these messages");

@@ -14,6 +14,8 @@ struct World {
     deps: Deps<MemoryPorts>,
     mailer: MemoryMailer,
     queue: MemoryQueue,
+    /// Where high-priority campaigns' mails are re-queued.
+    priority_queue: MemoryQueue,
     recipients: MemoryRecipientStore,
     campaigns: MemoryCampaignStore,
     suppressions: MemorySuppressionStore,
@@ -82,13 +84,14 @@ async fn world_with(status: CampaignStatus, config: Config) -> World {
             split_rows: 3,
             split_finished: true,
             max_rate: None,
+            priority: Default::default(),
         })
         .await
         .unwrap();
     let recipients = MemoryRecipientStore::default();
     let ledger = MemoryLedger::default();
     let mailer = MemoryMailer::default();
-    let queue = MemoryQueue::default();
+    let (queue, priority_queue) = (MemoryQueue::default(), MemoryQueue::default());
     let suppressions = MemorySuppressionStore::default();
     let deps = Deps {
         templates,
@@ -98,13 +101,13 @@ async fn world_with(status: CampaignStatus, config: Config) -> World {
         send_log: StoreSendLog { recipients: recipients.clone(), campaigns: campaigns.clone(), ledger: ledger.clone() },
         ledger,
         mailer: mailer.clone(),
-        requeue: queue.clone(),
+        requeue: RecipientQueues { bulk: queue.clone(), priority: priority_queue.clone() },
         clock: ManualClock::at(at),
         warm: Warm::new(&config),
         config,
         unsubscribe_key: UnsubscribeKey::new(KEY.to_vec()).unwrap(),
     };
-    World { deps, mailer, queue, recipients, campaigns, suppressions }
+    World { deps, mailer, queue, priority_queue, recipients, campaigns, suppressions }
 }
 
 fn job(n: u32) -> RecipientJob {
@@ -286,6 +289,20 @@ async fn a_throttled_claim_sends_the_batch_back_to_be_tried_again_in_seconds() {
     let again: Vec<RecipientJob> = requeued.iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
     assert!(deliver(&world, &again, 1).await.is_empty());
     assert_eq!(world.mailer.sent().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_high_priority_campaigns_throttled_mail_goes_back_to_the_priority_queue() {
+    let world = world(CampaignStatus::Sending).await;
+    let mut campaign = world.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+    campaign.priority = Priority::High;
+    let urgent = CampaignId::parse("urgent").unwrap();
+    world.campaigns.create(&Campaign { id: urgent.clone(), ..campaign }).await.unwrap();
+    world.mailer.fail_next(MailError::Throttled);
+    assert!(deliver(&world, &[RecipientJob { campaign_id: urgent, ..job(1) }], 1).await.is_empty());
+    assert!(world.queue.sent().is_empty(), "not behind the bulk backlog");
+    assert_eq!(world.priority_queue.sent().len(), 1);
+    assert_eq!(world.priority_queue.sent()[0].group.as_deref(), Some("urgent"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -30,7 +30,7 @@ use fanmail_common::domain::{
     rejected_rows_key, Campaign, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, RejectedRow,
     SendOutcome, SplitJob, SplitTotals,
 };
-use fanmail_common::ports::{Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue};
+use fanmail_common::ports::{Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientQueues};
 use fanmail_common::recipient_list::{is_workbook, ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
@@ -64,6 +64,7 @@ pub struct Config {
     pub bucket: String,
     pub split_jobs_queue_url: String,
     pub recipients_queue_url: String,
+    pub priority_queue_url: String,
     pub recipients_table: String,
     pub suppressions_table: String,
     pub ledger_table: String,
@@ -77,6 +78,7 @@ impl Config {
             bucket: env.required(vars::UPLOAD_BUCKET)?,
             split_jobs_queue_url: env.required(vars::SPLIT_JOBS_QUEUE_URL)?,
             recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
+            priority_queue_url: env.required(vars::PRIORITY_QUEUE_URL)?,
             recipients_table: env.required(vars::RECIPIENTS_TABLE)?,
             suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             ledger_table: env.required(vars::LEDGER_TABLE)?,
@@ -89,7 +91,7 @@ pub struct Deps<P: Ports> {
     pub campaigns: P::Campaigns,
     pub objects: P::Objects,
     pub split_jobs: P::Queue,
-    pub recipient_jobs: P::Queue,
+    pub recipient_jobs: RecipientQueues<P::Queue>,
     pub suppressions: P::Suppressions,
     /// Suppressed recipients are recorded (claimed, then logged as skipped) instead of queued.
     pub recipients: P::Recipients,
@@ -106,7 +108,7 @@ impl Deps<AwsPorts> {
             campaigns: aws.campaigns(&config.campaigns_table),
             objects: aws.objects(&config.bucket),
             split_jobs: aws.queue(&config.split_jobs_queue_url),
-            recipient_jobs: aws.queue(&config.recipients_queue_url),
+            recipient_jobs: aws.recipient_queues(&config.recipients_queue_url, &config.priority_queue_url),
             suppressions: aws.suppressions(&config.suppressions_table),
             recipients: aws.recipients(&config.recipients_table),
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
@@ -123,7 +125,7 @@ impl Deps<MemoryPorts> {
             campaigns: world.campaigns.clone(),
             objects: world.objects.clone(),
             split_jobs: world.split_jobs.clone(),
-            recipient_jobs: world.recipient_jobs.clone(),
+            recipient_jobs: world.recipient_queues(),
             suppressions: world.suppressions.clone(),
             recipients: world.recipients.clone(),
             send_log: world.send_log(),
@@ -400,7 +402,7 @@ impl Run {
                 .map(|(i, (_, body))| OutgoingMessage::new(i.to_string(), body).in_group(campaign.id.as_str()))
                 .collect();
             if !messages.is_empty() {
-                deps.recipient_jobs.send_all(&messages).await?;
+                deps.recipient_jobs.for_priority(campaign.priority).send_all(&messages).await?;
             }
             let skipped: Vec<RecipientJob> = skipped.into_iter().map(|(job, _)| job).collect();
             for chunk in skipped.chunks(SKIP_BATCH) {

@@ -52,6 +52,7 @@ async fn deps_with_list_at(key: &str, list: &[u8], html: &str, shared: &[(&str, 
             split_rows: 0,
             split_finished: false,
             max_rate: None,
+            priority: Default::default(),
         })
         .await
         .unwrap();
@@ -78,7 +79,7 @@ fn campaign_id() -> CampaignId {
 }
 
 fn queued_jobs(deps: &MemDeps) -> Vec<RecipientJob> {
-    deps.recipient_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect()
+    deps.recipient_jobs.bulk.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect()
 }
 
 const LIST: &str = "\u{feff}email,name\r\nkim@example.com,Kim\r\nbad-address,X\r\nKIM@example.com,Again\r\nlee@example.com,\"Lee, Y\"\r\n";
@@ -92,7 +93,7 @@ async fn fans_out_unique_valid_rows_and_reports_the_rest() {
     let rows: Vec<_> = jobs.iter().map(|j| (j.row, j.address.to_string(), j.vars["name"].clone())).collect();
     assert_eq!(rows, [(2, "kim@example.com".into(), "Kim".into()), (5, "lee@example.com".into(), "Lee, Y".into())]);
     // Grouped by campaign: on a fair queue, one campaign's backlog does not hold back another's.
-    assert!(deps.recipient_jobs.sent().iter().all(|m| m.group.as_deref() == Some("c1")));
+    assert!(deps.recipient_jobs.bulk.sent().iter().all(|m| m.group.as_deref() == Some("c1")));
     let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
     assert_eq!(campaign.status, CampaignStatus::Sending);
     let c = campaign.counters;
@@ -125,7 +126,7 @@ async fn rejected_rows_are_written_in_parts_as_they_come_not_held_to_the_end() {
 async fn a_list_missing_a_template_column_fails_the_campaign_and_queues_nothing() {
     let deps = deps_with(LIST.as_bytes(), "<p>{{name}} {{coupon}} {{brand}}</p>", &[("brand", "fanmail")]).await;
     run(&deps, &SplitJob::start(campaign_id())).await;
-    assert!(deps.recipient_jobs.sent().is_empty());
+    assert!(deps.recipient_jobs.bulk.sent().is_empty());
     let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
     assert_eq!(campaign.status, CampaignStatus::Failed);
     let reason = campaign.status_reason.unwrap();
@@ -145,6 +146,18 @@ async fn capitalised_headers_fill_the_templates_variables_under_its_own_spelling
 }
 
 #[tokio::test]
+async fn a_high_priority_campaigns_recipients_go_to_the_priority_queue() {
+    let deps = deps_with(LIST.as_bytes(), "<p>{{name}}</p>", &[]).await;
+    let mut campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    campaign.priority = Priority::High;
+    let urgent = CampaignId::parse("urgent").unwrap();
+    deps.campaigns.create(&Campaign { id: urgent.clone(), ..campaign }).await.unwrap();
+    run(&deps, &SplitJob::start(urgent)).await;
+    assert!(deps.recipient_jobs.bulk.sent().is_empty());
+    assert_eq!(deps.recipient_jobs.priority.sent().len(), 2);
+}
+
+#[tokio::test]
 async fn a_missing_variable_is_named_with_the_columns_the_list_has() {
     let deps = deps_with(b"Email;Name;Tier\nkim@example.com;Kim;Gold\n", "<p>{{name}} {{coupon}}</p>", &[]).await;
     run(&deps, &SplitJob::start(campaign_id())).await;
@@ -152,7 +165,7 @@ async fn a_missing_variable_is_named_with_the_columns_the_list_has() {
     let reason = campaign.status_reason.unwrap();
     assert!(reason.contains("no column for 'coupon'"), "{reason}");
     assert!(reason.contains("the list's columns: 'Email', 'Name', 'Tier'"), "{reason}");
-    assert!(deps.recipient_jobs.sent().is_empty());
+    assert!(deps.recipient_jobs.bulk.sent().is_empty());
 }
 
 #[tokio::test]
@@ -292,7 +305,10 @@ async fn a_cancel_mid_split_stops_the_fan_out_and_totals_what_was_queued() {
         campaigns: campaigns.clone(),
         objects: plain.objects,
         split_jobs: CancelAfterFirstBatch { queue: MemoryQueue::default(), campaigns: campaigns.clone() },
-        recipient_jobs: CancelAfterFirstBatch { queue: MemoryQueue::default(), campaigns: campaigns.clone() },
+        recipient_jobs: RecipientQueues {
+            bulk: CancelAfterFirstBatch { queue: MemoryQueue::default(), campaigns: campaigns.clone() },
+            priority: CancelAfterFirstBatch { queue: MemoryQueue::default(), campaigns: campaigns.clone() },
+        },
         suppressions: plain.suppressions,
         recipients: plain.recipients,
         send_log: plain.send_log,
@@ -300,7 +316,7 @@ async fn a_cancel_mid_split_stops_the_fan_out_and_totals_what_was_queued() {
     };
     let job = serde_json::to_string(&SplitJob::start(campaign_id())).unwrap();
     handler(&deps, LambdaEvent::new(event(&[job]), Default::default())).await.unwrap();
-    assert_eq!(deps.recipient_jobs.queue.sent().len(), FLUSH_SIZE, "nothing after the flush that saw the cancel");
+    assert_eq!(deps.recipient_jobs.bulk.queue.sent().len(), FLUSH_SIZE, "nothing after the flush that saw the cancel");
     let campaign = campaigns.get(&campaign_id()).await.unwrap().unwrap();
     assert_eq!(
         (campaign.status, campaign.counters.total, campaign.counters.queued),
@@ -368,7 +384,7 @@ async fn split_with_time_left(rows: usize, left: time::Duration) -> MemDeps {
 #[tokio::test]
 async fn near_the_deadline_by_the_injected_clock_a_split_checkpoints_after_its_flush() {
     let deps = split_with_time_left(1000, time::Duration::seconds(60)).await;
-    assert_eq!(deps.recipient_jobs.sent().len(), FLUSH_SIZE);
+    assert_eq!(deps.recipient_jobs.bulk.sent().len(), FLUSH_SIZE);
     let next: Vec<SplitJob> = deps.split_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
     assert_eq!(next.len(), 1, "one continuation");
     assert_eq!((next[0].resume_after_row, next[0].run), (FLUSH_SIZE as u64, 1));
@@ -379,7 +395,7 @@ async fn near_the_deadline_by_the_injected_clock_a_split_checkpoints_after_its_f
 #[tokio::test]
 async fn with_time_left_by_the_injected_clock_a_split_runs_to_the_end() {
     let deps = split_with_time_left(1000, time::Duration::minutes(15)).await;
-    assert_eq!(deps.recipient_jobs.sent().len(), 1000);
+    assert_eq!(deps.recipient_jobs.bulk.sent().len(), 1000);
     assert!(deps.split_jobs.sent().is_empty(), "no continuation");
     let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
     assert_eq!((campaign.status, campaign.counters.total), (CampaignStatus::Sending, 1000));

@@ -158,6 +158,7 @@ mod tests {
             split_rows: 0,
             split_finished: false,
             max_rate: None,
+            priority: Default::default(),
         }
     }
 

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::domain::{
-    Campaign, CampaignCounters, CampaignId, CampaignStatus, EmailAddress, SendAt, Sender, SplitJob, TemplateId,
+    Campaign, CampaignCounters, CampaignId, CampaignStatus, EmailAddress, Priority, SendAt, Sender, SplitJob,
+    TemplateId,
 };
 use fanmail_common::ports::{Clock, IdGenerator, ObjectStore, OutgoingMessage, Queue, Scheduler};
 use fanmail_common::store::{CampaignReader, CampaignStore, Ledger, TemplateStore};
@@ -55,6 +56,9 @@ struct CampaignInput {
     /// The campaign's own ceiling, mails a second (under the account's rate).
     #[serde(default)]
     max_rate: Option<u32>,
+    /// `bulk` (the default) or `high`: a test or transactional send, ahead of bulk campaigns.
+    #[serde(default)]
+    priority: Option<String>,
 }
 
 /// Checks everything that does not need a lookup.
@@ -99,6 +103,9 @@ fn validate_shape(input: &CampaignInput, sender_domain: &str) -> Result<Sender, 
             "invalid_max_rate",
             format!("'maxRate' is mails a second, a whole number from 1 to {MAX_RATE}"),
         ));
+    }
+    if input.priority.as_deref().is_some_and(|p| Priority::parse(p).is_none()) {
+        return Err(ApiError::bad_request("invalid_priority", "'priority' is 'bulk' (the default) or 'high'"));
     }
     if input.timezone.is_some() && input.send_at.is_none() {
         return Err(ApiError::bad_request("invalid_send_at", "'timezone' goes with a local 'sendAt'"));
@@ -172,6 +179,7 @@ pub async fn create<P: Ports>(
         split_rows: 0,
         split_finished: false,
         max_rate: input.max_rate,
+        priority: input.priority.as_deref().and_then(Priority::parse).unwrap_or_default(),
     };
     deps.campaigns.create(&campaign).await?;
     if let Some(at) = &send_at {

@@ -3,7 +3,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::domain::{CampaignId, CampaignStatus, RecipientId, RecipientStatus, SendAt, SplitJob};
+use fanmail_common::domain::{Campaign, CampaignStatus, RecipientId, RecipientStatus, SendAt, SplitJob};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue, Scheduler, SchedulerError};
 use fanmail_common::store::campaigns::complete_if_done;
 use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError};
@@ -140,20 +140,21 @@ pub async fn resume<P: Ports>(
         let body = serde_json::to_string(&job).map_err(ApiError::internal)?;
         deps.split_jobs.send_all(&[OutgoingMessage::new("resume", body)]).await?;
     }
-    let mut requeued = requeue_parked(deps, &id).await?;
+    let mut requeued = requeue_parked(deps, &campaign).await?;
     tokio::time::sleep(RESUME_SWEEP_DELAY).await;
-    requeued += requeue_parked(deps, &id).await?;
+    requeued += requeue_parked(deps, &campaign).await?;
     tracing::info!(campaign = %id, requeued, "campaign resumed");
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }
 
 /// Queues every recipient parked as `paused` again; returns how many.
-async fn requeue_parked<P: Ports>(deps: &Deps<P>, id: &CampaignId) -> Result<usize, ApiError> {
+async fn requeue_parked<P: Ports>(deps: &Deps<P>, campaign: &Campaign) -> Result<usize, ApiError> {
     let mut count = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let page = deps.recipients.list_by_status(id, RecipientStatus::Paused, PAGE, cursor.as_deref()).await?;
-        count += requeue(deps, &page.items).await?;
+        let page =
+            deps.recipients.list_by_status(&campaign.id, RecipientStatus::Paused, PAGE, cursor.as_deref()).await?;
+        count += requeue(deps, campaign.priority, &page.items).await?;
         match page.next {
             Some(next) => cursor = Some(next),
             None => return Ok(count),
@@ -202,10 +203,10 @@ pub async fn retry_failed<P: Ports>(
         campaign =
             deps.campaigns.transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, now).await?;
     }
-    let mut requeued = requeue(deps, &page.items).await?;
+    let mut requeued = requeue(deps, campaign.priority, &page.items).await?;
     while let Some(next) = page.next {
         page = deps.recipients.list_by_status(&id, RecipientStatus::Queued, PAGE, Some(&next)).await?;
-        requeued += requeue(deps, &page.items).await?;
+        requeued += requeue(deps, campaign.priority, &page.items).await?;
     }
     tracing::info!(campaign = %id, released, requeued, "failed recipients re-queued");
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))

@@ -16,7 +16,7 @@ pub use reads::{get, recipients, rejected_rows};
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use fanmail_common::api_gateway::{ApiError, RequestExt};
-use fanmail_common::domain::{Campaign, CampaignId, Recipient, RecipientJob, ScheduledSend, SendAt};
+use fanmail_common::domain::{Campaign, CampaignId, Priority, Recipient, RecipientJob, ScheduledSend, SendAt};
 use fanmail_common::ports::{OutgoingMessage, Queue, ScheduleSpec};
 use fanmail_common::store::CampaignReader;
 
@@ -47,8 +47,8 @@ fn unprocessable(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(422, code, message)
 }
 
-/// Puts stored recipients back on the recipient queue; returns how many.
-async fn requeue<P: Ports>(deps: &Deps<P>, recipients: &[Recipient]) -> Result<usize, ApiError> {
+/// Puts stored recipients back on their campaign's recipients queue; returns how many.
+async fn requeue<P: Ports>(deps: &Deps<P>, priority: Priority, recipients: &[Recipient]) -> Result<usize, ApiError> {
     let messages: Vec<OutgoingMessage> = recipients
         .iter()
         .enumerate()
@@ -57,6 +57,6 @@ async fn requeue<P: Ports>(deps: &Deps<P>, recipients: &[Recipient]) -> Result<u
             OutgoingMessage::new(i.to_string(), body).in_group(r.campaign_id.as_str())
         })
         .collect();
-    deps.recipient_jobs.send_all(&messages).await?;
+    deps.recipient_jobs.for_priority(priority).send_all(&messages).await?;
     Ok(messages.len())
 }

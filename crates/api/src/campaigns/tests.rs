@@ -1,8 +1,8 @@
 use crate::test_support::{call, deps};
 use crate::{Deps, MemoryPorts};
 use fanmail_common::domain::{
-    rejected_rows_key, CampaignId, CampaignStatus, Counter, CounterDelta, EmailAddress, RecipientJob, RecipientStatus,
-    RejectedRow, SplitJob, SplitTotals, Template, TemplateId,
+    rejected_rows_key, CampaignId, CampaignStatus, Counter, CounterDelta, EmailAddress, Priority, RecipientJob,
+    RecipientStatus, RejectedRow, SplitJob, SplitTotals, Template, TemplateId,
 };
 use fanmail_common::ports::{Clock, ObjectStore};
 use fanmail_common::store::{CampaignReader, CampaignStore, RecipientStore, TemplateStore};
@@ -137,6 +137,7 @@ async fn retry_failed_requeues_only_transient_failures_and_given_back_recipients
     assert_eq!((status, json["requeued"].as_u64()), (202, Some(2)), "{json}");
     let requeued: Vec<String> = deps
         .recipient_jobs
+        .bulk
         .sent()
         .iter()
         .map(|m| serde_json::from_str::<RecipientJob>(&m.body).unwrap().recipient_id.to_string())
@@ -265,7 +266,7 @@ async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_t
     let split: Vec<SplitJob> = deps.split_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
     assert_eq!((split.last().unwrap().resume_after_row, split.last().unwrap().run), (200, 1));
     let requeued: Vec<RecipientJob> =
-        deps.recipient_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+        deps.recipient_jobs.bulk.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
     assert!(requeued.iter().all(|j| j.recipient_id.as_str() == "r1") && !requeued.is_empty());
     let (status, _) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
     assert_eq!(status, 409, "a running campaign cannot be resumed");
@@ -392,6 +393,7 @@ async fn retry_failed_goes_through_more_failed_recipients_than_one_page_each_onc
     assert_eq!((status, json["requeued"].as_u64()), (202, Some(failed)), "{json}");
     let mut requeued: Vec<String> = deps
         .recipient_jobs
+        .bulk
         .sent()
         .iter()
         .map(|m| serde_json::from_str::<RecipientJob>(&m.body).unwrap().recipient_id.to_string())
@@ -417,4 +419,27 @@ async fn a_campaign_keeps_its_own_max_rate_and_an_impossible_one_is_400() {
         let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
         assert_eq!(status, 400, "{bad}: {json}");
     }
+}
+
+#[tokio::test]
+async fn a_campaign_is_bulk_unless_it_asks_for_high_priority_and_another_priority_is_400() {
+    let deps = ready().await;
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+    assert_eq!((status, json["priority"].as_str()), (202, Some("bulk")), "{json}");
+    let mut body = input();
+    body["priority"] = json!("high");
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    assert_eq!((status, json["priority"].as_str()), (202, Some("high")), "{json}");
+    let id = CampaignId::parse(json["id"].as_str().unwrap()).unwrap();
+    assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap().priority, Priority::High);
+    for bad in [json!("urgent"), json!("HIGH"), json!(1)] {
+        let mut body = input();
+        body["priority"] = bad.clone();
+        let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+        assert_eq!(status, 400, "{bad}: {json}");
+    }
+    let mut body = input();
+    body["priority"] = json!("urgent");
+    let (_, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    assert_eq!(json["error"]["code"], "invalid_priority");
 }

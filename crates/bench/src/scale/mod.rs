@@ -32,7 +32,7 @@ use fanmail_common::domain::{
     SuppressionReason, SuppressionScope, Template, TemplateId, UnsubscribeKey,
 };
 use fanmail_common::memory::{MemoryObjectStore, MemoryScheduler, SequentialIds};
-use fanmail_common::ports::{Clock, ObjectStore, OutgoingMessage, Queue};
+use fanmail_common::ports::{Clock, ObjectStore, OutgoingMessage, Queue, RecipientQueues};
 use fanmail_common::store::{
     CampaignReader, CampaignStore, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore, MemorySuppressionStore,
     MemoryTemplateStore, StoreSendLog, SuppressionStore, TemplateStore,
@@ -142,6 +142,11 @@ impl World {
         }
     }
 
+    /// The simulated campaigns are all bulk: both queues are the one simulated queue.
+    fn recipient_queues(&self) -> RecipientQueues<SimQueue> {
+        RecipientQueues { bulk: self.recipient_jobs.clone(), priority: self.recipient_jobs.clone() }
+    }
+
     /// A fresh sender instance (a cold start), wired as `fanmail_sender::Deps::aws` wires AWS.
     fn sender(&self, crash: Arc<Crash>) -> fanmail_sender::Deps<SimPorts> {
         let config = fanmail_sender::Config {
@@ -151,6 +156,7 @@ impl World {
             suppressions_table: "suppressions".into(),
             ledger_table: "ledger".into(),
             recipients_queue_url: "recipients".into(),
+            priority_queue_url: "priority".into(),
             dead_letter_queue_arn: None,
             configuration_set: "fanmail".into(),
             max_send_rate: self.settings.reported_quota,
@@ -170,7 +176,7 @@ impl World {
             send_log: self.send_log(self.store_throttle.clone()),
             ledger: self.ledger.clone(),
             mailer: InstanceMailer { ses: self.ses.clone(), crash },
-            requeue: self.recipient_jobs.clone(),
+            requeue: self.recipient_queues(),
             clock: self.clock.clone(),
             warm: fanmail_sender::Warm::new(&config),
             config,
@@ -201,7 +207,7 @@ impl World {
             send_log: self.send_log(Arc::default()),
             objects: MemoryObjectStore::default(),
             split_jobs: self.split_jobs.clone(),
-            recipient_jobs: self.recipient_jobs.clone(),
+            recipient_jobs: self.recipient_queues(),
             scheduler: MemoryScheduler::default(),
             clock: self.clock.at_wall_speed(),
             ids: SequentialIds::default(),
@@ -261,7 +267,7 @@ async fn splitter_instance(world: Arc<World>, objects: MemoryObjectStore) {
         campaigns: world.campaigns.clone(),
         objects,
         split_jobs: world.split_jobs.clone(),
-        recipient_jobs: world.recipient_jobs.clone(),
+        recipient_jobs: world.recipient_queues(),
         suppressions: world.suppressions.clone(),
         // The splitter never crashes here: an unarmed switch.
         recipients: CrashingRecipients {
@@ -436,6 +442,7 @@ fn campaign(id: CampaignId, list_key: &str, now: OffsetDateTime) -> Result<Campa
         split_rows: 0,
         split_finished: false,
         max_rate: None,
+        priority: Default::default(),
     })
 }
 

@@ -172,6 +172,41 @@ pub struct Campaign {
     /// none: as fast as the account allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rate: Option<u32>,
+    /// Which recipients queue the campaign's mails wait on.
+    #[serde(default, skip_serializing_if = "Priority::is_bulk")]
+    pub priority: Priority,
+}
+
+/// A campaign's place in line. Bulk campaigns share the recipients queue fairly (one message
+/// group each); a `high` one (a test, a transactional send) has a queue of its own, which no
+/// bulk backlog ever fills, so its mails go ahead of every bulk campaign's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    #[default]
+    Bulk,
+    High,
+}
+
+impl Priority {
+    pub fn is_bulk(&self) -> bool {
+        *self == Self::Bulk
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "bulk" => Some(Self::Bulk),
+            "high" => Some(Self::High),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bulk => "bulk",
+            Self::High => "high",
+        }
+    }
 }
 
 impl Campaign {

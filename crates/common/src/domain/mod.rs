@@ -14,7 +14,8 @@ mod unsubscribe;
 mod zoned;
 
 pub use campaign::{
-    rejected_rows_key, Campaign, CampaignStatus, RejectedRow, ScheduledSend, Sender, SplitJob, SplitTotals, TRANSITIONS,
+    rejected_rows_key, Campaign, CampaignStatus, Priority, RejectedRow, ScheduledSend, Sender, SplitJob, SplitTotals,
+    TRANSITIONS,
 };
 pub use counters::{CampaignCounters, Counter, CounterDelta};
 pub use delivery::{
@@ -56,6 +57,7 @@ pub(crate) mod tests_support {
             split_rows: 0,
             split_finished: false,
             max_rate: None,
+            priority: Default::default(),
         }
     }
 }

@@ -16,7 +16,7 @@ mod scheduler;
 
 pub use mailer::{MailError, Mailer, OutgoingMail, SendQuota};
 pub use object_store::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, PresignedUpload};
-pub use queue::{OutgoingMessage, Queue, QueueError};
+pub use queue::{OutgoingMessage, Queue, QueueError, RecipientQueues};
 pub use scheduler::{ScheduleSpec, ScheduleState, Scheduler, SchedulerError};
 
 use time::OffsetDateTime;

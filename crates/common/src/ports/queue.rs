@@ -53,3 +53,22 @@ pub trait Queue: Send + Sync {
     /// refused; fails only for the entries it could not place.
     fn send_all(&self, messages: &[OutgoingMessage]) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
+
+/// The recipients queues: bulk campaigns share one, each in a message group of its own (SQS
+/// fair queues), and high-priority campaigns have one of their own, which no bulk backlog
+/// ever fills.
+#[derive(Debug, Clone, Default)]
+pub struct RecipientQueues<Q> {
+    pub bulk: Q,
+    pub priority: Q,
+}
+
+impl<Q> RecipientQueues<Q> {
+    /// The queue a campaign's recipient messages go to.
+    pub fn for_priority(&self, priority: crate::domain::Priority) -> &Q {
+        match priority {
+            crate::domain::Priority::Bulk => &self.bulk,
+            crate::domain::Priority::High => &self.priority,
+        }
+    }
+}

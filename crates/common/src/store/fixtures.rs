@@ -33,6 +33,7 @@ pub fn campaign(id: &str) -> Campaign {
         split_rows: 0,
         split_finished: false,
         max_rate: None,
+        priority: Default::default(),
     }
 }
 

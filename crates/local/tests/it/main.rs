@@ -8,6 +8,7 @@ mod adapters_sqs;
 mod campaign_e2e;
 mod compliance_e2e;
 mod list_formats_e2e;
+mod priority_e2e;
 mod quota_e2e;
 mod runner;
 mod schedule_e2e;

@@ -44,6 +44,7 @@ fn campaign(id: &str, status: CampaignStatus, send_at: Option<OffsetDateTime>, g
         split_rows: 0,
         split_finished: false,
         max_rate: None,
+        priority: Default::default(),
     }
 }
 

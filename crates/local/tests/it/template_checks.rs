@@ -57,7 +57,11 @@ fn every_work_queue_redrives_to_a_dead_letter_queue_after_three_receives() {
 fn every_queue_visibility_timeout_is_at_least_six_times_its_consumers_timeout() {
     let t = template();
     let sources = t.sqs_event_sources().unwrap();
-    assert_eq!(sources.len(), 3, "the splitter consumes its jobs, the sender recipients and their dead letters");
+    assert_eq!(
+        sources.len(),
+        4,
+        "the splitter consumes its jobs, the sender bulk and high-priority recipients and their dead letters"
+    );
     for source in sources {
         let timeout = number(t.function_property(&source.function, "Timeout")).unwrap();
         let visibility = number(t.properties(&source.queue).get("VisibilityTimeout")).unwrap_or(30);
