@@ -6,8 +6,8 @@
 //! # Layout
 //!
 //! - `templates`: create, read, list, update (a new version), delete.
-//! - `campaigns/`: `create` (validated, idempotent), `reads` (status and counters, recipients,
-//!   rejected rows; nothing there writes), `lifecycle` (reschedule, cancel, pause, resume,
+//! - `campaigns/`: `create` (validated, idempotent), `reads` (the newest-first list, status and
+//!   counters, recipients, rejected rows; nothing there writes), `lifecycle` (reschedule, cancel, pause, resume,
 //!   retry of failed recipients), and their `tests`.
 //! - `stats`: mails sent in the last N hours.
 //! - `suppressions`: list, check, add and lift suppressions.
@@ -150,6 +150,7 @@ pub async fn handler<P: Ports>(
         "PUT /templates/{id}" => templates::update(deps, &request).await,
         "DELETE /templates/{id}" => templates::delete(deps, &request).await,
         "POST /campaigns" => campaigns::create(deps, &request).await,
+        "GET /campaigns" => campaigns::list(deps, &request).await,
         "GET /campaigns/{id}" => campaigns::get(deps, &request).await,
         "GET /campaigns/{id}/recipients" => campaigns::recipients(deps, &request).await,
         "GET /campaigns/{id}/rejected-rows" => campaigns::rejected_rows(deps, &request).await,

@@ -12,7 +12,7 @@ mod tests;
 
 pub use create::create;
 pub use lifecycle::{cancel, pause, reschedule, resume, retry_failed};
-pub use reads::{get, recipients, rejected_rows};
+pub use reads::{get, list, recipients, rejected_rows};
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use fanmail_common::api_gateway::{ApiError, RequestExt};

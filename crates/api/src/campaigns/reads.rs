@@ -3,7 +3,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::domain::{rejected_rows_key, RecipientStatus, RejectedRow};
+use fanmail_common::domain::{rejected_rows_key, CampaignStatus, RecipientStatus, RejectedRow};
 use fanmail_common::ports::{ObjectStore, ObjectStoreError};
 use fanmail_common::store::RecipientStore;
 use tokio::io::AsyncReadExt;
@@ -20,6 +20,24 @@ pub async fn get<P: Ports>(
     let id = campaign_id(request)?;
     let campaign = existing(&deps.campaigns, &id).await?;
     Ok(json_response(200, &CampaignView::from(&campaign)))
+}
+
+/// `GET /campaigns[?status=][&limit=][&cursor=]`: newest first.
+pub async fn list<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let status = request
+        .query("status")
+        .map(|raw| raw.parse::<CampaignStatus>())
+        .transpose()
+        .map_err(|e: String| ApiError::bad_request("bad_status", e))?;
+    let (limit, cursor) = page_params(request)?;
+    let page = deps.campaigns.list(status, limit, cursor).await?;
+    Ok(json_response(
+        200,
+        &PageView { items: page.items.iter().map(CampaignView::from).collect(), next_cursor: page.next },
+    ))
 }
 
 pub async fn recipients<P: Ports>(

@@ -443,3 +443,29 @@ async fn a_campaign_is_bulk_unless_it_asks_for_high_priority_and_another_priorit
     let (_, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
     assert_eq!(json["error"]["code"], "invalid_priority");
 }
+
+#[tokio::test]
+async fn campaigns_are_listed_newest_first_a_page_at_a_time_and_by_status() {
+    let deps = ready().await;
+    let mut created = Vec::new();
+    for _ in 0..3 {
+        let (_, json) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+        created.push(json["id"].as_str().unwrap().to_string());
+        deps.clock.advance(time::Duration::minutes(1));
+    }
+    call(&deps, "POST /campaigns/{id}/cancel", Some(&created[1]), &[], None).await;
+    let ids = |json: &serde_json::Value| -> Vec<String> {
+        json["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    let (status, first) = call(&deps, "GET /campaigns", None, &[("limit", "2")], None).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(ids(&first), [created[2].clone(), created[1].clone()]);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let (_, second) = call(&deps, "GET /campaigns", None, &[("limit", "2"), ("cursor", cursor)], None).await;
+    assert_eq!(ids(&second), [created[0].clone()]);
+    let (_, queued) = call(&deps, "GET /campaigns", None, &[("status", "queued")], None).await;
+    assert_eq!(ids(&queued), [created[2].clone(), created[0].clone()]);
+    assert_eq!(queued["items"][0]["status"], "queued");
+    let (status, json) = call(&deps, "GET /campaigns", None, &[("status", "done")], None).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("bad_status")));
+}

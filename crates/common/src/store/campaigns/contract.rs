@@ -2,7 +2,7 @@
 
 use time::Duration;
 
-use crate::domain::{CampaignId, CampaignStatus, Counter, CounterDelta};
+use crate::domain::{Campaign, CampaignId, CampaignStatus, Counter, CounterDelta};
 use crate::store::fixtures::*;
 use crate::store::{CampaignStore, StoreError};
 
@@ -49,4 +49,29 @@ pub async fn run(store: &impl CampaignStore) {
         store.add_counters(&missing, &CounterDelta::one(Counter::Sent)).await,
         Err(StoreError::NotFound(_))
     ));
+
+    // Listing: newest first, a page at a time, or one status only.
+    for (hours, id) in [(1, "l1"), (2, "l2"), (3, "l3")] {
+        store.create(&Campaign { created_at: T0 + Duration::hours(hours), ..campaign(id) }).await.unwrap();
+    }
+    let l2 = CampaignId::parse("l2").unwrap();
+    store.transition(&l2, &[CampaignStatus::Queued], CampaignStatus::Cancelled, None, later).await.unwrap();
+    let first = store.list(None, 2, None).await.unwrap();
+    assert_eq!(ids(&first.items), ["l3", "l2"]);
+    let mut all = first.items;
+    let mut cursor = first.next;
+    while let Some(next) = cursor {
+        let page = store.list(None, 2, Some(&next)).await.unwrap();
+        all.extend(page.items);
+        cursor = page.next;
+    }
+    assert_eq!(ids(&all), ["l3", "l2", "l1", "c1"]);
+    assert_eq!(ids(&store.list(Some(CampaignStatus::Queued), 10, None).await.unwrap().items), ["l3", "l1"]);
+    assert_eq!(ids(&store.list(Some(CampaignStatus::Cancelled), 10, None).await.unwrap().items), ["l2"]);
+    assert_eq!(ids(&store.list(Some(CampaignStatus::Sending), 10, None).await.unwrap().items), ["c1"]);
+    assert!(store.list(Some(CampaignStatus::Failed), 10, None).await.unwrap().items.is_empty());
+}
+
+fn ids(campaigns: &[Campaign]) -> Vec<&str> {
+    campaigns.iter().map(|c| c.id.as_str()).collect()
 }

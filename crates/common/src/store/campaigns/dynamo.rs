@@ -1,4 +1,7 @@
-//! DynamoDB: key (id).
+//! DynamoDB: key (id). Two indexes list campaigns newest first by `listed_at` (see
+//! [`listing_key`]): `by_created` under one partition (`listing`, the same for every campaign;
+//! campaigns are created a few a minute, far below a partition's limits) and `by_status` under
+//! each status.
 
 use std::collections::HashMap;
 
@@ -7,9 +10,16 @@ use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
 use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
-use crate::store::campaigns::{check_transition, CampaignReader};
+use crate::store::campaigns::{check_transition, listing_key, CampaignReader};
 use crate::store::dynamo::*;
-use crate::store::{CampaignStore, StoreError};
+use crate::store::{CampaignStore, Page, StoreError};
+
+/// Every campaign, newest first.
+const BY_CREATED_INDEX: &str = "by_created";
+/// The campaigns in one status, newest first.
+const BY_STATUS_INDEX: &str = "by_status";
+/// The `listing` attribute of every campaign: the one partition of `by_created`.
+const LISTING: &str = "campaign";
 
 #[derive(Clone)]
 pub struct DynamoCampaignStore {
@@ -27,6 +37,42 @@ impl CampaignReader for DynamoCampaignStore {
     async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
         read_item(&self.client, &self.table, HashMap::from([("id".to_string(), s(id.as_str()))])).await
     }
+
+    async fn list(
+        &self,
+        status: Option<CampaignStatus>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Campaign>, StoreError> {
+        let query = self.client.query().table_name(&self.table).scan_index_forward(false);
+        let query = match status {
+            Some(status) => query
+                .index_name(BY_STATUS_INDEX)
+                .key_condition_expression("#status = :s")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":s", s(status.as_str())),
+            None => query
+                .index_name(BY_CREATED_INDEX)
+                .key_condition_expression("listing = :all")
+                .expression_attribute_values(":all", s(LISTING)),
+        };
+        let out = query
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(decode_cursor(cursor)?)
+            .send()
+            .await
+            .map_err(|e| fault(&e))?;
+        let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+    }
+}
+
+/// The campaign's item, with the attributes its listing indexes read.
+fn listed(campaign: &Campaign) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let mut item = to_item(campaign)?;
+    item.insert("listing".into(), s(LISTING));
+    item.insert("listed_at".into(), s(listing_key(campaign)));
+    Ok(item)
 }
 
 impl CampaignStore for DynamoCampaignStore {
@@ -35,7 +81,7 @@ impl CampaignStore for DynamoCampaignStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(campaign)?))
+            .set_item(Some(listed(campaign)?))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;

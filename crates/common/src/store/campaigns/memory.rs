@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
-use crate::store::campaigns::{check_transition, CampaignReader};
-use crate::store::{CampaignStore, StoreError};
+use crate::store::campaigns::{check_transition, listing_key, CampaignReader};
+use crate::store::{CampaignStore, Page, StoreError};
 
 #[derive(Debug, Default, Clone)]
 pub struct MemoryCampaignStore {
@@ -17,6 +17,29 @@ pub struct MemoryCampaignStore {
 impl CampaignReader for MemoryCampaignStore {
     async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
         Ok(self.campaigns.lock().unwrap().get(id).cloned())
+    }
+
+    async fn list(
+        &self,
+        status: Option<CampaignStatus>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Campaign>, StoreError> {
+        // The cursor is the listing key of the last campaign answered.
+        let after = cursor.map(|c| c.to_string());
+        let mut listed: Vec<(String, Campaign)> = self
+            .campaigns
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|c| status.is_none_or(|s| c.status == s))
+            .map(|c| (listing_key(c), c.clone()))
+            .filter(|(key, _)| after.as_ref().is_none_or(|after| key < after))
+            .collect();
+        listed.sort_by(|a, b| b.0.cmp(&a.0));
+        let limit = limit.clamp(1, 1000) as usize;
+        let next = (listed.len() > limit).then(|| listed[limit - 1].0.clone());
+        Ok(Page { items: listed.into_iter().take(limit).map(|(_, c)| c).collect(), next })
     }
 }
 

@@ -12,11 +12,19 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
-use crate::store::StoreError;
+use crate::store::{Page, StoreError};
 
 /// Reading a campaign: all that a caller which only looks needs.
 pub trait CampaignReader: Send + Sync {
     fn get(&self, id: &CampaignId) -> impl Future<Output = Result<Option<Campaign>, StoreError>> + Send;
+    /// Campaigns newest first (by creation, then id), only those in `status` if given, a page
+    /// at a time: a page costs its own size, however many campaigns there are.
+    fn list(
+        &self,
+        status: Option<CampaignStatus>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<Campaign>, StoreError>> + Send;
 }
 
 pub trait CampaignStore: CampaignReader {
@@ -53,6 +61,12 @@ pub trait CampaignStore: CampaignReader {
         id: &CampaignId,
         delta: &CounterDelta,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A campaign's place in the newest-first listing: its creation instant in nanoseconds, fixed
+/// width so the text sorts as the time does, then its id (two created in the same instant).
+pub(crate) fn listing_key(campaign: &Campaign) -> String {
+    format!("{:020}#{}", campaign.created_at.unix_timestamp_nanos(), campaign.id)
 }
 
 /// Panics on a change of status that [`crate::domain::TRANSITIONS`] does not allow: a
