@@ -6,6 +6,7 @@
 //! # Layout
 //!
 //! - `templates`: create, read, list, update (a new version), delete.
+//! - `preview`: one row's mail rendered exactly as the sender would send it.
 //! - `campaigns/`: `create` (validated, idempotent), `reads` (the newest-first list, status and
 //!   counters, recipients, rejected rows; nothing there writes), `lifecycle` (reschedule, cancel, pause, resume,
 //!   retry of failed recipients), and their `tests`.
@@ -15,6 +16,7 @@
 //! - `views`: the JSON shapes the API answers with.
 
 mod campaigns;
+mod preview;
 mod stats;
 mod suppressions;
 mod templates;
@@ -46,6 +48,8 @@ pub struct Config {
     pub sender_domain: String,
     pub schedule: ScheduleTarget,
     pub unsubscribe_secret_arn: String,
+    /// The API's public URL, where unsubscribe links point.
+    pub public_base_url: String,
 }
 
 impl Config {
@@ -68,6 +72,7 @@ impl Config {
                 dead_letter_arn: env.optional(vars::SCHEDULE_DLQ_ARN),
             },
             unsubscribe_secret_arn: env.required(vars::UNSUBSCRIBE_SECRET_ARN)?,
+            public_base_url: env.required(vars::PUBLIC_BASE_URL)?.trim_end_matches('/').to_string(),
         })
     }
 }
@@ -149,6 +154,7 @@ pub async fn handler<P: Ports>(
         "GET /templates/{id}" => templates::get(deps, &request).await,
         "PUT /templates/{id}" => templates::update(deps, &request).await,
         "DELETE /templates/{id}" => templates::delete(deps, &request).await,
+        "POST /templates/{id}/preview" => preview::preview(deps, &request).await,
         "POST /campaigns" => campaigns::create(deps, &request).await,
         "GET /campaigns" => campaigns::list(deps, &request).await,
         "GET /campaigns/{id}" => campaigns::get(deps, &request).await,

@@ -122,11 +122,17 @@ pub async fn pipeline(mails: u64) -> Result<()> {
     let id = campaign["id"].as_str().context("campaign id")?.to_string();
     // Poll as a user would, timing each answer and noting progress for the first and last tenth.
     let mut read_seconds: Vec<f64> = Vec::new();
+    // (seconds into the campaign, seconds the read took) of each read over a second.
+    let mut slow_reads: Vec<(f64, f64)> = Vec::new();
     let (mut tenth_at, mut ninth_at) = (None, None);
     let done = loop {
         let asked = Instant::now();
         let (_, campaign) = api.call("GET", &format!("/campaigns/{id}"), None).await?;
-        read_seconds.push(asked.elapsed().as_secs_f64());
+        let took = asked.elapsed().as_secs_f64();
+        read_seconds.push(took);
+        if took > 1.0 {
+            slow_reads.push(((asked - wall).as_secs_f64(), took));
+        }
         let sent = campaign["counters"]["sent"].as_u64().unwrap_or(0);
         if tenth_at.is_none() && sent >= mails / 10 {
             tenth_at = Some(wall.elapsed().as_secs_f64());
@@ -167,6 +173,9 @@ pub async fn pipeline(mails: u64) -> Result<()> {
         quantile(1.0),
         read_seconds.iter().filter(|s| **s > 1.0).count()
     );
+    for (at, took) in &slow_reads {
+        println!("pipeline.slow_read           {took:.2} s, asked {at:.1} s into the campaign");
+    }
     println!("pipeline.calls_total         {}", counts.total());
     println!("pipeline.calls_per_mail      {:.2}", counts.total() as f64 / sent.max(1) as f64);
     for (service, n) in counts.by_service() {

@@ -23,6 +23,7 @@
 
 pub mod api_gateway;
 pub mod aws;
+pub mod compose;
 pub mod config;
 pub mod domain;
 pub mod memory;

@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fanmail_common::domain::{Campaign, EmailAddress, RecipientId, RecipientStatus, SendOutcome, UnsubscribeToken};
+use fanmail_common::compose::{compose, Envelope, MailInput};
+use fanmail_common::domain::{Campaign, EmailAddress, RecipientId, RecipientStatus, SendOutcome};
 use fanmail_common::pacing::Pacer;
 use fanmail_common::ports::{MailError, Mailer, OutgoingMail};
-use fanmail_common::render::{MailData, MailTemplate};
+use fanmail_common::render::MailTemplate;
 use fanmail_common::store::SuppressionStore;
 use fanmail_common::wiring::Ports;
 use futures::stream::{self, StreamExt};
@@ -51,7 +52,6 @@ pub(crate) async fn send_claimed<P: Ports>(
         };
     let prepared = Prepared {
         send_by,
-        from: campaign.from_header(),
         unsubscribe_base: format!("{}/unsubscribe?token=", deps.config.public_base_url),
         template,
         suppressed,
@@ -66,7 +66,6 @@ pub(crate) async fn send_claimed<P: Ports>(
 struct Prepared {
     /// The last moment a send may start in this invocation.
     send_by: Option<tokio::time::Instant>,
-    from: String,
     /// The unsubscribe URL up to its token.
     unsubscribe_base: String,
     template: Arc<MailTemplate>,
@@ -89,38 +88,25 @@ async fn deliver_one<P: Ports>(
     if prepared.blocked.lock().unwrap().is_some() {
         return parked(id);
     }
-    let token = UnsubscribeToken {
-        address: delivery.job.address.clone(),
-        sender: campaign.sender.address.clone(),
-        campaign: campaign.id.clone(),
-    }
-    .sign(deps.unsubscribe_key.bytes())
-    .expect("the key's length is checked when it is loaded");
-    let unsubscribe_url = format!("{}{token}", prepared.unsubscribe_base);
-    let data =
-        MailData { shared: &campaign.shared_vars, recipient: &delivery.job.vars, unsubscribe_url: &unsubscribe_url };
-    let rendered = match prepared.template.render(&data) {
-        Ok(rendered) => rendered,
+    let input = MailInput {
+        envelope: Envelope {
+            sender: &campaign.sender,
+            campaign: &campaign.id,
+            recipient: &id,
+            to: &delivery.job.address,
+        },
+        shared: &campaign.shared_vars,
+        vars: &delivery.job.vars,
+        unsubscribe_base: &prepared.unsubscribe_base,
+        unsubscribe_key: deps.unsubscribe_key.bytes(),
+    };
+    let mail = match compose(&prepared.template, &input) {
+        Ok(mail) => mail,
         Err(e) => {
             let mut outcome = SendOutcome::new(id, RecipientStatus::Failed);
             outcome.error = Some(e.to_string());
             return (outcome, Disposition::Ack);
         }
-    };
-    let mail = OutgoingMail {
-        from: prepared.from.clone(),
-        to: delivery.job.address.clone(),
-        reply_to: campaign.sender.reply_to.clone(),
-        subject: rendered.subject,
-        html: rendered.html,
-        text: rendered.text,
-        // RFC 8058 one-click unsubscribe: mailbox providers POST `List-Unsubscribe=One-Click`
-        // to the link.
-        headers: vec![
-            ("List-Unsubscribe".into(), format!("<{unsubscribe_url}>")),
-            ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
-        ],
-        tags: vec![("campaign".into(), campaign.id.to_string()), ("recipient".into(), id.to_string())],
     };
     send_one(deps, campaign, delivery, mail, prepared).await
 }

@@ -127,6 +127,25 @@ pub struct Sender {
     pub reply_to: Option<EmailAddress>,
 }
 
+impl Sender {
+    /// The From header: the address with its display name, RFC 2047-encoded when not ASCII.
+    pub fn from_header(&self) -> String {
+        let address = self.address.as_str();
+        match self.name.as_deref() {
+            None => address.to_string(),
+            Some(name) if name.is_ascii() => {
+                let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+                format!("\"{escaped}\" <{address}>")
+            }
+            Some(name) => {
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
+                format!("=?UTF-8?B?{encoded}?= <{address}>")
+            }
+        }
+    }
+}
+
 /// A campaign as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Campaign {
@@ -222,21 +241,9 @@ impl Campaign {
         self.status == CampaignStatus::Sending && c.sent + c.failed + c.skipped + c.stopped >= c.total
     }
 
-    /// The From header: the address with its display name, RFC 2047-encoded when not ASCII.
+    /// The From header of the campaign's mail.
     pub fn from_header(&self) -> String {
-        let address = self.sender.address.as_str();
-        match self.sender.name.as_deref() {
-            None => address.to_string(),
-            Some(name) if name.is_ascii() => {
-                let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
-                format!("\"{escaped}\" <{address}>")
-            }
-            Some(name) => {
-                use base64::Engine;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
-                format!("=?UTF-8?B?{encoded}?= <{address}>")
-            }
-        }
+        self.sender.from_header()
     }
 }
 

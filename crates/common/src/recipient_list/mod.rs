@@ -49,6 +49,8 @@ pub enum ListError {
     OldWorkbook,
     #[error("the workbook cannot be read: {0}")]
     Workbook(String),
+    #[error("the address {0}")]
+    InvalidAddress(String),
     #[error("the list is not valid CSV near line {line}: {message}")]
     Malformed { line: u64, message: String },
     #[error("reading the list failed: {0}")]
@@ -77,6 +79,31 @@ pub enum ListRow {
         row: u64,
     },
     Rejected(RejectedRow),
+}
+
+/// One row given as names and values (a preview's, a test send's), read by the same rules as a
+/// list's: the address found by its name, variables matched to `wanted` as column names are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SingleRow {
+    pub address: EmailAddress,
+    pub vars: BTreeMap<String, String>,
+    /// The `wanted` variables the row has no value for.
+    pub missing: Vec<String>,
+}
+
+/// Reads one row; refuses it as a list's header would be refused (no address field, two names
+/// that fold to one), or when its address is not valid.
+pub fn read_single_row<'v>(
+    row: &BTreeMap<String, String>,
+    wanted: impl IntoIterator<Item = &'v str>,
+) -> Result<SingleRow, ListError> {
+    let mut columns = Columns::new(row.keys().map(|k| k.trim().to_string()).collect())?;
+    let missing = columns.match_variables(wanted);
+    let values: Vec<&String> = row.values().collect();
+    let raw = values[columns.address];
+    let address = EmailAddress::parse(raw).map_err(|e| ListError::InvalidAddress(format!("{raw:?}: {e}")))?;
+    let vars = columns.variables().map(|(i, key)| (key.clone(), values[i].trim().to_string())).collect();
+    Ok(SingleRow { address, vars, missing })
 }
 
 /// A recipient's id: derived from the normalised address, so the same address always gets the

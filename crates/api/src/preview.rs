@@ -1,0 +1,211 @@
+//! `POST /templates/{id}/preview`: one row's mail rendered exactly as the sender would send it
+//! (the same composition: variables, one-click unsubscribe link and headers, message tags), so
+//! a mail can be seen before it goes to a list. A row that lacks a variable the template reads
+//! is answered with the names it lacks, never rendered with blanks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
+use fanmail_common::compose::{compose, Envelope, MailInput};
+use fanmail_common::domain::{CampaignId, EmailAddress, Sender, TemplateId};
+use fanmail_common::recipient_list::{read_single_row, recipient_id};
+use fanmail_common::render::MailTemplate;
+use fanmail_common::store::TemplateStore;
+use serde::{Deserialize, Serialize};
+
+use crate::{Deps, Ports};
+
+/// The campaign a preview's unsubscribe link names.
+const PREVIEW_CAMPAIGN: &str = "preview";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PreviewInput {
+    /// One row as a list would hold it: the address under a name such as `email`, and the
+    /// columns the template reads (names match as list headers do).
+    row: BTreeMap<String, String>,
+    /// The campaign's shared variables.
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+    #[serde(default)]
+    from: Option<FromInput>,
+    /// A version other than the latest.
+    #[serde(default)]
+    version: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FromInput {
+    address: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PreviewView {
+    template_id: String,
+    template_version: u32,
+    from: String,
+    to: String,
+    subject: String,
+    html: String,
+    text: String,
+    headers: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+}
+
+pub async fn preview<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let raw_id = request.path_param("id").unwrap_or_default();
+    let id = TemplateId::parse(raw_id).map_err(|e| ApiError::bad_request("invalid_template_id", e.to_string()))?;
+    let input: PreviewInput = request.json_body()?;
+    let template = deps.templates.get(&id, input.version).await?.ok_or_else(|| match input.version {
+        Some(v) => ApiError::not_found(format!("template '{id}' has no version {v}")),
+        None => ApiError::not_found(format!("template '{id}' does not exist")),
+    })?;
+    let compiled = MailTemplate::compile(&template.subject, &template.html, &template.text)
+        .map_err(|e| ApiError::new(422, "template_syntax", e.to_string()))?;
+    let wanted: Vec<String> = compiled.required_columns(&BTreeSet::new()).cloned().collect();
+    let row = read_single_row(&input.row, wanted.iter().map(String::as_str))
+        .map_err(|e| ApiError::bad_request("invalid_row", format!("the row cannot be read: {e}")))?;
+    let missing: Vec<String> = row.missing.into_iter().filter(|v| !input.vars.contains_key(v)).collect();
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            422,
+            "missing_variables",
+            format!(
+                "the template reads {} but the row and vars have no value for it (the row has: {})",
+                quoted(missing.iter()),
+                quoted(input.row.keys())
+            ),
+        ));
+    }
+    let sender = sender(&input.from, &deps.config.sender_domain)?;
+    let campaign = CampaignId::parse(PREVIEW_CAMPAIGN).expect("a valid id");
+    let recipient = recipient_id(&row.address);
+    let unsubscribe_base = format!("{}/unsubscribe?token=", deps.config.public_base_url);
+    let mail = compose(
+        &compiled,
+        &MailInput {
+            envelope: Envelope { sender: &sender, campaign: &campaign, recipient: &recipient, to: &row.address },
+            shared: &input.vars,
+            vars: &row.vars,
+            unsubscribe_base: &unsubscribe_base,
+            unsubscribe_key: deps.unsubscribe_key.bytes(),
+        },
+    )
+    .map_err(|e| ApiError::new(422, "render_failed", e.to_string()))?;
+    Ok(json_response(
+        200,
+        &PreviewView {
+            template_id: template.id.to_string(),
+            template_version: template.version,
+            from: mail.from,
+            to: mail.to.to_string(),
+            subject: mail.subject,
+            html: mail.html,
+            text: mail.text,
+            headers: mail.headers.into_iter().collect(),
+            tags: mail.tags.into_iter().collect(),
+        },
+    ))
+}
+
+fn quoted<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    names.map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// The preview's From: the given one, in the verified domain, or `preview@` that domain.
+fn sender(from: &Option<FromInput>, sender_domain: &str) -> Result<Sender, ApiError> {
+    let Some(from) = from else {
+        let address = EmailAddress::parse(&format!("preview@{sender_domain}"))
+            .map_err(|e| ApiError::internal(format!("the sender domain is not valid: {e}")))?;
+        return Ok(Sender { address, name: None, reply_to: None });
+    };
+    let address = EmailAddress::parse(&from.address)
+        .map_err(|e| ApiError::bad_request("invalid_from", format!("'from.address' is not valid: {e}")))?;
+    let domain = address.domain();
+    if domain != sender_domain && !domain.ends_with(&format!(".{sender_domain}")) {
+        return Err(ApiError::bad_request(
+            "unverified_from",
+            format!("'from.address' must be in the verified domain {sender_domain}, not {domain}"),
+        ));
+    }
+    Ok(Sender { address, name: from.name.clone(), reply_to: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use fanmail_common::domain::{Template, UnsubscribeToken};
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use crate::test_support::{call, deps, KEY};
+
+    use super::*;
+
+    async fn with_template() -> Deps<crate::MemoryPorts> {
+        let deps = deps();
+        let template = Template {
+            id: TemplateId::parse("offer").unwrap(),
+            version: 1,
+            name: "Offer".into(),
+            subject: "{{name}}, your {{tier}} offer from {{brand}}".into(),
+            html: "<p>Dear {{name}}</p><a href=\"{{unsubscribe_url}}\">unsubscribe</a>".into(),
+            text: "Dear {{name}}".into(),
+            created_at: datetime!(2026-11-23 08:00 UTC),
+        };
+        deps.templates.put_version(&template).await.unwrap();
+        deps
+    }
+
+    #[tokio::test]
+    async fn a_row_is_rendered_as_the_sender_would_send_it_with_its_unsubscribe_link_and_headers() {
+        let deps = with_template().await;
+        let body = json!({"row": {"E-mail": "Kim@Example.com", "Name": "김민수", "Tier": "Gold"}, "vars": {"brand": "fanmail"}});
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(body)).await;
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json["subject"], "김민수, your Gold offer from fanmail");
+        assert_eq!(
+            (json["to"].as_str(), json["from"].as_str()),
+            (Some("kim@example.com"), Some("preview@example.com"))
+        );
+        assert_eq!(json["headers"]["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
+        let link = json["headers"]["List-Unsubscribe"].as_str().unwrap();
+        let token = link.split("token=").nth(1).unwrap().trim_end_matches('>');
+        let verified = UnsubscribeToken::verify(token, KEY).unwrap();
+        assert_eq!((verified.address.as_str(), verified.campaign.as_str()), ("kim@example.com", "preview"));
+        assert!(json["html"].as_str().unwrap().contains(token), "the body's link is the header's");
+        assert_eq!(json["tags"]["campaign"], "preview");
+    }
+
+    #[tokio::test]
+    async fn a_row_lacking_a_variable_is_answered_with_its_name_not_rendered_blank() {
+        let deps = with_template().await;
+        let body = json!({"row": {"email": "kim@example.com", "name": "Kim"}});
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(body)).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (422, Some("missing_variables")), "{json}");
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(message.contains("'brand', 'tier'") && message.contains("the row has: 'email', 'name'"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_template_a_row_without_an_address_or_a_foreign_from_is_a_4xx() {
+        let deps = with_template().await;
+        let row = json!({"email": "kim@example.com", "name": "Kim", "tier": "Gold", "brand": "x"});
+        let (status, _) =
+            call(&deps, "POST /templates/{id}/preview", Some("nope"), &[], Some(json!({"row": row}))).await;
+        assert_eq!(status, 404);
+        let body = json!({"row": {"name": "Kim"}});
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(body)).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_row")), "{json}");
+        let body = json!({"row": row, "from": {"address": "news@elsewhere.org"}});
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(body)).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (400, Some("unverified_from")), "{json}");
+    }
+}
