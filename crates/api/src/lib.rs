@@ -190,6 +190,21 @@ fn health<P: Ports>(deps: &Deps<P>) -> ApiGatewayV2httpResponse {
     )
 }
 
+/// A From address the campaign may use: valid, and in the verified sending domain (or one of
+/// its subdomains).
+fn verified_from(raw: &str, sender_domain: &str) -> Result<fanmail_common::domain::EmailAddress, ApiError> {
+    let address = fanmail_common::domain::EmailAddress::parse(raw)
+        .map_err(|e| ApiError::bad_request("invalid_from", format!("'from.address' is not valid: {e}")))?;
+    let domain = address.domain();
+    if domain != sender_domain && !domain.ends_with(&format!(".{sender_domain}")) {
+        return Err(ApiError::bad_request(
+            "unverified_from",
+            format!("'from.address' must be in the verified domain {sender_domain}, not {domain}"),
+        ));
+    }
+    Ok(address)
+}
+
 /// `limit` and `cursor` query parameters.
 fn page_params(request: &ApiGatewayV2httpRequest) -> Result<(u32, Option<&str>), ApiError> {
     let limit = match request.query("limit") {

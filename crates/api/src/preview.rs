@@ -127,15 +127,7 @@ fn sender(from: &Option<FromInput>, sender_domain: &str) -> Result<Sender, ApiEr
             .map_err(|e| ApiError::internal(format!("the sender domain is not valid: {e}")))?;
         return Ok(Sender { address, name: None, reply_to: None });
     };
-    let address = EmailAddress::parse(&from.address)
-        .map_err(|e| ApiError::bad_request("invalid_from", format!("'from.address' is not valid: {e}")))?;
-    let domain = address.domain();
-    if domain != sender_domain && !domain.ends_with(&format!(".{sender_domain}")) {
-        return Err(ApiError::bad_request(
-            "unverified_from",
-            format!("'from.address' must be in the verified domain {sender_domain}, not {domain}"),
-        ));
-    }
+    let address = crate::verified_from(&from.address, sender_domain)?;
     Ok(Sender { address, name: from.name.clone(), reply_to: None })
 }
 

@@ -63,15 +63,7 @@ struct CampaignInput {
 
 /// Checks everything that does not need a lookup.
 fn validate_shape(input: &CampaignInput, sender_domain: &str) -> Result<Sender, ApiError> {
-    let address = EmailAddress::parse(&input.from.address)
-        .map_err(|e| ApiError::bad_request("invalid_from", format!("'from.address' is not valid: {e}")))?;
-    let domain = address.domain();
-    if domain != sender_domain && !domain.ends_with(&format!(".{sender_domain}")) {
-        return Err(ApiError::bad_request(
-            "unverified_from",
-            format!("'from.address' must be in the verified domain {sender_domain}, not {domain}"),
-        ));
-    }
+    let address = crate::verified_from(&input.from.address, sender_domain)?;
     let name = input.from.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if let Some(name) = name {
         if name.chars().any(char::is_control) || name.chars().count() > 100 {
