@@ -11,6 +11,9 @@ if ! curl -sf -XPOST "$API/templates" -d @examples/welcome-template.json >/dev/n
     curl -sf -XPUT "$API/templates/welcome" -d @- >/dev/null
 fi
 echo "template: welcome"
+curl -s -XPOST "$API/templates/welcome/preview" \
+  -d '{"row":{"Email":"kim@example.com","Name":"Kim","City":"Seoul"},"vars":{"brand":"fanmail"}}' |
+  json '["subject"]' | sed 's/^/preview: /'
 UPLOAD=$(curl -s -XPOST "$API/uploads" -d "{\"kind\":\"list\",\"contentType\":\"text/csv\",\"size\":$(wc -c < examples/recipients.csv)}")
 KEY=$(echo "$UPLOAD" | json '["key"]')
 curl -s -o /dev/null -w 'upload: HTTP %{http_code}\n' -XPUT -H 'content-type: text/csv' --data-binary @examples/recipients.csv "$(echo "$UPLOAD" | json '["uploadUrl"]')"
@@ -25,6 +28,7 @@ done
 curl -s "$API/campaigns/$CAMPAIGN" | json '["counters"]'
 curl -s "$API/campaigns/$CAMPAIGN/rejected-rows" | json '["items"]'
 curl -s "$API/stats/sent?hours=24"; echo
+curl -s "$API/campaigns?limit=3" | json '["items"][0]["id"]' | sed 's/^/newest campaign: /'
 
 # Delivery results: the SES mailbox simulator's addresses, then a one-click unsubscribe.
 UPLOAD=$(curl -s -XPOST "$API/uploads" -d "{\"kind\":\"list\",\"contentType\":\"text/csv\",\"size\":$(wc -c < examples/simulator-recipients.csv)}")

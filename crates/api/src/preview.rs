@@ -1,6 +1,7 @@
 //! `POST /templates/{id}/preview`: one row's mail rendered exactly as the sender would send it
 //! (the same composition: variables, one-click unsubscribe link and headers, message tags), so
-//! a mail can be seen before it goes to a list. A row that lacks a variable the template reads
+//! a mail can be seen before it goes to a list. The row is given as JSON, or as a row number of
+//! an uploaded list (read as the splitter reads it). A row that lacks a variable the template reads
 //! is answered with the names it lacks, never rendered with blanks.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,7 +10,10 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::compose::{compose, Envelope, MailInput};
 use fanmail_common::domain::{CampaignId, EmailAddress, Sender, TemplateId};
-use fanmail_common::recipient_list::{read_single_row, recipient_id};
+use fanmail_common::ports::{ObjectStore, ObjectStoreError};
+use fanmail_common::recipient_list::{
+    is_workbook, read_single_row, recipient_id, ListError, ListRow, RecipientList, SingleRow,
+};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::store::TemplateStore;
 use serde::{Deserialize, Serialize};
@@ -24,7 +28,14 @@ const PREVIEW_CAMPAIGN: &str = "preview";
 struct PreviewInput {
     /// One row as a list would hold it: the address under a name such as `email`, and the
     /// columns the template reads (names match as list headers do).
-    row: BTreeMap<String, String>,
+    #[serde(default)]
+    row: Option<BTreeMap<String, String>>,
+    /// Or a row of an uploaded list: its key (from `POST /uploads`) and the row's number as
+    /// the rejected-rows report counts them (the header is row 1 of a CSV).
+    #[serde(default)]
+    list_key: Option<String>,
+    #[serde(default)]
+    row_number: Option<u64>,
     /// The campaign's shared variables.
     #[serde(default)]
     vars: BTreeMap<String, String>,
@@ -71,8 +82,20 @@ pub async fn preview<P: Ports>(
     let compiled = MailTemplate::compile(&template.subject, &template.html, &template.text)
         .map_err(|e| ApiError::new(422, "template_syntax", e.to_string()))?;
     let wanted: Vec<String> = compiled.required_columns(&BTreeSet::new()).cloned().collect();
-    let row = read_single_row(&input.row, wanted.iter().map(String::as_str))
-        .map_err(|e| ApiError::bad_request("invalid_row", format!("the row cannot be read: {e}")))?;
+    let (row, names) = match (&input.row, &input.list_key, input.row_number) {
+        (Some(row), None, None) => {
+            let read = read_single_row(row, wanted.iter().map(String::as_str))
+                .map_err(|e| ApiError::bad_request("invalid_row", format!("the row cannot be read: {e}")))?;
+            (read, row.keys().cloned().collect())
+        }
+        (None, Some(key), Some(number)) => list_row(deps, key, number, wanted.clone()).await?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_preview",
+                "give either 'row', or 'listKey' and 'rowNumber' of an uploaded list",
+            ))
+        }
+    };
     let missing: Vec<String> = row.missing.into_iter().filter(|v| !input.vars.contains_key(v)).collect();
     if !missing.is_empty() {
         return Err(ApiError::new(
@@ -81,7 +104,7 @@ pub async fn preview<P: Ports>(
             format!(
                 "the template reads {} but the row and vars have no value for it (the row has: {})",
                 quoted(missing.iter()),
-                quoted(input.row.keys())
+                quoted(names.iter())
             ),
         ));
     }
@@ -114,6 +137,56 @@ pub async fn preview<P: Ports>(
             tags: mail.tags.into_iter().collect(),
         },
     ))
+}
+
+/// Row `number` of the list at `key`, read as the splitter reads it, and the list's columns.
+async fn list_row<P: Ports>(
+    deps: &Deps<P>,
+    key: &str,
+    number: u64,
+    wanted: Vec<String>,
+) -> Result<(SingleRow, Vec<String>), ApiError> {
+    if !key.starts_with("lists/") || key.contains("..") {
+        return Err(ApiError::bad_request("invalid_list_key", "'listKey' must be a key returned by POST /uploads"));
+    }
+    let body = match deps.objects.open(key, 0).await {
+        Ok(body) => body,
+        Err(ObjectStoreError::NotFound(_)) => {
+            return Err(ApiError::new(422, "list_not_found", format!("no list was uploaded at '{key}'")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let workbook = is_workbook(key);
+    let found = tokio::task::spawn_blocking(move || {
+        let bridge = tokio_util::io::SyncIoBridge::new(body);
+        let mut list = if workbook { RecipientList::open_workbook(bridge)? } else { RecipientList::open(bridge)? };
+        let missing = list.match_variables(wanted.iter().map(String::as_str));
+        let columns = list.headers().to_vec();
+        while let Some(row) = list.next_row() {
+            match row? {
+                ListRow::Recipient { row, address, vars, .. } if row == number => {
+                    return Ok(Some((Ok(SingleRow { address, vars, missing }), columns)));
+                }
+                ListRow::Duplicate { row } if row == number => {
+                    let reason = "its address is on an earlier row, so it would not be mailed again".to_string();
+                    return Ok(Some((Err(reason), columns)));
+                }
+                ListRow::Rejected(rejected) if rejected.row == number => {
+                    return Ok(Some((Err(rejected.reason), columns)));
+                }
+                _ => {}
+            }
+        }
+        Ok::<_, ListError>(None)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::new(422, "invalid_list", format!("the list cannot be read: {e}")))?;
+    match found {
+        Some((Ok(row), columns)) => Ok((row, columns)),
+        Some((Err(reason), _)) => Err(ApiError::new(422, "row_not_a_recipient", format!("row {number}: {reason}"))),
+        None => Err(ApiError::not_found(format!("the list has no row {number} with data"))),
+    }
 }
 
 fn quoted<'a>(names: impl Iterator<Item = &'a String>) -> String {
@@ -184,6 +257,26 @@ mod tests {
         assert_eq!((status, json["error"]["code"].as_str()), (422, Some("missing_variables")), "{json}");
         let message = json["error"]["message"].as_str().unwrap();
         assert!(message.contains("'brand', 'tier'") && message.contains("the row has: 'email', 'name'"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_row_of_an_uploaded_list_is_previewed_by_its_number() {
+        let deps = with_template().await;
+        let list = "Email;Name;Tier\nkim@example.com;Kim;Gold\nnot-an-address;X;Y\nKIM@example.com;Again;Z\n";
+        deps.objects.put("lists/l.csv", list.as_bytes().to_vec(), "text/csv").await.unwrap();
+        let ask = |number: u64| json!({"listKey": "lists/l.csv", "rowNumber": number, "vars": {"brand": "b"}});
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(ask(2))).await;
+        assert_eq!((status, json["subject"].as_str()), (200, Some("Kim, your Gold offer from b")), "{json}");
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(ask(3))).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (422, Some("row_not_a_recipient")), "{json}");
+        assert!(json["error"]["message"].as_str().unwrap().contains("no '@'"), "{json}");
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(ask(4))).await;
+        assert!(status == 422 && json["error"]["message"].as_str().unwrap().contains("earlier row"), "{json}");
+        let (status, _) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(ask(9))).await;
+        assert_eq!(status, 404);
+        let both = json!({"row": {"email": "a@example.com"}, "listKey": "lists/l.csv", "rowNumber": 2});
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(both)).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_preview")));
     }
 
     #[tokio::test]
