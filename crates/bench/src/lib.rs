@@ -33,6 +33,29 @@ pub fn peak_rss_mib() -> f64 {
     kib / 1024.0
 }
 
+/// What a list's rows came to, read to the end as the splitter reads them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RowTally {
+    pub recipients: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+}
+
+impl RowTally {
+    pub fn of(list: &mut fanmail_common::recipient_list::RecipientList<'_>) -> anyhow::Result<Self> {
+        use fanmail_common::recipient_list::ListRow;
+        let mut tally = Self::default();
+        while let Some(row) = list.next_row() {
+            match row? {
+                ListRow::Recipient { .. } => tally.recipients += 1,
+                ListRow::Rejected(_) => tally.rejected += 1,
+                ListRow::Duplicate { .. } => tally.duplicates += 1,
+            }
+        }
+        Ok(tally)
+    }
+}
+
 /// A newsletter-sized HTML body (about 100 KB) with personal fields in its heading, every
 /// tenth section and its footer (about forty in all).
 pub fn large_html() -> String {

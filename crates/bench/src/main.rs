@@ -18,13 +18,13 @@ mod hotpath;
 mod local;
 mod workbook;
 
-use fanmail_bench::{cpu_seconds, large_html, peak_rss_mib, GeneratedList};
+use fanmail_bench::{cpu_seconds, large_html, peak_rss_mib, GeneratedList, RowTally};
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use fanmail_common::recipient_list::{ListRow, RecipientList};
+use fanmail_common::recipient_list::RecipientList;
 use fanmail_common::render::{MailData, MailTemplate};
 
 fn render() -> Result<()> {
@@ -72,14 +72,7 @@ fn list() -> Result<()> {
     let memory_ids = arg(3)?.map_or(fanmail_common::recipient_list::DEFAULT_MEMORY_IDS, |n| n as usize);
     let (cpu, wall) = (cpu_seconds(), Instant::now());
     let mut list = RecipientList::open(GeneratedList::new(rows))?.remembering_in_memory(memory_ids);
-    let (mut recipients, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
-    while let Some(row) = list.next_row() {
-        match row? {
-            ListRow::Recipient { .. } => recipients += 1,
-            ListRow::Rejected(_) => rejected += 1,
-            ListRow::Duplicate { .. } => duplicates += 1,
-        }
-    }
+    let RowTally { recipients, rejected, duplicates } = RowTally::of(&mut list)?;
     let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
     if recipients + rejected + duplicates != rows {
         bail!("read {} rows of {rows}", recipients + rejected + duplicates);

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use fanmail_bench::{cpu_seconds, peak_rss_mib, GeneratedList};
-use fanmail_common::recipient_list::{ListRow, RecipientList};
+use fanmail_bench::{cpu_seconds, peak_rss_mib, GeneratedList, RowTally};
+use fanmail_common::recipient_list::RecipientList;
 use rust_xlsxwriter::Workbook;
 
 fn sheet_path(rows: u64) -> PathBuf {
@@ -46,14 +46,7 @@ pub fn read(rows: u64) -> Result<()> {
     let bytes = std::fs::metadata(&path)?.len();
     let (cpu, wall) = (cpu_seconds(), Instant::now());
     let mut list = RecipientList::open_workbook(std::fs::File::open(&path)?)?;
-    let (mut recipients, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
-    while let Some(row) = list.next_row() {
-        match row? {
-            ListRow::Recipient { .. } => recipients += 1,
-            ListRow::Rejected(_) => rejected += 1,
-            ListRow::Duplicate { .. } => duplicates += 1,
-        }
-    }
+    let RowTally { recipients, rejected, duplicates } = RowTally::of(&mut list)?;
     let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
     if recipients + rejected + duplicates != rows {
         bail!("read {} rows of {rows}", recipients + rejected + duplicates);

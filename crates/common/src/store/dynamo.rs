@@ -125,6 +125,22 @@ pub(crate) async fn scan_page<T: DeserializeOwned>(
     Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
 }
 
+/// One page of a query (key condition, index and order already set on `query`).
+pub(crate) async fn query_page<T: DeserializeOwned>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Page<T>, StoreError> {
+    let out = query
+        .limit(limit.clamp(1, 1000) as i32)
+        .set_exclusive_start_key(decode_cursor(cursor)?)
+        .send()
+        .await
+        .map_err(|e| fault(&e))?;
+    let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+}
+
 /// BatchGetItem takes at most 100 keys.
 pub(crate) const BATCH_GET_MAX: usize = 100;
 

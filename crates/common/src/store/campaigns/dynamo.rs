@@ -56,14 +56,7 @@ impl CampaignReader for DynamoCampaignStore {
                 .key_condition_expression("listing = :all")
                 .expression_attribute_values(":all", s(LISTING)),
         };
-        let out = query
-            .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(decode_cursor(cursor)?)
-            .send()
-            .await
-            .map_err(|e| fault(&e))?;
-        let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+        query_page(query, limit, cursor).await
     }
 }
 

@@ -397,7 +397,7 @@ impl RecipientStore for DynamoRecipientStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<Recipient>, StoreError> {
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -405,13 +405,7 @@ impl RecipientStore for DynamoRecipientStore {
             .key_condition_expression("campaign_id = :c AND #status = :s")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":c", s(campaign.as_str()))
-            .expression_attribute_values(":s", s(status.as_str()))
-            .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(decode_cursor(cursor)?)
-            .send()
-            .await
-            .map_err(|e| fault(&e))?;
-        let items = out.items().iter().cloned().map(from_item).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next: encode_cursor(out.last_evaluated_key())? })
+            .expression_attribute_values(":s", s(status.as_str()));
+        query_page(query, limit, cursor).await
     }
 }
