@@ -50,6 +50,9 @@ pub struct Config {
     pub unsubscribe_secret_arn: String,
     /// The API's public URL, where unsubscribe links point.
     pub public_base_url: String,
+    /// The deployment's ceiling on mails a second (the senders' `MAX_SEND_RATE`), for a dry
+    /// run's estimate.
+    pub max_send_rate: f64,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             },
             unsubscribe_secret_arn: env.required(vars::UNSUBSCRIBE_SECRET_ARN)?,
             public_base_url: env.required(vars::PUBLIC_BASE_URL)?.trim_end_matches('/').to_string(),
+            max_send_rate: env.parsed(vars::MAX_SEND_RATE, 14.0)?,
         })
     }
 }
@@ -90,6 +94,8 @@ pub struct Deps<P: Ports> {
     pub split_jobs: P::Queue,
     pub recipient_jobs: RecipientQueues<P::Queue>,
     pub scheduler: P::Scheduler,
+    /// Reads the account's send quota (a dry run's estimate) and sends test mails.
+    pub mailer: P::Mailer,
     pub clock: P::Clock,
     pub ids: P::Ids,
     pub config: Config,
@@ -111,6 +117,7 @@ impl Deps<AwsPorts> {
             split_jobs: aws.queue(&config.split_jobs_queue_url),
             recipient_jobs: aws.recipient_queues(&config.recipients_queue_url, &config.priority_queue_url),
             scheduler: aws.scheduler(config.schedule.clone()),
+            mailer: aws.mailer(None),
             clock: SystemClock,
             ids: RandomIds,
             config,
@@ -133,6 +140,7 @@ impl Deps<MemoryPorts> {
             split_jobs: world.split_jobs.clone(),
             recipient_jobs: world.recipient_queues(),
             scheduler: world.scheduler.clone(),
+            mailer: world.mailer.clone(),
             clock: world.clock.clone(),
             ids: world.ids.clone(),
             config,
@@ -228,6 +236,7 @@ pub(crate) mod test_support {
         let env = Env::from_lookup(|k| {
             Some(match k {
                 vars::SENDER_DOMAIN => "example.com".to_string(),
+                vars::MAX_SEND_RATE => "14".to_string(),
                 other => format!("value-of-{other}"),
             })
         });

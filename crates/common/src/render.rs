@@ -70,6 +70,8 @@ pub struct MailTemplate {
     html: Handlebars<'static>,
     plain: Handlebars<'static>,
     variables: BTreeSet<String>,
+    /// Variables every mail shows as they are (`{{name}}` outside any block): blank when empty.
+    shown: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for MailTemplate {
@@ -121,6 +123,20 @@ fn collect_variables(template: &Compiled, out: &mut BTreeSet<String>) {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Names of the variables a template prints as they are, outside any block (`{{#if}}` and the
+/// like make a value optional).
+fn collect_shown(template: &Compiled, out: &mut BTreeSet<String>) {
+    for element in &template.elements {
+        if let TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) = element {
+            if let (Parameter::Path(Path::Relative((segments, raw))), true) = (&h.name, h.params.is_empty()) {
+                if segments.len() == 1 && raw != "this" {
+                    out.insert(raw.clone());
+                }
+            }
         }
     }
 }
@@ -179,17 +195,20 @@ impl MailTemplate {
             (TemplatePart::Text, compile_body(TemplatePart::Text, text)?),
         ];
         let mut variables = BTreeSet::new();
+        let mut shown = BTreeSet::new();
         let mut html_registry = Handlebars::new();
         let mut plain_registry = Handlebars::new();
         plain_registry.register_escape_fn(no_escape);
         for (part, template) in compiled {
             collect_variables(&template, &mut variables);
+            collect_shown(&template, &mut shown);
             match part {
                 TemplatePart::Html => html_registry.register_template(part.name(), template),
                 _ => plain_registry.register_template(part.name(), template),
             }
         }
-        Ok(Self { html: html_registry, plain: plain_registry, variables })
+        shown.retain(|v| !BUILT_IN_VARIABLES.contains(&v.as_str()));
+        Ok(Self { html: html_registry, plain: plain_registry, variables, shown })
     }
 
     /// Every top-level variable the template reads.
@@ -202,10 +221,25 @@ impl MailTemplate {
         self.variables.iter().filter(move |v| !BUILT_IN_VARIABLES.contains(&v.as_str()) && !provided.contains(*v))
     }
 
+    /// The variables the mail would show blank: printed as they are, and empty in the data.
+    pub fn blank_in(&self, shared: &BTreeMap<String, String>, recipient: &BTreeMap<String, String>) -> Vec<&str> {
+        let value = |name: &String| recipient.get(name).or_else(|| shared.get(name));
+        self.shown.iter().filter(|v| value(v).is_none_or(|x| x.trim().is_empty())).map(String::as_str).collect()
+    }
+
+    /// The mail; an error when a part cannot be rendered, or the subject renders empty (a mail
+    /// needs one).
     pub fn render<T: Serialize>(&self, data: &T) -> Result<RenderedMail, RenderError> {
         let err = |part: TemplatePart| move |e: handlebars::RenderError| RenderError { part, message: e.to_string() };
+        let subject = single_line(&self.plain.render("subject", data).map_err(err(TemplatePart::Subject))?);
+        if subject.is_empty() {
+            return Err(RenderError {
+                part: TemplatePart::Subject,
+                message: "the subject is empty for this recipient, and a mail needs one".into(),
+            });
+        }
         Ok(RenderedMail {
-            subject: single_line(&self.plain.render("subject", data).map_err(err(TemplatePart::Subject))?),
+            subject,
             html: self.html.render("html", data).map_err(err(TemplatePart::Html))?,
             text: self.plain.render("text", data).map_err(err(TemplatePart::Text))?,
         })
@@ -302,5 +336,26 @@ mod tests {
         let provided: BTreeSet<String> = ["discount".to_string()].into();
         let required: Vec<_> = t.required_columns(&provided).cloned().collect();
         assert_eq!(required, ["city", "items", "name", "regular", "vip"]);
+    }
+
+    #[test]
+    fn a_subject_that_renders_empty_is_an_error_and_blank_shown_variables_are_named() {
+        let t = MailTemplate::compile(
+            "{{headline}}",
+            "<p>Dear {{name}}</p>{{#if coupon}}<b>{{coupon}}</b>{{/if}}{{{unsubscribe_url}}}",
+            "{{brand}}",
+        )
+        .unwrap();
+        let shared = vars(&[("brand", "fanmail")]);
+        let row = vars(&[("headline", " \t "), ("name", "")]);
+        let data = MailData { shared: &shared, recipient: &row, unsubscribe_url: "u" };
+        let error = t.render(&data).unwrap_err();
+        assert_eq!(error.part, TemplatePart::Subject);
+        assert!(error.message.contains("subject is empty"), "{}", error.message);
+        // `coupon` is inside `{{#if}}`: optional, never reported; `brand` comes from the shared vars.
+        assert_eq!(t.blank_in(&shared, &row), vec!["headline", "name"]);
+        let full = vars(&[("headline", "News"), ("name", "Kim")]);
+        assert!(t.blank_in(&shared, &full).is_empty());
+        assert!(t.render(&MailData { shared: &shared, recipient: &full, unsubscribe_url: "u" }).is_ok());
     }
 }

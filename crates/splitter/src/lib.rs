@@ -51,8 +51,8 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(90);
 const SKIP_BATCH: usize = 10;
 /// How long a claim of a suppressed recipient holds before it is recorded.
 const SKIP_LEASE: time::Duration = time::Duration::minutes(2);
-/// A recipient message over this is rejected as a row (SQS takes 256 KiB).
-const MAX_JOB_BYTES: usize = 250 * 1024;
+/// A recipient message over this is rejected as a row.
+const MAX_JOB_BYTES: usize = RecipientJob::MAX_BYTES;
 /// Rejected rows per report part (about 1 MB): a run writes a part whenever it has this many,
 /// so a list of millions of bad rows needs no more memory than one part.
 pub const REPORT_PART_ROWS: usize = 10_000;

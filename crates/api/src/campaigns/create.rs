@@ -1,5 +1,5 @@
 //! `POST /campaigns`: validated before anything is stored or queued, idempotent with a
-//! client key, queued now or scheduled.
+//! client key, queued now or scheduled; or, as a dry run, only reported on.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +59,9 @@ struct CampaignInput {
     /// `bulk` (the default) or `high`: a test or transactional send, ahead of bulk campaigns.
     #[serde(default)]
     priority: Option<String>,
+    /// Read and render the whole list and answer what the campaign would do; nothing is stored.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 /// Checks everything that does not need a lookup.
@@ -135,6 +138,17 @@ pub async fn create<P: Ports>(
         .map(|at| SendAt::parse(at, input.timezone.as_deref(), now))
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid_send_at", e.to_string()))?;
+    if input.dry_run {
+        let plan = dry_run::Plan {
+            template: &template,
+            sender: &sender,
+            shared_vars: &input.vars,
+            list_key: &input.list_key,
+            max_rate: input.max_rate,
+            budget: dry_run::BUDGET,
+        };
+        return Ok(json_response(200, &dry_run::report(deps, &plan).await?));
+    }
     let mut id = CampaignId::parse(deps.ids.new_id()).map_err(ApiError::internal)?;
     let key = request.header("idempotency-key").map(str::to_string).or(input.idempotency_key.clone());
     if let Some(key) = &key {

@@ -1,10 +1,14 @@
 //! Campaign routes, one file per kind of work:
 //!
 //! - `create`: `POST /campaigns`.
+//! - `dry_run`: what a campaign would do, every row read and rendered, nothing stored.
 //! - `reads`: status and counters, recipients, rejected rows.
 //! - `lifecycle`: reschedule, cancel, pause, resume, retry of failed recipients.
 
 mod create;
+mod dry_run;
+#[cfg(test)]
+mod dry_run_tests;
 mod lifecycle;
 mod reads;
 #[cfg(test)]

@@ -192,7 +192,11 @@ impl World {
     fn api(&self) -> Result<fanmail_api::Deps<SimPorts>> {
         use fanmail_common::config::{vars, Env};
         let env = Env::from_lookup(|name| {
-            Some(if name == vars::SENDER_DOMAIN { "example.com".to_string() } else { format!("sim-{name}") })
+            Some(match name {
+                vars::SENDER_DOMAIN => "example.com".to_string(),
+                vars::MAX_SEND_RATE => "14".to_string(),
+                _ => format!("sim-{name}"),
+            })
         });
         Ok(fanmail_api::Deps {
             templates: self.templates.clone(),
@@ -209,6 +213,7 @@ impl World {
             split_jobs: self.split_jobs.clone(),
             recipient_jobs: self.recipient_queues(),
             scheduler: MemoryScheduler::default(),
+            mailer: InstanceMailer { ses: self.ses.clone(), crash: Arc::default() },
             clock: self.clock.at_wall_speed(),
             ids: SequentialIds::default(),
             config: fanmail_api::Config::from_env(&env)?,

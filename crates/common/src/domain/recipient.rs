@@ -203,6 +203,12 @@ pub struct RecipientJob {
     pub row: u64,
 }
 
+impl RecipientJob {
+    /// The largest message body a recipient's job may have (SQS takes 256 KiB, less room for
+    /// attributes); a larger row is rejected when the list is split.
+    pub const MAX_BYTES: usize = 250 * 1024;
+}
+
 /// Ledger key of SES's word that it accepted a recipient's mail (its `Send` event), which a
 /// sender reads before mailing a recipient whose earlier attempt has no recorded outcome.
 pub fn accepted_key(campaign: &CampaignId, recipient: &RecipientId) -> String {

@@ -1,0 +1,123 @@
+use std::collections::BTreeMap;
+
+use fanmail_common::domain::{
+    EmailAddress, Sender, Suppression, SuppressionReason, SuppressionScope, Template, TemplateId,
+};
+use fanmail_common::ports::ObjectStore;
+use fanmail_common::store::{CampaignReader, SuppressionStore, TemplateStore};
+use serde_json::json;
+use time::macros::datetime;
+
+use super::dry_run::{report, Plan};
+use crate::test_support::{call, deps};
+use crate::{Deps, MemoryPorts};
+
+fn template() -> Template {
+    Template {
+        id: TemplateId::parse("offer").unwrap(),
+        version: 1,
+        name: "Offer".into(),
+        subject: "{{headline}}".into(),
+        html: "<p>Dear {{name}}</p>{{#if coupon}}{{coupon}}{{/if}}".into(),
+        text: "Dear {{name}}".into(),
+        created_at: datetime!(2026-11-23 08:00 UTC),
+    }
+}
+
+async fn with_list(list: &str) -> Deps<MemoryPorts> {
+    let deps = deps();
+    deps.templates.put_version(&template()).await.unwrap();
+    deps.objects.put("lists/l.csv", list.as_bytes().to_vec(), "text/csv").await.unwrap();
+    deps
+}
+
+fn dry_run() -> serde_json::Value {
+    json!({"templateId": "offer", "listKey": "lists/l.csv", "from": {"address": "news@example.com"}, "dryRun": true})
+}
+
+#[tokio::test]
+async fn a_dry_run_counts_every_kind_of_row_and_stores_and_queues_nothing() {
+    let list = "Email,Name,Headline,Coupon\n\
+                kim@example.com,Kim,Hello,\n\
+                not-an-address,X,Hi,\n\
+                KIM@example.com,Again,Hi,\n\
+                gone@example.com,Gone,Hi,\n\
+                lee@example.com,Lee,,\n\
+                park@example.com,,Hi,C1\n";
+    let deps = with_list(list).await;
+    let gone = Suppression {
+        address: EmailAddress::parse("gone@example.com").unwrap(),
+        scope: SuppressionScope::All,
+        reason: SuppressionReason::HardBounce,
+        campaign_id: None,
+        created_at: datetime!(2026-11-01 00:00 UTC),
+    };
+    deps.suppressions.put(&gone).await.unwrap();
+
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(dry_run())).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!((json["dryRun"].as_bool(), json["complete"].as_bool()), (Some(true), Some(true)));
+    let counts: Vec<u64> = ["rows", "recipients", "rejectedRows", "duplicates", "suppressed", "renderFailures", "blankRows"]
+        .iter()
+        .map(|k| json[k].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [6, 2, 1, 1, 1, 1, 1], "{json}");
+    assert_eq!((json["rejected"][0]["row"].as_u64(), json["lastRow"].as_u64()), (Some(3), Some(7)));
+    assert_eq!(json["renderFailed"][0]["row"], 6);
+    assert!(json["renderFailed"][0]["reason"].as_str().unwrap().contains("subject is empty"), "{json}");
+    assert_eq!(json["blank"][0]["row"], 7);
+    assert!(json["blank"][0]["reason"].as_str().unwrap().starts_with("'name' empty"), "{json}");
+    // Two mails at the memory account's 14 a second.
+    assert_eq!((json["estimate"]["sendRate"].as_f64(), json["estimate"]["seconds"].as_u64()), (Some(14.0), Some(1)));
+
+    assert!(deps.split_jobs.sent().is_empty());
+    assert!(deps.campaigns.list(None, 10, None).await.unwrap().items.is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_missing_columns_and_bad_input_as_a_real_campaign_would() {
+    let deps = with_list("email,name\nkim@example.com,Kim\n").await;
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(dry_run())).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (422, Some("missing_variables")), "{json}");
+    assert!(json["error"]["message"].as_str().unwrap().contains("'headline'"), "{json}");
+
+    let mut with_vars = dry_run();
+    with_vars["vars"] = json!({"headline": "News", "coupon": ""});
+    with_vars["maxRate"] = json!(1);
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(with_vars.clone())).await;
+    assert_eq!((status, json["recipients"].as_u64()), (200, Some(1)), "{json}");
+    assert_eq!(json["estimate"]["sendRate"].as_f64(), Some(1.0), "the campaign's own maxRate is the lowest");
+
+    with_vars["sendAt"] = json!("tomorrow");
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(with_vars)).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_send_at")), "{json}");
+}
+
+#[tokio::test]
+async fn a_list_longer_than_the_budget_is_reported_as_far_as_it_was_read() {
+    let mut list = String::from("email,name,headline\n");
+    for i in 0..2_500 {
+        list.push_str(&format!("r{i}@example.com,R{i},Hi\n"));
+    }
+    let deps = with_list(&list).await;
+    let template = template();
+    let sender = Sender { address: EmailAddress::parse("news@example.com").unwrap(), name: None, reply_to: None };
+    let shared = BTreeMap::from([("coupon".to_string(), String::new())]);
+    let plan = Plan {
+        template: &template,
+        sender: &sender,
+        shared_vars: &shared,
+        list_key: "lists/l.csv",
+        max_rate: None,
+        budget: time::Duration::ZERO,
+    };
+    let got = report(&deps, &plan).await.unwrap();
+    assert!(!got.complete);
+    assert_eq!((got.rows, got.recipients, got.last_row), (1_000, 1_000, 1_001));
+    assert!(got.estimate.notes.iter().any(|n| n.contains("up to row 1001")), "{:?}", got.estimate.notes);
+
+    let whole = report(&deps, &Plan { budget: super::dry_run::BUDGET, ..plan }).await.unwrap();
+    assert!(whole.complete);
+    assert_eq!(whole.recipients, 2_500);
+    assert_eq!(whole.estimate.seconds, 179, "2,500 mails at 14 a second");
+}
