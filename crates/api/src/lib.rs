@@ -9,7 +9,8 @@
 //! - `preview`: one row's mail rendered exactly as the sender would send it.
 //! - `campaigns/`: `create` (validated, idempotent), `reads` (the newest-first list, status and
 //!   counters, recipients, rejected rows; nothing there writes), `lifecycle` (reschedule, cancel, pause, resume,
-//!   retry of failed recipients), and their `tests`.
+//!   retry of failed recipients), `dry_run` (what a campaign would do), `test_send` (one row's
+//!   mail to the sender's own addresses), and their tests.
 //! - `stats`: mails sent in the last N hours.
 //! - `suppressions`: list, check, add and lift suppressions.
 //! - `unsubscribe`: the public one-click unsubscribe page and endpoint (RFC 8058).
@@ -173,6 +174,7 @@ pub async fn handler<P: Ports>(
         "POST /campaigns/{id}/cancel" => campaigns::cancel(deps, &request).await,
         "POST /campaigns/{id}/pause" => campaigns::pause(deps, &request).await,
         "POST /campaigns/{id}/resume" => campaigns::resume(deps, &request).await,
+        "POST /campaigns/{id}/test" => campaigns::send_test(deps, &request).await,
         "GET /stats/sent" => stats::sent(deps, &request).await,
         "GET /suppressions" => suppressions::list(deps, &request).await,
         "POST /suppressions" => suppressions::add(deps, &request).await,

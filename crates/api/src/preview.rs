@@ -88,7 +88,10 @@ pub async fn preview<P: Ports>(
                 .map_err(|e| ApiError::bad_request("invalid_row", format!("the row cannot be read: {e}")))?;
             (read, row.keys().cloned().collect())
         }
-        (None, Some(key), Some(number)) => list_row(deps, key, number, wanted.clone()).await?,
+        (None, Some(key), Some(number)) => {
+            let (row, _, columns) = list_row(deps, key, Some(number), wanted.clone()).await?;
+            (row, columns)
+        }
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_preview",
@@ -139,13 +142,14 @@ pub async fn preview<P: Ports>(
     ))
 }
 
-/// Row `number` of the list at `key`, read as the splitter reads it, and the list's columns.
-async fn list_row<P: Ports>(
+/// Row `number` of the list at `key` (the first recipient's when `None`), read as the splitter
+/// reads it, with its number and the list's columns.
+pub(crate) async fn list_row<P: Ports>(
     deps: &Deps<P>,
     key: &str,
-    number: u64,
+    number: Option<u64>,
     wanted: Vec<String>,
-) -> Result<(SingleRow, Vec<String>), ApiError> {
+) -> Result<(SingleRow, u64, Vec<String>), ApiError> {
     if !key.starts_with("lists/") || key.contains("..") {
         return Err(ApiError::bad_request("invalid_list_key", "'listKey' must be a key returned by POST /uploads"));
     }
@@ -164,14 +168,14 @@ async fn list_row<P: Ports>(
         let columns = list.headers().to_vec();
         while let Some(row) = list.next_row() {
             match row? {
-                ListRow::Recipient { row, address, vars, .. } if row == number => {
-                    return Ok(Some((Ok(SingleRow { address, vars, missing }), columns)));
+                ListRow::Recipient { row, address, vars, .. } if number.is_none_or(|n| n == row) => {
+                    return Ok(Some((Ok((SingleRow { address, vars, missing }, row)), columns)));
                 }
-                ListRow::Duplicate { row } if row == number => {
+                ListRow::Duplicate { row } if number == Some(row) => {
                     let reason = "its address is on an earlier row, so it would not be mailed again".to_string();
                     return Ok(Some((Err(reason), columns)));
                 }
-                ListRow::Rejected(rejected) if rejected.row == number => {
+                ListRow::Rejected(rejected) if number == Some(rejected.row) => {
                     return Ok(Some((Err(rejected.reason), columns)));
                 }
                 _ => {}
@@ -182,14 +186,16 @@ async fn list_row<P: Ports>(
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| ApiError::new(422, "invalid_list", format!("the list cannot be read: {e}")))?;
-    match found {
-        Some((Ok(row), columns)) => Ok((row, columns)),
-        Some((Err(reason), _)) => Err(ApiError::new(422, "row_not_a_recipient", format!("row {number}: {reason}"))),
-        None => Err(ApiError::not_found(format!("the list has no row {number} with data"))),
+    match (found, number) {
+        (Some((Ok((row, at)), columns)), _) => Ok((row, at, columns)),
+        (Some((Err(reason), _)), Some(n)) => Err(ApiError::new(422, "row_not_a_recipient", format!("row {n}: {reason}"))),
+        (Some((Err(reason), _)), None) => Err(ApiError::new(422, "row_not_a_recipient", reason)),
+        (None, Some(n)) => Err(ApiError::not_found(format!("the list has no row {n} with data"))),
+        (None, None) => Err(ApiError::new(422, "no_recipients", "the list has no row with a valid address")),
     }
 }
 
-fn quoted<'a>(names: impl Iterator<Item = &'a String>) -> String {
+pub(crate) fn quoted<'a>(names: impl Iterator<Item = &'a String>) -> String {
     names.map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
 }
 

@@ -4,6 +4,7 @@
 //! - `dry_run`: what a campaign would do, every row read and rendered, nothing stored.
 //! - `reads`: status and counters, recipients, rejected rows.
 //! - `lifecycle`: reschedule, cancel, pause, resume, retry of failed recipients.
+//! - `test_send`: one row's real mail to up to five of the sender's own addresses.
 
 mod create;
 mod dry_run;
@@ -12,11 +13,15 @@ mod dry_run_tests;
 mod lifecycle;
 mod reads;
 #[cfg(test)]
+mod test_send_tests;
+mod test_send;
+#[cfg(test)]
 mod tests;
 
 pub use create::create;
 pub use lifecycle::{cancel, pause, reschedule, resume, retry_failed};
 pub use reads::{get, list, recipients, rejected_rows};
+pub use test_send::send_test;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use fanmail_common::api_gateway::{ApiError, RequestExt};
