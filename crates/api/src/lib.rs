@@ -164,6 +164,7 @@ pub async fn handler<P: Ports>(
         "PUT /templates/{id}" => templates::update(deps, &request).await,
         "DELETE /templates/{id}" => templates::delete(deps, &request).await,
         "POST /templates/{id}/preview" => preview::preview(deps, &request).await,
+        "POST /templates/{id}/test" => campaigns::send_template_test(deps, &request).await,
         "POST /campaigns" => campaigns::create(deps, &request).await,
         "GET /campaigns" => campaigns::list(deps, &request).await,
         "GET /campaigns/{id}" => campaigns::get(deps, &request).await,

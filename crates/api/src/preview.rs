@@ -31,7 +31,8 @@ struct PreviewInput {
     #[serde(default)]
     row: Option<BTreeMap<String, String>>,
     /// Or a row of an uploaded list: its key (from `POST /uploads`) and the row's number as
-    /// the rejected-rows report counts them (the header is row 1 of a CSV).
+    /// the rejected-rows report counts them (the header is row 1 of a CSV); without a number,
+    /// the first recipient's row.
     #[serde(default)]
     list_key: Option<String>,
     #[serde(default)]
@@ -44,6 +45,9 @@ struct PreviewInput {
     /// A version other than the latest.
     #[serde(default)]
     version: Option<u32>,
+    /// A test send's addresses (`POST /templates/{id}/test`).
+    #[serde(default)]
+    to: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,10 +72,20 @@ struct PreviewView {
     tags: BTreeMap<String, String>,
 }
 
-pub async fn preview<P: Ports>(
-    deps: &Deps<P>,
-    request: &ApiGatewayV2httpRequest,
-) -> Result<ApiGatewayV2httpResponse, ApiError> {
+/// A template and one row, resolved and checked, ready to be composed.
+pub(crate) struct Prepared {
+    pub template: fanmail_common::domain::Template,
+    pub compiled: MailTemplate,
+    pub row: SingleRow,
+    pub row_number: Option<u64>,
+    pub sender: Sender,
+    pub vars: BTreeMap<String, String>,
+    /// Addresses a test send goes to (the test route only).
+    pub to: Vec<String>,
+}
+
+/// Reads a preview's (or a template test send's) request: the template, the row, the From.
+pub(crate) async fn prepare<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpRequest) -> Result<Prepared, ApiError> {
     let raw_id = request.path_param("id").unwrap_or_default();
     let id = TemplateId::parse(raw_id).map_err(|e| ApiError::bad_request("invalid_template_id", e.to_string()))?;
     let input: PreviewInput = request.json_body()?;
@@ -82,36 +96,51 @@ pub async fn preview<P: Ports>(
     let compiled = MailTemplate::compile(&template.subject, &template.html, &template.text)
         .map_err(|e| ApiError::new(422, "template_syntax", e.to_string()))?;
     let wanted: Vec<String> = compiled.required_columns(&BTreeSet::new()).cloned().collect();
-    let (row, names) = match (&input.row, &input.list_key, input.row_number) {
+    let (row, row_number, names) = match (&input.row, &input.list_key, input.row_number) {
         (Some(row), None, None) => {
             let read = read_single_row(row, wanted.iter().map(String::as_str))
                 .map_err(|e| ApiError::bad_request("invalid_row", format!("the row cannot be read: {e}")))?;
-            (read, row.keys().cloned().collect())
+            (read, None, row.keys().cloned().collect())
         }
-        (None, Some(key), Some(number)) => {
-            let (row, _, columns) = list_row(deps, key, Some(number), wanted.clone()).await?;
-            (row, columns)
+        (None, Some(key), number) => {
+            let (row, at, columns) = list_row(deps, key, number, wanted.clone()).await?;
+            (row, Some(at), columns)
         }
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_preview",
-                "give either 'row', or 'listKey' and 'rowNumber' of an uploaded list",
+                "give either 'row', or 'listKey' (and 'rowNumber'; the first recipient's row otherwise) of an \
+                 uploaded list",
             ))
         }
     };
-    let missing: Vec<String> = row.missing.into_iter().filter(|v| !input.vars.contains_key(v)).collect();
+    let missing: Vec<&String> = row.missing.iter().filter(|v| !input.vars.contains_key(*v)).collect();
     if !missing.is_empty() {
         return Err(ApiError::new(
             422,
             "missing_variables",
             format!(
                 "the template reads {} but the row and vars have no value for it (the row has: {})",
-                quoted(missing.iter()),
+                quoted(missing.into_iter()),
                 quoted(names.iter())
             ),
         ));
     }
     let sender = sender(&input.from, &deps.config.sender_domain)?;
+    Ok(Prepared { template, compiled, row, row_number, sender, vars: input.vars, to: input.to })
+}
+
+pub async fn preview<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let Prepared { template, compiled, row, sender, vars, to, .. } = prepare(deps, request).await?;
+    if !to.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_preview",
+            "a preview sends nothing: 'to' is for POST /templates/{id}/test",
+        ));
+    }
     let campaign = CampaignId::parse(PREVIEW_CAMPAIGN).expect("a valid id");
     let recipient = recipient_id(&row.address);
     let unsubscribe_base = format!("{}/unsubscribe?token=", deps.config.public_base_url);
@@ -119,7 +148,7 @@ pub async fn preview<P: Ports>(
         &compiled,
         &MailInput {
             envelope: Envelope { sender: &sender, campaign: &campaign, recipient: &recipient, to: &row.address },
-            shared: &input.vars,
+            shared: &vars,
             vars: &row.vars,
             unsubscribe_base: &unsubscribe_base,
             unsubscribe_key: deps.unsubscribe_key.bytes(),
@@ -188,7 +217,9 @@ pub(crate) async fn list_row<P: Ports>(
     .map_err(|e| ApiError::new(422, "invalid_list", format!("the list cannot be read: {e}")))?;
     match (found, number) {
         (Some((Ok((row, at)), columns)), _) => Ok((row, at, columns)),
-        (Some((Err(reason), _)), Some(n)) => Err(ApiError::new(422, "row_not_a_recipient", format!("row {n}: {reason}"))),
+        (Some((Err(reason), _)), Some(n)) => {
+            Err(ApiError::new(422, "row_not_a_recipient", format!("row {n}: {reason}")))
+        }
         (Some((Err(reason), _)), None) => Err(ApiError::new(422, "row_not_a_recipient", reason)),
         (None, Some(n)) => Err(ApiError::not_found(format!("the list has no row {n} with data"))),
         (None, None) => Err(ApiError::new(422, "no_recipients", "the list has no row with a valid address")),

@@ -357,7 +357,8 @@ impl Renderer {
                         unsubscribe_key: &self.key,
                     };
                     let render_error = compose(&self.template, &input).err().map(|e| e.to_string());
-                    let blank = self.template.blank_in(&self.shared, &job.vars).into_iter().map(str::to_string).collect();
+                    let blank =
+                        self.template.blank_in(&self.shared, &job.vars).into_iter().map(str::to_string).collect();
                     chunk.candidates.push(Candidate { row, address, render_error, blank });
                 }
             }

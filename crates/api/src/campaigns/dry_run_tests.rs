@@ -57,10 +57,11 @@ async fn a_dry_run_counts_every_kind_of_row_and_stores_and_queues_nothing() {
     let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(dry_run())).await;
     assert_eq!(status, 200, "{json}");
     assert_eq!((json["dryRun"].as_bool(), json["complete"].as_bool()), (Some(true), Some(true)));
-    let counts: Vec<u64> = ["rows", "recipients", "rejectedRows", "duplicates", "suppressed", "renderFailures", "blankRows"]
-        .iter()
-        .map(|k| json[k].as_u64().unwrap())
-        .collect();
+    let counts: Vec<u64> =
+        ["rows", "recipients", "rejectedRows", "duplicates", "suppressed", "renderFailures", "blankRows"]
+            .iter()
+            .map(|k| json[k].as_u64().unwrap())
+            .collect();
     assert_eq!(counts, [6, 2, 1, 1, 1, 1, 1], "{json}");
     assert_eq!((json["rejected"][0]["row"].as_u64(), json["lastRow"].as_u64()), (Some(3), Some(7)));
     assert_eq!(json["renderFailed"][0]["row"], 6);

@@ -12,16 +12,16 @@ mod dry_run;
 mod dry_run_tests;
 mod lifecycle;
 mod reads;
+mod test_send;
 #[cfg(test)]
 mod test_send_tests;
-mod test_send;
 #[cfg(test)]
 mod tests;
 
 pub use create::create;
 pub use lifecycle::{cancel, pause, reschedule, resume, retry_failed};
 pub use reads::{get, list, recipients, rejected_rows};
-pub use test_send::send_test;
+pub use test_send::{send_template_test, send_test};
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use fanmail_common::api_gateway::{ApiError, RequestExt};

@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::compose::{compose, Envelope, MailInput};
-use fanmail_common::domain::{EmailAddress, RecipientId};
+use fanmail_common::domain::{CampaignId, EmailAddress, RecipientId, Sender};
 use fanmail_common::ports::{IdGenerator, MailError, Mailer};
 use fanmail_common::recipient_list::read_single_row;
 use fanmail_common::render::MailTemplate;
@@ -46,7 +46,8 @@ struct TestInput {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TestView {
-    campaign_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign_id: Option<String>,
     template_version: u32,
     /// The list row the mail was made from (absent for a row given in the request).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,39 +116,48 @@ pub async fn send_test<P: Ports>(
         ));
     }
 
-    let unsubscribe_base = format!("{}/unsubscribe?token=", deps.config.public_base_url);
-    let mut view = TestView {
-        campaign_id: id.to_string(),
+    let mails =
+        Mails { compiled: &compiled, sender: &campaign.sender, tag_campaign: &id, shared: &campaign.shared_vars };
+    let (subject, sent, failed) = mails.send(deps, &row.vars, &to).await;
+    answer(TestView {
+        campaign_id: Some(id.to_string()),
         template_version: template.version,
         row_number,
-        subject: String::new(),
-        sent: Vec::new(),
-        failed: Vec::new(),
+        subject,
+        sent,
+        failed,
+    })
+}
+
+/// `POST /templates/{id}/test`: a template's mail for one row (given, or of an uploaded list),
+/// with a preview's `vars` and `from`, sent to the `to` addresses; no campaign needed.
+pub async fn send_template_test<P: Ports>(
+    deps: &Deps<P>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let prepared = crate::preview::prepare(deps, request).await?;
+    let to = test_addresses(&prepared.to)?;
+    let tag_campaign = CampaignId::parse("test").expect("a valid id");
+    let mails = Mails {
+        compiled: &prepared.compiled,
+        sender: &prepared.sender,
+        tag_campaign: &tag_campaign,
+        shared: &prepared.vars,
     };
-    for address in &to {
-        // Never a recipient's id, so SES events for it join no recipient and count nowhere.
-        let recipient = RecipientId::parse(format!("test-{}", deps.ids.new_id())).map_err(ApiError::internal)?;
-        let input = MailInput {
-            envelope: Envelope { sender: &campaign.sender, campaign: &id, recipient: &recipient, to: address },
-            shared: &campaign.shared_vars,
-            vars: &row.vars,
-            unsubscribe_base: &unsubscribe_base,
-            unsubscribe_key: deps.unsubscribe_key.bytes(),
-        };
-        let mut mail = compose(&compiled, &input).map_err(|e| unprocessable("render_failed", e.to_string()))?;
-        mail.subject = format!("{TEST_SUBJECT_PREFIX}{}", mail.subject);
-        mail.tags.push(("test".into(), "true".into()));
-        view.subject.clone_from(&mail.subject);
-        match send_with_retries(deps, &mail).await {
-            Ok(message_id) => view.sent.push(TestSent { to: address.to_string(), message_id }),
-            Err(e) => view.failed.push(TestFailed {
-                to: address.to_string(),
-                error: e.to_string(),
-                refused: !e.retryable(),
-            }),
-        }
-    }
-    tracing::info!(campaign = %id, sent = view.sent.len(), failed = view.failed.len(), "test mails sent");
+    let (subject, sent, failed) = mails.send(deps, &prepared.row.vars, &to).await;
+    answer(TestView {
+        campaign_id: None,
+        template_version: prepared.template.version,
+        row_number: prepared.row_number,
+        subject,
+        sent,
+        failed,
+    })
+}
+
+/// 200 when SES took at least one mail; otherwise why not.
+fn answer(view: TestView) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    tracing::info!(sent = view.sent.len(), failed = view.failed.len(), "test mails sent");
     if view.sent.is_empty() {
         let reasons = view.failed.iter().map(|f| f.error.as_str()).collect::<Vec<_>>().join("; ");
         let message = format!("no test mail was accepted: {reasons}");
@@ -157,6 +167,61 @@ pub async fn send_test<P: Ports>(
         return Err(ApiError::new(503, "test_send_failed", message));
     }
     Ok(json_response(200, &view))
+}
+
+/// What every test mail of one request shares.
+struct Mails<'a> {
+    compiled: &'a MailTemplate,
+    sender: &'a Sender,
+    /// The `campaign` tag (and unsubscribe scope) of the mails.
+    tag_campaign: &'a CampaignId,
+    shared: &'a BTreeMap<String, String>,
+}
+
+impl Mails<'_> {
+    /// Sends one mail per address; the subject sent, and what SES said to each.
+    async fn send<P: Ports>(
+        &self,
+        deps: &Deps<P>,
+        vars: &BTreeMap<String, String>,
+        to: &[EmailAddress],
+    ) -> (String, Vec<TestSent>, Vec<TestFailed>) {
+        let unsubscribe_base = format!("{}/unsubscribe?token=", deps.config.public_base_url);
+        let (mut subject, mut sent, mut failed) = (String::new(), Vec::new(), Vec::new());
+        for address in to {
+            // Never a recipient's id, so SES events for it join no recipient and count nowhere.
+            let recipient = RecipientId::parse(format!("test-{}", deps.ids.new_id())).expect("ids are valid");
+            let input = MailInput {
+                envelope: Envelope {
+                    sender: self.sender,
+                    campaign: self.tag_campaign,
+                    recipient: &recipient,
+                    to: address,
+                },
+                shared: self.shared,
+                vars,
+                unsubscribe_base: &unsubscribe_base,
+                unsubscribe_key: deps.unsubscribe_key.bytes(),
+            };
+            let mut mail = match compose(self.compiled, &input) {
+                Ok(mail) => mail,
+                Err(e) => {
+                    failed.push(TestFailed { to: address.to_string(), error: e.to_string(), refused: true });
+                    continue;
+                }
+            };
+            mail.subject = format!("{TEST_SUBJECT_PREFIX}{}", mail.subject);
+            mail.tags.push(("test".into(), "true".into()));
+            subject.clone_from(&mail.subject);
+            match send_with_retries(deps, &mail).await {
+                Ok(message_id) => sent.push(TestSent { to: address.to_string(), message_id }),
+                Err(e) => {
+                    failed.push(TestFailed { to: address.to_string(), error: e.to_string(), refused: !e.retryable() })
+                }
+            }
+        }
+        (subject, sent, failed)
+    }
 }
 
 fn test_addresses(raw: &[String]) -> Result<Vec<EmailAddress>, ApiError> {

@@ -70,7 +70,11 @@ async fn bad_test_sends_are_4xx_and_a_refused_one_says_why() {
     let (deps, id) = campaign().await;
     let cases = [
         (json!({"to": []}), 400, "invalid_test_addresses"),
-        (json!({"to": ["a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com", "f@x.com"]}), 400, "invalid_test_addresses"),
+        (
+            json!({"to": ["a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com", "f@x.com"]}),
+            400,
+            "invalid_test_addresses",
+        ),
         (json!({"to": ["nope"]}), 400, "invalid_test_addresses"),
         (json!({"to": ["me@example.com"], "rowNumber": 2}), 422, "row_not_a_recipient"),
         (json!({"to": ["me@example.com"], "row": {"email": "x@example.com"}}), 422, "missing_variables"),
@@ -97,4 +101,26 @@ async fn a_test_send_ses_cannot_take_now_is_a_503() {
     let (status, json) =
         call(&deps, "POST /campaigns/{id}/test", Some(&id), &[], Some(json!({"to": ["me@example.com"]}))).await;
     assert_eq!((status, json["error"]["code"].as_str()), (503, Some("test_send_failed")), "{json}");
+}
+
+#[tokio::test]
+async fn a_template_is_test_sent_without_a_campaign_from_the_lists_first_recipient() {
+    let (deps, _) = campaign().await;
+    let body = json!({"listKey": "lists/l.csv", "vars": {"brand": "b"}, "from": {"address": "news@example.com"}, "to": ["me@example.com"]});
+    let (status, json) = call(&deps, "POST /templates/{id}/test", Some("offer"), &[], Some(body)).await;
+    assert_eq!(
+        (status, json["subject"].as_str(), json["rowNumber"].as_u64()),
+        (200, Some("[TEST] Kim, your offer from b"), Some(3)),
+        "{json}"
+    );
+    let (_, mail) = deps.mailer.sent().pop().unwrap();
+    assert_eq!((mail.to.as_str(), mail.from.as_str()), ("me@example.com", "news@example.com"));
+
+    let no_to = json!({"row": {"email": "x@example.com", "name": "N"}, "vars": {"brand": "b"}});
+    let (status, json) = call(&deps, "POST /templates/{id}/test", Some("offer"), &[], Some(no_to.clone())).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_test_addresses")), "{json}");
+    let mut preview_with_to = no_to;
+    preview_with_to["to"] = json!(["me@example.com"]);
+    let (status, _) = call(&deps, "POST /templates/{id}/preview", Some("offer"), &[], Some(preview_with_to)).await;
+    assert_eq!(status, 400, "a preview sends nothing");
 }
