@@ -1,0 +1,70 @@
+//! `suppressions list|add|remove` and `stats`.
+
+use serde_json::json;
+
+use super::segment;
+use super::templates::items;
+use crate::args::SuppressionsCommand;
+use crate::client::Api;
+use crate::{table, CliError};
+
+pub async fn run(
+    api: &Api,
+    command: &SuppressionsCommand,
+    out: &mut dyn std::io::Write,
+    json: bool,
+) -> Result<(), CliError> {
+    match command {
+        SuppressionsCommand::List { limit } => {
+            let page = api.get(&format!("/suppressions?limit={limit}")).await?;
+            if json {
+                return Ok(table::json(out, &page));
+            }
+            let rows: Vec<Vec<String>> = items(&page)
+                .map(|s| {
+                    let scope = match (s["domain"].as_str(), s["sender"].as_str()) {
+                        (Some(domain), _) => format!("domain {domain}"),
+                        (_, Some(sender)) => format!("sender {sender}"),
+                        _ => table::cell(&s["scope"]),
+                    };
+                    vec![table::cell(&s["address"]), scope, table::cell(&s["reason"]), table::cell(&s["createdAt"])]
+                })
+                .collect();
+            table::print(out, &["ADDRESS", "SCOPE", "REASON", "SINCE"], &rows);
+        }
+        SuppressionsCommand::Add { address, sender } => {
+            let mut body = json!({"address": address});
+            if let Some(sender) = sender {
+                body["sender"] = json!(sender);
+            }
+            let added = api.post("/suppressions", &body).await?;
+            if json {
+                return Ok(table::json(out, &added));
+            }
+            let _ = writeln!(out, "suppressed {} ({})", table::cell(&added["address"]), table::cell(&added["scope"]));
+        }
+        SuppressionsCommand::Remove { address } => {
+            let answer = api.call(http::Method::DELETE, &format!("/suppressions/{}", segment(address)), None).await?;
+            if json {
+                return Ok(table::json(out, &answer));
+            }
+            let _ = writeln!(out, "{address} is no longer suppressed");
+        }
+    }
+    Ok(())
+}
+
+pub async fn stats(api: &Api, hours: u32, out: &mut dyn std::io::Write, json: bool) -> Result<(), CliError> {
+    let stats = api.get(&format!("/stats/sent?hours={hours}")).await?;
+    if json {
+        table::json(out, &stats);
+    } else {
+        let _ = writeln!(
+            out,
+            "{} mails sent in the last {} hours",
+            table::cell(&stats["sent"]),
+            table::cell(&stats["hours"])
+        );
+    }
+    Ok(())
+}
