@@ -59,8 +59,9 @@ impl CliError {
     }
 }
 
-/// Runs one command line; what it prints goes to `out`. Returns the exit code.
-pub async fn run<I, T>(args: I, out: &mut dyn std::io::Write) -> u8
+/// Runs one command line; what it prints goes to `out`, its error line to `err`. Returns the
+/// exit code.
+pub async fn run<I, T>(args: I, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -69,14 +70,14 @@ where
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = if e.use_stderr() { e.print() } else { write!(out, "{e}").map_err(Into::into) };
+            let _ = if e.use_stderr() { write!(err, "{}", e.render()) } else { write!(out, "{}", e.render()) };
             return code;
         }
     };
     match commands::dispatch(&cli, out).await {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            let _ = writeln!(err, "error: {e}");
             e.exit_code()
         }
     }

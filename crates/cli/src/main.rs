@@ -2,6 +2,6 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let code = fanmail_cli::run(std::env::args_os(), &mut std::io::stdout()).await;
+    let code = fanmail_cli::run(std::env::args_os(), &mut std::io::stdout(), &mut std::io::stderr()).await;
     std::process::ExitCode::from(code)
 }

@@ -6,6 +6,7 @@ mod adapters_scheduler;
 mod adapters_ses;
 mod adapters_sqs;
 mod campaign_e2e;
+mod cli_e2e;
 mod compliance_e2e;
 mod list_formats_e2e;
 mod priority_e2e;

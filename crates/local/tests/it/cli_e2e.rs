@@ -1,0 +1,132 @@
+//! The `fanmail` command line against the local stack, as a user runs it: a template pushed, a
+//! dry run that reports a row that cannot render, a test mail that reaches the SES stand-in
+//! and counts nowhere, a campaign sent and watched to completion, and bad input answered with
+//! one clear line and a non-zero exit code.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::campaign_e2e::{mails_to, start};
+use crate::support::unique_name;
+
+/// Runs `fanmail ARGS` against `api`; exit code, stdout, stderr.
+async fn fanmail(api: &str, args: &[&str]) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = ["fanmail", "--api", api].into_iter().chain(args.iter().copied());
+    let code = fanmail_cli::run(argv, &mut out, &mut err).await;
+    (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_campaign_is_dry_run_test_sent_sent_and_watched_with_the_cli_alone() {
+    let (_runner, api) = start().await;
+    let url = api.base().to_string();
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).unwrap();
+    let domain = format!("{}.example.com", unique_name());
+    let template = write(
+        &dir,
+        "offer.json",
+        r#"{"id": "cli-offer", "name": "Offer", "subject": "{{headline}}", "html": "<p>Dear {{name}} from {{brand}}</p>"}"#,
+    );
+    let (code, out, err) = fanmail(&url, &["templates", "push", template.to_str().unwrap()]).await;
+    assert_eq!((code, out.trim()), (0, "template cli-offer version 1"), "{err}");
+
+    let list = format!(
+        "Email,Name,Headline\na@{domain},Ann,Hello Ann\nnot-an-address,X,Hi\nb@{domain},Bob,\nc@{domain},Cy,Hello Cy\n"
+    );
+    let list = write(&dir, "list.csv", &list);
+    let list = list.to_str().unwrap();
+    let send = ["send", list, "--template", "cli-offer", "--from", "news@example.com", "--var", "brand=fanmail"];
+
+    let dry: Vec<&str> = send.iter().copied().chain(["--dry-run"]).collect();
+    let (code, out, err) = fanmail(&url, &dry).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("would be mailed  2") && out.contains("rejected rows    1"), "{out}");
+    assert!(out.contains("fail to render: row 4: rendering Subject failed: the subject is empty"), "{out}");
+    assert!(mails_to(&domain).await.is_empty(), "a dry run sends nothing");
+
+    let me = format!("me@{domain}");
+    let test: Vec<&str> = send.iter().copied().chain(["--test-to", me.as_str()]).collect();
+    let (code, out, err) = fanmail(&url, &test).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("test mail: [TEST] Hello Ann") && out.contains(&format!("sent to {me}")), "{out}");
+    let mails = mails_to(&domain).await;
+    assert_eq!(mails.keys().collect::<Vec<_>>(), [&me], "only the test address: {mails:?}");
+    assert_eq!(mails[&me][0]["subject"], "[TEST] Hello Ann");
+
+    let watch: Vec<&str> = send.iter().copied().chain(["--interval", "0.3"]).collect();
+    let (code, out, err) = fanmail(&url, &watch).await;
+    // Bob's row has no headline: his mail fails, the campaign completes.
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("completed, total 3, sent 2") && out.contains("failed 1"), "{out}");
+    let id = out.lines().find_map(|l| l.strip_prefix("campaign ")).unwrap().split(' ').next().unwrap().to_string();
+    let mails = mails_to(&domain).await;
+    assert_eq!(mails.len(), 3, "Ann, Cy and the test address: {mails:?}");
+    assert!(mails.values().all(|m| m.len() == 1));
+
+    let (code, out, _) = fanmail(&url, &["campaigns", "test", &id, "--to", &me, "--row", "5"]).await;
+    assert!(code == 0 && out.contains("[TEST] Hello Cy"), "{out}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (code, out, _) = fanmail(&url, &["--json", "campaigns", "show", &id]).await;
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(
+        (shown["counters"]["total"].as_u64(), shown["counters"]["sent"].as_u64()),
+        (Some(3), Some(2)),
+        "{shown}"
+    );
+    assert_eq!(mails_to(&domain).await[&me].len(), 2, "the second test mail arrived, counted nowhere");
+
+    let (code, out, _) = fanmail(&url, &["campaigns", "list", "--limit", "50"]).await;
+    assert!(code == 0 && out.lines().any(|l| l.starts_with(&id) && l.contains("completed")), "{out}");
+    let (code, out, _) = fanmail(&url, &["campaigns", "rejected-rows", &id]).await;
+    assert!(code == 0 && out.contains("3    ") && out.contains("no '@'"), "{out}");
+}
+
+#[tokio::test]
+async fn bad_input_answers_one_clear_line_and_a_non_zero_exit_code() {
+    let (_runner, api) = start().await;
+    let url = api.base().to_string();
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let (code, _, err) = fanmail(&url, &["templates", "show", "no-such-template"]).await;
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "error: template 'no-such-template' does not exist (not_found, HTTP 404)");
+
+    let missing = dir.join("missing.csv");
+    let args = ["send", missing.to_str().unwrap(), "--template", "t", "--from", "news@example.com"];
+    let (code, _, err) = fanmail(&url, &args).await;
+    assert_eq!(code, 2);
+    assert!(err.starts_with("error: cannot read ") && err.lines().count() == 1, "{err}");
+
+    let template =
+        write(&dir, "t.json", r#"{"id": "cli-t", "name": "t", "subject": "Hi {{coupon}}", "html": "<p>x</p>"}"#);
+    fanmail(&url, &["templates", "push", template.to_str().unwrap()]).await;
+    let list = write(&dir, "l.csv", "email,name\nkim@example.com,Kim\n");
+    let args = ["send", list.to_str().unwrap(), "--template", "cli-t", "--from", "news@example.com", "--dry-run"];
+    let (code, _, err) = fanmail(&url, &args).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("no column for 'coupon'") && err.contains("(missing_variables, HTTP 422)"), "{err}");
+
+    let args = ["send", list.to_str().unwrap(), "--template", "nope", "--from", "news@example.com"];
+    let (code, _, err) = fanmail(&url, &args).await;
+    assert!(code == 1 && err.contains("unknown_template"), "{err}");
+
+    let (code, _, err) = fanmail("http://127.0.0.1:9", &["campaigns", "list"]).await;
+    assert_eq!(code, 3);
+    assert!(
+        err.starts_with("error: cannot reach the API at http://127.0.0.1:9: ") && err.lines().count() == 1,
+        "{err}"
+    );
+
+    let (code, _, err) = fanmail(&url, &["send", "x.pdf", "--template", "t", "--from", "a@example.com"]).await;
+    assert!(code == 2 && err.contains("not a .csv, .tsv or .xlsx list"), "{err}");
+}
