@@ -17,12 +17,14 @@ help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 dev: tools local-aws ## run the whole pipeline locally: local AWS, every function, API on http://127.0.0.1:3000
-	cargo build --bin fanmail-local
+	cargo build --bin fanmail-local --bin fanmail
 	$(WITH_LOCAL_AWS) target/debug/fanmail-local dev --port $${PORT:-3000} --parameters "$${PARAMETERS:-}"
 
-test: tools local-aws check validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests; the unit tests again two years ahead
+test: tools local-aws check validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests, every API exchange against docs/openapi.yaml; the unit tests again two years ahead
 	cargo build --workspace --bins
-	$(WITH_LOCAL_AWS) $(NEXTEST) --workspace
+	rm -rf target/exchanges
+	$(WITH_LOCAL_AWS) FANMAIL_RECORD_EXCHANGES=$(CURDIR)/target/exchanges $(NEXTEST) --workspace
+	.tools/venv-api/bin/python scripts/check-openapi.py docs/openapi.yaml target/exchanges
 	$(MAKE) --no-print-directory unit-future
 
 unit: ## unit tests only (no local AWS needed)

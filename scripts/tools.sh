@@ -2,6 +2,7 @@
 # Installs the pinned local tools into repo-local folders (nothing outside the repo):
 #   .tools/venv-aws   moto[server], cargo-lambda, ziglang
 #   .tools/venv-sam   aws-sam-cli, cfn-lint
+#   .tools/venv-api   openapi-core (checks the tests' API exchanges against docs/openapi.yaml)
 #   .tools/node       aws-ses-v2-local
 # Each set is reinstalled only when its pin file changes. Debian packages the tests need
 # (faketime, for the unit tests run with the date moved ahead) come from apt-get, once.
@@ -51,11 +52,13 @@ install_debian() { # install_debian <command> <package>
 case "${1:-all}" in
   aws) install_venv venv-aws "$root/infra/local/requirements-aws.txt"; install_node ;;
   sam) install_venv venv-sam "$root/infra/local/requirements-sam.txt" ;;
+  api) install_venv venv-api "$root/infra/local/requirements-api.txt" ;;
   all)
     install_venv venv-aws "$root/infra/local/requirements-aws.txt"
     install_venv venv-sam "$root/infra/local/requirements-sam.txt"
+    install_venv venv-api "$root/infra/local/requirements-api.txt"
     install_node
     install_debian faketime faketime
     ;;
-  *) echo "usage: $0 [aws|sam|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [aws|sam|api|all]" >&2; exit 2 ;;
 esac

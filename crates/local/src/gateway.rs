@@ -24,6 +24,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
+use crate::exchanges::{Exchange, Exchanges};
 use crate::functions::Functions;
 use crate::invoke::InvokeError;
 use crate::template::HttpRoute;
@@ -158,15 +159,19 @@ pub fn build_event(
     Ok(serde_json::from_value(event)?)
 }
 
-fn to_http(response: ApiGatewayV2httpResponse) -> Response<Full<Bytes>> {
-    let body = match response.body {
+fn body_bytes(response: &ApiGatewayV2httpResponse) -> Vec<u8> {
+    match &response.body {
         Some(Body::Text(text)) if response.is_base64_encoded => {
             base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
         }
-        Some(Body::Text(text)) => text.into_bytes(),
-        Some(Body::Binary(bytes)) => bytes,
+        Some(Body::Text(text)) => text.clone().into_bytes(),
+        Some(Body::Binary(bytes)) => bytes.clone(),
         _ => Vec::new(),
-    };
+    }
+}
+
+fn to_http(response: ApiGatewayV2httpResponse) -> Response<Full<Bytes>> {
+    let body = body_bytes(&response);
     let mut builder = Response::builder().status(u16::try_from(response.status_code).unwrap_or(502));
     for (name, value) in response.headers.iter() {
         builder = builder.header(name, value);
@@ -188,6 +193,7 @@ fn plain(status: u16, message: &str) -> Response<Full<Bytes>> {
 struct Gateway {
     functions: Arc<Functions>,
     routes: Vec<HttpRoute>,
+    exchanges: Option<Exchanges>,
 }
 
 impl Gateway {
@@ -223,7 +229,24 @@ impl Gateway {
             Err(e) => return plain(400, &format!("bad request: {e}")),
         };
         match self.functions.http(&route.function, event).await {
-            Ok(response) => to_http(response),
+            Ok(response) => {
+                if let Some(exchanges) = &self.exchanges {
+                    let request_type =
+                        incoming.headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.as_str());
+                    exchanges.record(&Exchange {
+                        method: &incoming.method,
+                        path: &incoming.path,
+                        route_key: &route.route_key(),
+                        query: &incoming.query,
+                        request_content_type: request_type,
+                        request_body: &incoming.body,
+                        status: u16::try_from(response.status_code).unwrap_or(502),
+                        response_content_type: response.headers.get("content-type").and_then(|v| v.to_str().ok()),
+                        response_body: &body_bytes(&response),
+                    });
+                }
+                to_http(response)
+            }
             // HTTP APIs answer an integration that runs out of time with 503.
             Err(InvokeError::TimedOut { .. }) => plain(503, "Service Unavailable"),
             Err(e) => {
@@ -236,7 +259,8 @@ impl Gateway {
 
 /// Serves the routes on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, functions: Arc<Functions>, routes: Vec<HttpRoute>) -> Result<()> {
-    let gateway = Arc::new(Gateway { functions, routes });
+    let exchanges = Exchanges::from_env(listener.local_addr()?.port());
+    let gateway = Arc::new(Gateway { functions, routes, exchanges });
     loop {
         let (stream, peer) = listener.accept().await?;
         let gateway = gateway.clone();

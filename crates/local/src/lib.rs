@@ -8,7 +8,8 @@
 //!   the local endpoint, so local and cloud come from one file.
 //! - [`client`]: drives the local API like a user script (uploads, campaigns, polling).
 //! - [`functions`]: hosts each function, built by its crate's own production wiring.
-//! - [`gateway`]: plays API Gateway (HTTP API payload 2.0).
+//! - [`gateway`]: plays API Gateway (HTTP API payload 2.0); [`exchanges`] records what it
+//!   routed, for the OpenAPI check.
 //! - [`metering`]: counts AWS API calls by service and operation.
 //! - [`pollers`]: play the SQS event source mappings.
 //! - [`schedules`]: plays EventBridge Scheduler (the local endpoint never fires schedules).
@@ -20,6 +21,7 @@
 //! so nothing here can touch a real AWS account.
 
 pub mod client;
+pub mod exchanges;
 pub mod functions;
 pub mod gateway;
 pub mod invoke;
