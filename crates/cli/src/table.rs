@@ -32,8 +32,10 @@ pub fn cell(value: &Value) -> String {
     }
 }
 
-pub fn json(out: &mut dyn std::io::Write, value: &Value) {
+/// Prints the JSON; `Ok` so a command can end with it.
+pub fn json(out: &mut dyn std::io::Write, value: &Value) -> Result<(), crate::CliError> {
     let _ = writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    Ok(())
 }
 
 /// `name: value` lines.

@@ -46,7 +46,7 @@ pub async fn watch(
     };
     bar.finish_and_clear();
     if json {
-        table::json(out, &campaign);
+        table::json(out, &campaign)?;
     } else {
         let _ = writeln!(out, "{}", summary(&campaign));
     }

@@ -19,7 +19,7 @@ pub async fn run(
             let filter = status.as_deref().map(|s| format!("&status={}", segment(s))).unwrap_or_default();
             let page = api.get(&format!("/campaigns?limit={limit}{filter}")).await?;
             if json {
-                return Ok(table::json(out, &page));
+                return table::json(out, &page);
             }
             let rows: Vec<Vec<String>> = items(&page)
                 .map(|c| {
@@ -45,14 +45,14 @@ pub async fn run(
         CampaignsCommand::RetryFailed { id } => {
             let answer = api.post(&format!("/campaigns/{}/retry-failed", segment(id)), &json!({})).await?;
             if json {
-                return Ok(table::json(out, &answer));
+                return table::json(out, &answer);
             }
             let _ = writeln!(out, "{} failed recipients queued again", table::cell(&answer["requeued"]));
         }
         CampaignsCommand::RejectedRows { id, limit } => {
             let page = api.get(&format!("/campaigns/{}/rejected-rows?limit={limit}", segment(id))).await?;
             if json {
-                return Ok(table::json(out, &page));
+                return table::json(out, &page);
             }
             let rows: Vec<Vec<String>> = items(&page)
                 .map(|r| vec![table::cell(&r["row"]), table::cell(&r["reason"]), table::cell(&r["value"])])
@@ -74,7 +74,7 @@ pub async fn run(
 async fn act(api: &Api, id: &str, action: &str, out: &mut dyn std::io::Write, json: bool) -> Result<(), CliError> {
     let answer = api.post(&format!("/campaigns/{}/{action}", segment(id)), &json!({})).await?;
     if json {
-        return Ok(table::json(out, &answer));
+        return table::json(out, &answer);
     }
     // A resume answers the campaign with how many parked mails it queued again.
     show(out, answer.get("campaign").unwrap_or(&answer), false);
@@ -86,7 +86,8 @@ async fn act(api: &Api, id: &str, action: &str, out: &mut dyn std::io::Write, js
 
 pub fn show(out: &mut dyn std::io::Write, campaign: &Value, json: bool) {
     if json {
-        return table::json(out, campaign);
+        let _ = table::json(out, campaign);
+        return;
     }
     let _ = writeln!(out, "{}", watch::summary(campaign));
     if let Some(reason) = campaign["statusReason"].as_str() {
@@ -100,7 +101,8 @@ pub fn show(out: &mut dyn std::io::Write, campaign: &Value, json: bool) {
 /// What a test send answered: one line per address.
 pub fn test_result(out: &mut dyn std::io::Write, answer: &Value, json: bool) {
     if json {
-        return table::json(out, answer);
+        let _ = table::json(out, answer);
+        return;
     }
     let _ = writeln!(out, "test mail: {}", table::cell(&answer["subject"]));
     for sent in items_of(answer, "sent") {

@@ -111,7 +111,8 @@ async fn upload(api: &Api, args: &SendArgs, out: &mut dyn std::io::Write, json: 
 
 fn dry_run_report(out: &mut dyn std::io::Write, report: &Value, json: bool) {
     if json {
-        return table::json(out, report);
+        let _ = table::json(out, report);
+        return;
     }
     let n = |k: &str| table::cell(&report[k]);
     let complete =

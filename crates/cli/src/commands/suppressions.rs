@@ -18,7 +18,7 @@ pub async fn run(
         SuppressionsCommand::List { limit } => {
             let page = api.get(&format!("/suppressions?limit={limit}")).await?;
             if json {
-                return Ok(table::json(out, &page));
+                return table::json(out, &page);
             }
             let rows: Vec<Vec<String>> = items(&page)
                 .map(|s| {
@@ -39,14 +39,14 @@ pub async fn run(
             }
             let added = api.post("/suppressions", &body).await?;
             if json {
-                return Ok(table::json(out, &added));
+                return table::json(out, &added);
             }
             let _ = writeln!(out, "suppressed {} ({})", table::cell(&added["address"]), table::cell(&added["scope"]));
         }
         SuppressionsCommand::Remove { address } => {
             let answer = api.call(http::Method::DELETE, &format!("/suppressions/{}", segment(address)), None).await?;
             if json {
-                return Ok(table::json(out, &answer));
+                return table::json(out, &answer);
             }
             let _ = writeln!(out, "{address} is no longer suppressed");
         }
@@ -57,7 +57,7 @@ pub async fn run(
 pub async fn stats(api: &Api, hours: u32, out: &mut dyn std::io::Write, json: bool) -> Result<(), CliError> {
     let stats = api.get(&format!("/stats/sent?hours={hours}")).await?;
     if json {
-        table::json(out, &stats);
+        table::json(out, &stats)?;
     } else {
         let _ = writeln!(
             out,

@@ -32,7 +32,7 @@ pub async fn run(
                 other => other?,
             };
             if json {
-                table::json(out, &saved);
+                table::json(out, &saved)?;
             } else {
                 let _ =
                     writeln!(out, "template {} version {}", table::cell(&saved["id"]), table::cell(&saved["version"]));
@@ -41,7 +41,7 @@ pub async fn run(
         TemplatesCommand::List => {
             let page = api.get("/templates").await?;
             if json {
-                return Ok(table::json(out, &page));
+                return table::json(out, &page);
             }
             let rows: Vec<Vec<String>> = items(&page)
                 .map(|t| {
@@ -59,7 +59,7 @@ pub async fn run(
             let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
             let template = api.get(&format!("/templates/{}{query}", segment(id))).await?;
             if json {
-                return Ok(table::json(out, &template));
+                return table::json(out, &template);
             }
             table::fields(
                 out,
@@ -79,7 +79,7 @@ pub async fn run(
             }
             let mail = api.post(&format!("/templates/{}/preview", segment(id)), &body).await?;
             if json {
-                return Ok(table::json(out, &mail));
+                return table::json(out, &mail);
             }
             table::fields(
                 out,
