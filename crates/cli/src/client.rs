@@ -17,6 +17,9 @@ use hyper_util::rt::TokioExecutor;
 use indicatif::ProgressBar;
 use serde_json::Value;
 
+use fanmail_common::ports::Clock;
+use fanmail_common::system::SystemClock;
+
 use crate::sigv4::{sign_request, EXECUTE_API};
 use crate::CliError;
 
@@ -132,7 +135,9 @@ impl Api {
 }
 
 fn sign(request: &mut Request<Bytes>, credentials: &Credentials, region: &str) -> Result<(), CliError> {
-    sign_request(request, credentials, region, EXECUTE_API, SystemTime::now())
+    // Signatures carry the time; it comes through the Clock port like every other read of it.
+    let now = SystemTime::from(SystemClock.now());
+    sign_request(request, credentials, region, EXECUTE_API, now)
         .map_err(|e| CliError::Input(format!("the request cannot be signed: {e}")))
 }
 
