@@ -31,6 +31,7 @@ fn expectations() -> Vec<(&'static str, &'static str, Value)> {
         ("upload-url/unsupported-type.json", "/statusCode", json!(400)),
         ("api/health.json", "/statusCode", json!(200)),
         ("api/list-campaigns.json", "/statusCode", json!(200)),
+        ("api/dry-run-unknown-template.json", "/statusCode", json!(422)),
         ("api/preview-unknown-template.json", "/statusCode", json!(404)),
         ("api/unknown-route.json", "/statusCode", json!(404)),
         // Poison messages are reported failed, so the queue dead-letters them.
