@@ -39,6 +39,15 @@ pub async fn run(
         }
         CampaignsCommand::Show { id } => show(out, &api.get(&format!("/campaigns/{}", segment(id))).await?, json),
         CampaignsCommand::Watch { id, watch: args } => return watch::watch(api, id, args, out, json).await,
+        CampaignsCommand::Reschedule { id, at, tz } => {
+            let mut body = json!({"sendAt": at});
+            if let Some(tz) = tz {
+                body["timezone"] = json!(tz);
+            }
+            let campaign =
+                api.call(http::Method::PUT, &format!("/campaigns/{}/schedule", segment(id)), Some(&body)).await?;
+            show(out, &campaign, json);
+        }
         CampaignsCommand::Pause { id } => act(api, id, "pause", out, json).await?,
         CampaignsCommand::Resume { id } => act(api, id, "resume", out, json).await?,
         CampaignsCommand::Cancel { id } => act(api, id, "cancel", out, json).await?,

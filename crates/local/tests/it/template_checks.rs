@@ -200,7 +200,8 @@ async fn every_route_in_the_template_reaches_its_handler() {
         "only health and unsubscribe are public"
     );
     let env = Env::from_lookup(|k| {
-        Some(if k.starts_with("UPLOAD_MAX") { "1000".to_string() } else { format!("stand-in-{k}") })
+        let number = k.starts_with("UPLOAD_MAX") || k == fanmail_common::config::vars::MAX_SEND_RATE;
+        Some(if number { "1000".to_string() } else { format!("stand-in-{k}") })
     });
     let key = fanmail_common::domain::UnsubscribeKey::new(vec![7; 32]).unwrap();
     let world = MemoryAdapters::at(time::OffsetDateTime::UNIX_EPOCH);
