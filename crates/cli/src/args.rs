@@ -139,6 +139,15 @@ pub enum CampaignsCommand {
         #[command(flatten)]
         watch: WatchArgs,
     },
+    /// A new send time for a scheduled campaign.
+    Reschedule {
+        id: String,
+        /// RFC 3339, or a local time with --tz.
+        #[arg(long)]
+        at: String,
+        #[arg(long)]
+        tz: Option<String>,
+    },
     Pause {
         id: String,
     },

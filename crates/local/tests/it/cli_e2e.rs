@@ -130,3 +130,36 @@ async fn bad_input_answers_one_clear_line_and_a_non_zero_exit_code() {
     let (code, _, err) = fanmail(&url, &["send", "x.pdf", "--template", "t", "--from", "a@example.com"]).await;
     assert!(code == 2 && err.contains("not a .csv, .tsv or .xlsx list"), "{err}");
 }
+
+#[tokio::test]
+async fn a_scheduled_send_is_rescheduled_and_cancelled_with_the_cli() {
+    use fanmail_common::ports::Clock;
+    let (_runner, api) = start().await;
+    let url = api.base().to_string();
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).unwrap();
+    let template =
+        write(&dir, "t.json", r#"{"id": "cli-later", "name": "t", "subject": "Hi {{name}}", "html": "<p>x</p>"}"#);
+    fanmail(&url, &["templates", "push", template.to_str().unwrap()]).await;
+    let list = write(&dir, "l.csv", &format!("email,name\nkim@{}.example.com,Kim\n", unique_name()));
+    let day = |days: i64| {
+        let date = (fanmail_common::system::SystemClock.now() + time::Duration::days(days)).date();
+        format!("{date}T09:00")
+    };
+    let (week, week_and_day) = (day(7), day(8));
+    let args = ["send", list.to_str().unwrap(), "--template", "cli-later", "--from", "news@example.com"];
+    let later: Vec<&str> = args.iter().copied().chain(["--at", week.as_str(), "--tz", "Asia/Seoul"]).collect();
+    let (code, out, err) = fanmail(&url, &later).await;
+    assert!(code == 0 && out.contains(" scheduled") && out.contains("send at: "), "{out}{err}");
+    let id = out.lines().find_map(|l| l.strip_prefix("campaign ")).unwrap().split(' ').next().unwrap().to_string();
+
+    let (code, out, err) =
+        fanmail(&url, &["campaigns", "reschedule", &id, "--at", &week_and_day, "--tz", "Asia/Seoul"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    // 09:00 in Seoul is 00:00 UTC.
+    assert!(out.contains(&format!("send at: {}T00:00:00Z", &week_and_day[..10])), "{out}");
+    let (code, out, _) = fanmail(&url, &["campaigns", "cancel", &id]).await;
+    assert!(code == 0 && out.contains(" cancelled"), "{out}");
+    let (code, _, err) = fanmail(&url, &["campaigns", "cancel", &id]).await;
+    assert!(code == 1 && err.contains("HTTP 409"), "{err}");
+}
