@@ -16,6 +16,7 @@ import os
 import sys
 from urllib.parse import parse_qsl
 
+import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.request.validators import V31RequestBodyValidator, V31RequestParametersValidator
@@ -80,6 +81,14 @@ def main(spec_path, directory):
         print(f"check-openapi: no exchanges recorded in {directory}", file=sys.stderr)
         return 1
     print(f"check-openapi: {total} requests and responses over {len(checked)} routes checked against {spec_path}")
+    described = set()
+    with open(spec_path, encoding="utf-8") as text:
+        paths = yaml.safe_load(text)["paths"]
+    for path, item in paths.items():
+        described.update(f"{method.upper()} {path}" for method in ("get", "post", "put", "delete") if method in item)
+    unexercised = sorted(described - set(checked))
+    if unexercised:
+        print(f"check-openapi: no exchange recorded for {', '.join(unexercised)}")
     for (route, status, what, kind), (why, exchange) in failures.items():
         print(f"  MISMATCH {route} -> {status}: {what}: {kind}: {why}", file=sys.stderr)
         print(f"    request  {exchange['requestBody'][:300]}", file=sys.stderr)

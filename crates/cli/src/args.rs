@@ -60,6 +60,10 @@ pub enum TemplatesCommand {
         #[arg(long)]
         version: Option<u32>,
     },
+    /// Delete a template and its versions (campaigns already created keep theirs).
+    Delete {
+        id: String,
+    },
     /// Render one row as the sender would: `--row name=Kim --row email=kim@example.com`, or
     /// row N of a local list file.
     Preview {

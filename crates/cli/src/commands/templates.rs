@@ -72,6 +72,12 @@ pub async fn run(
                 ],
             );
         }
+        TemplatesCommand::Delete { id } => {
+            api.call(http::Method::DELETE, &format!("/templates/{}", segment(id)), None).await?;
+            if !json {
+                let _ = writeln!(out, "template {id} deleted");
+            }
+        }
         TemplatesCommand::Preview { id, row, vars, from } => {
             let mut body = json!({"row": pairs(row, "--row")?, "vars": pairs(vars, "--var")?});
             if let Some(from) = from {

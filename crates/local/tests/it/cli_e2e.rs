@@ -88,6 +88,53 @@ async fn a_campaign_is_dry_run_test_sent_sent_and_watched_with_the_cli_alone() {
     assert!(code == 0 && out.lines().any(|l| l.starts_with(&id) && l.contains("completed")), "{out}");
     let (code, out, _) = fanmail(&url, &["campaigns", "rejected-rows", &id]).await;
     assert!(code == 0 && out.contains("3    ") && out.contains("no '@'"), "{out}");
+    let (code, out, err) = fanmail(&url, &["campaigns", "retry-failed", &id]).await;
+    assert!(code == 0 && out.contains("failed recipients queued again"), "{out}{err}");
+}
+
+#[tokio::test]
+async fn templates_suppressions_and_stats_are_managed_with_the_cli() {
+    let (_runner, api) = start().await;
+    let url = api.base().to_string();
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(&dir).unwrap();
+    let id = unique_name();
+    let template = |subject: &str| {
+        let json =
+            format!(r#"{{"id": "{id}", "name": "Tour", "subject": "{subject}", "html": "<p>Hi {{{{name}}}}</p>"}}"#);
+        write(&dir, "tour.json", &json)
+    };
+    let (code, out, err) = fanmail(&url, &["templates", "push", template("Hello {{name}}").to_str().unwrap()]).await;
+    assert_eq!((code, out.trim().to_string()), (0, format!("template {id} version 1")), "{err}");
+    let (code, out, err) = fanmail(&url, &["templates", "push", template("Hi again {{name}}").to_str().unwrap()]).await;
+    assert_eq!((code, out.trim().to_string()), (0, format!("template {id} version 2")), "pushed again: {err}");
+    let (code, out, _) = fanmail(&url, &["templates", "list"]).await;
+    assert!(code == 0 && out.lines().any(|l| l.starts_with(&id) && l.contains(" 2 ")), "{out}");
+    let (code, out, _) = fanmail(&url, &["templates", "show", &id, "--version", "1"]).await;
+    assert!(code == 0 && out.contains("Hello {{name}}"), "{out}");
+    let (code, out, err) =
+        fanmail(&url, &["templates", "preview", &id, "--row", "email=kim@example.com", "--row", "name=Kim"]).await;
+    assert!(code == 0 && out.contains("subject  Hi again Kim"), "{out}{err}");
+    let (code, _, err) = fanmail(&url, &["templates", "preview", &id, "--row", "email=kim@example.com"]).await;
+    assert!(code == 1 && err.contains("missing_variables"), "{err}");
+
+    let address = format!("{}@example.org", unique_name());
+    let (code, out, err) = fanmail(&url, &["suppressions", "add", &address]).await;
+    assert!(code == 0 && out.contains(&format!("suppressed {address}")), "{out}{err}");
+    let (code, out, _) = fanmail(&url, &["suppressions", "list", "--limit", "1000"]).await;
+    assert!(code == 0 && out.lines().any(|l| l.starts_with(&address) && l.contains("manual")), "{out}");
+    let (code, out, _) = fanmail(&url, &["suppressions", "remove", &address]).await;
+    assert!(code == 0 && out.contains("no longer suppressed"), "{out}");
+    let (code, _, err) = fanmail(&url, &["suppressions", "remove", &address]).await;
+    assert!(code == 1 && err.contains("HTTP 404"), "{err}");
+
+    let (code, out, _) = fanmail(&url, &["--json", "stats", "--hours", "1"]).await;
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(code == 0 && stats["hours"] == 1 && stats["sent"].is_u64(), "{out}");
+    let (code, out, _) = fanmail(&url, &["templates", "delete", &id]).await;
+    assert!(code == 0 && out.contains("deleted"), "{out}");
+    let (code, _, _) = fanmail(&url, &["templates", "show", &id]).await;
+    assert_eq!(code, 1);
 }
 
 #[tokio::test]
