@@ -11,9 +11,12 @@
 //!   time, mails/s, every AWS call by service and operation, peak memory of each process, and a
 //!   check that every valid recipient got exactly one mail; then the calls that record its
 //!   delivery results.
+//! - `dry-run [ROWS]`: a dry run of a ROWS-row list with the ~100 KB template through the
+//!   API's handler: CPU per row (what a dry run covers in its 20 s).
 //! - `hotpath`: CPU per mail of the sender's hot path through the real SDK (render, request,
 //!   signing, HTTP) against a loopback sink, on one core.
 
+mod dry_run;
 mod hotpath;
 mod local;
 mod workbook;
@@ -136,12 +139,16 @@ async fn main() -> Result<()> {
             let mails = std::env::args().nth(2).map_or(Ok(1000), |n| n.parse()).context("mails: a number")?;
             local::pipeline(mails).await
         }
+        Some("dry-run") => {
+            let rows = std::env::args().nth(2).map_or(Ok(100_000), |n| n.parse()).context("rows: a number")?;
+            dry_run::run(rows).await
+        }
         Some("scale") => scale().await,
         Some("table") => fanmail_bench::scale::table::print(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("hotpath") => {
             let mails = std::env::args().nth(2).map_or(Ok(5000), |n| n.parse()).context("mails: a number")?;
             tokio::task::block_in_place(|| hotpath::run(mails))
         }
-        _ => bail!("usage: fanmail-bench render|list [rows]|xlsx [rows]|pipeline [mails]|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]|table REPORT..."),
+        _ => bail!("usage: fanmail-bench render|list [rows]|xlsx [rows]|dry-run [rows]|pipeline [mails]|hotpath [mails]|scale [--ci] [--report FILE] [--rows N --quota R ...]|table REPORT..."),
     }
 }

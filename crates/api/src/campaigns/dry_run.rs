@@ -7,7 +7,7 @@
 //! API Gateway answers within 30 s, so a list too long to read in [`BUDGET`] is reported as far
 //! as it was read, with `complete: false` and the row reached.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use fanmail_common::api_gateway::ApiError;
@@ -17,6 +17,7 @@ use fanmail_common::ports::{Clock, Mailer, ObjectStore, ObjectStoreError, SendQu
 use fanmail_common::recipient_list::{is_workbook, ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::store::SuppressionStore;
+use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -26,6 +27,8 @@ use crate::{Deps, Ports};
 pub const BUDGET: time::Duration = time::Duration::seconds(20);
 /// Rows read between two checks of the budget (and one suppression lookup).
 const CHUNK_ROWS: usize = 1_000;
+/// Chunks whose suppression lookups run at once.
+const LOOKUPS_AT_ONCE: usize = 8;
 /// How many rejected rows and render failures the answer lists (all are counted).
 const SHOWN: usize = 20;
 
@@ -114,8 +117,13 @@ struct Chunk {
 }
 
 enum Read {
-    Header { unmatched: Vec<String>, columns: Vec<String> },
+    Header {
+        unmatched: Vec<String>,
+        columns: Vec<String>,
+    },
     Chunk(Chunk),
+    /// A chunk and its suppressed addresses.
+    Looked(Chunk, HashSet<EmailAddress>),
     Invalid(ListError),
 }
 
@@ -132,7 +140,7 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
         Err(e) => return Err(e.into()),
     };
     let started = deps.clock.now();
-    let (tx, mut rx) = mpsc::channel::<Read>(4);
+    let (tx, mut rx) = mpsc::channel::<Read>(LOOKUPS_AT_ONCE);
     let renderer = Renderer {
         template: Arc::new(compiled),
         sender: plan.sender.clone(),
@@ -170,8 +178,23 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
         blank: Vec::new(),
         estimate: Estimate { send_rate: 0.0, seconds: 0, quota: None, notes: Vec::new() },
     };
-    while let Some(read) = rx.recv().await {
-        match read {
+    // Suppression lookups of several chunks at once: DynamoDB's latency, not the reading,
+    // bounds a long list.
+    let sender = plan.sender;
+    let lookups = futures::stream::poll_fn(|cx| rx.poll_recv(cx))
+        .map(|read| async move {
+            match read {
+                Read::Chunk(chunk) => {
+                    let suppressed = suppressed_in(deps, sender, &chunk).await?;
+                    Ok(Read::Looked(chunk, suppressed))
+                }
+                other => Ok::<_, ApiError>(other),
+            }
+        })
+        .buffered(LOOKUPS_AT_ONCE);
+    futures::pin_mut!(lookups);
+    while let Some(read) = lookups.next().await {
+        match read? {
             Read::Invalid(ListError::Io(e)) => return Err(ApiError::unavailable(format!("reading the list: {e}"))),
             Read::Invalid(e) => {
                 return Err(ApiError::new(422, "invalid_list", format!("the list cannot be read: {e}")));
@@ -191,8 +214,9 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
                     ));
                 }
             }
-            Read::Chunk(chunk) => {
-                add(deps, plan.sender, &mut report, chunk).await?;
+            Read::Chunk(_) => unreachable!("every chunk is looked up first"),
+            Read::Looked(chunk, suppressed) => {
+                add(&mut report, chunk, &suppressed);
                 if deps.clock.now() - started >= plan.budget {
                     report.complete = false;
                     break;
@@ -200,7 +224,6 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
             }
         }
     }
-    drop(rx);
     if report.complete {
         reader.await.map_err(ApiError::internal)?;
     }
@@ -215,25 +238,27 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
     Ok(report)
 }
 
-/// Counts one chunk, looking its addresses up on the suppression list.
-async fn add<P: Ports>(
+/// The chunk's addresses that are on the suppression list for the sender.
+async fn suppressed_in<P: Ports>(
     deps: &Deps<P>,
     sender: &Sender,
-    report: &mut DryRunReport,
-    chunk: Chunk,
-) -> Result<(), ApiError> {
+    chunk: &Chunk,
+) -> Result<HashSet<EmailAddress>, ApiError> {
+    let addresses: Vec<EmailAddress> = chunk.candidates.iter().map(|c| c.address.clone()).collect();
+    if addresses.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(deps.suppressions.suppressed_among(&addresses, &sender.address).await?)
+}
+
+/// Counts one chunk.
+fn add(report: &mut DryRunReport, chunk: Chunk, suppressed: &HashSet<EmailAddress>) {
     report.rows += chunk.rows;
     report.last_row = chunk.last_row;
     report.duplicates += chunk.duplicates;
     report.rejected_rows += chunk.rejected.len() as u64;
     let room = SHOWN.saturating_sub(report.rejected.len());
     report.rejected.extend(chunk.rejected.into_iter().take(room));
-    let addresses: Vec<EmailAddress> = chunk.candidates.iter().map(|c| c.address.clone()).collect();
-    let suppressed = if addresses.is_empty() {
-        Default::default()
-    } else {
-        deps.suppressions.suppressed_among(&addresses, &sender.address).await?
-    };
     for candidate in chunk.candidates {
         if suppressed.contains(&candidate.address) {
             report.suppressed += 1;
@@ -254,7 +279,6 @@ async fn add<P: Ports>(
             }
         }
     }
-    Ok(())
 }
 
 /// How long `recipients` mails would take at the account's quota.
