@@ -103,7 +103,7 @@ async fn dev(stack_name: &str, port: u16, parameters: &BTreeMap<String, String>)
     println!("  sent mail        {}/        (JSON: {}/store)", endpoints.sesv2, endpoints.sesv2);
     println!("  AWS stand-in     {}  (moto dashboard: {}/moto-api/)", endpoints.aws, endpoints.aws);
     println!("  CLI              export FANMAIL_API={}; target/debug/fanmail --help", runner.api_url);
-    println!("  API description  {}  (OpenAPI 3.1)", fanmail_local::repo_root().join("docs/openapi.yaml").display());
+    println!("  API description  docs/openapi.yaml  (OpenAPI 3.1: every route, request and answer)");
     println!("  routes           {} (IAM auth is not checked locally)", routes.len());
     for route in &routes {
         println!("    {:<7} {}{}", route.method, route.path, if route.public { "   [public]" } else { "" });

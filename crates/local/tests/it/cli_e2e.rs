@@ -167,6 +167,22 @@ async fn bad_input_answers_one_clear_line_and_a_non_zero_exit_code() {
     let (code, _, err) = fanmail(&url, &args).await;
     assert!(code == 1 && err.contains("unknown_template"), "{err}");
 
+    // A workbook saved under a .csv name: the dry run says so; a send fails before any mail.
+    let mut workbook = b"PK\x03\x04".to_vec();
+    workbook.extend_from_slice(&[0u8; 200]);
+    let unreadable = dir.join("book.csv");
+    std::fs::write(&unreadable, workbook).unwrap();
+    let template = write(&dir, "n.json", r#"{"id": "cli-n", "name": "n", "subject": "Hi {{name}}", "html": "<p>x</p>"}"#);
+    fanmail(&url, &["templates", "push", template.to_str().unwrap()]).await;
+    let send = ["send", unreadable.to_str().unwrap(), "--template", "cli-n", "--from", "news@example.com"];
+    let dry: Vec<&str> = send.iter().copied().chain(["--dry-run"]).collect();
+    let (code, _, err) = fanmail(&url, &dry).await;
+    assert!(code == 1 && err.contains("(invalid_list, HTTP 422)") && err.contains("workbook"), "{err}");
+    let watched: Vec<&str> = send.iter().copied().chain(["--interval", "0.3"]).collect();
+    let (code, out, err) = fanmail(&url, &watched).await;
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(err.starts_with("error: the campaign is failed: the list cannot be read"), "{err}");
+
     let (code, _, err) = fanmail("http://127.0.0.1:9", &["campaigns", "list"]).await;
     assert_eq!(code, 3);
     assert!(
@@ -209,4 +225,59 @@ async fn a_scheduled_send_is_rescheduled_and_cancelled_with_the_cli() {
     assert!(code == 0 && out.contains(" cancelled"), "{out}");
     let (code, _, err) = fanmail(&url, &["campaigns", "cancel", &id]).await;
     assert!(code == 1 && err.contains("HTTP 409"), "{err}");
+}
+
+/// An API stand-in that answers one request with an empty page and hands over the request's
+/// head.
+async fn one_request_server() -> (String, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buffer).await.unwrap();
+            head.extend_from_slice(&buffer[..n]);
+        }
+        let body = r#"{"items":[]}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&head).to_lowercase()
+    });
+    (url, served)
+}
+
+#[tokio::test]
+async fn without_api_the_cli_finds_the_url_in_the_stacks_outputs_and_signs_each_request() {
+    let (url, served) = one_request_server().await;
+    let stack = format!("cli-{}", unique_name());
+    let sdk = crate::support::endpoints().sdk_config().await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+    let template = format!(
+        r#"{{"Resources": {{"Handle": {{"Type": "AWS::CloudFormation::WaitConditionHandle"}}}},
+            "Outputs": {{"ApiUrl": {{"Value": "{url}"}}}}}}"#
+    );
+    cloudformation.create_stack().stack_name(&stack).template_body(template).send().await.unwrap();
+
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = fanmail_cli::run(["fanmail", "--stack", stack.as_str(), "templates", "list"], &mut out, &mut err).await;
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{out}{}", String::from_utf8_lossy(&err));
+    assert!(out.contains("(none)"), "{out}");
+    let head = served.await.unwrap();
+    assert!(head.starts_with("get /templates http/1.1"), "{head}");
+    assert!(head.contains("authorization: aws4-hmac-sha256 credential="), "{head}");
+    assert!(head.contains("/execute-api/aws4_request, signedheaders=host;x-amz-date"), "{head}");
+
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let missing = format!("{stack}-missing");
+    let code = fanmail_cli::run(["fanmail", "--stack", missing.as_str(), "campaigns", "list"], &mut out, &mut err).await;
+    let err = String::from_utf8(err).unwrap();
+    assert!(code == 3 && err.contains(&format!("stack '{missing}'")) && err.contains("--api"), "{err}");
+    cloudformation.delete_stack().stack_name(&stack).send().await.unwrap();
 }
