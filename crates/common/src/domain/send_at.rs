@@ -42,7 +42,9 @@ impl SendAt {
                 if timezone.is_some() {
                     return Err(SendAtError::OffsetAndZone);
                 }
-                let utc = at.to_offset(UtcOffset::UTC).replace_nanosecond(0).expect("0 is a valid nanosecond");
+                // Past the year 9999 in UTC (a late time with a negative offset) is too far ahead.
+                let utc = at.checked_to_offset(UtcOffset::UTC).ok_or(SendAtError::TooFarAhead)?;
+                let utc = utc.replace_nanosecond(0).expect("0 is a valid nanosecond");
                 Self { instant: utc, local: PrimitiveDateTime::new(utc.date(), utc.time()), zone: "UTC".into() }
             }
             Err(_) => {
@@ -94,5 +96,16 @@ mod tests {
         assert!(matches!(SendAt::parse("next tuesday", None, NOW), Err(SendAtError::Unreadable(_))));
         assert_eq!(SendAt::parse("2026-12-01T09:00:00Z", Some("Asia/Seoul"), NOW), Err(SendAtError::OffsetAndZone));
         assert!(matches!(SendAt::parse("2026-12-01T09:00", Some("Mars/Base"), NOW), Err(SendAtError::Zone(_))));
+    }
+
+    #[test]
+    fn times_past_the_year_9999_in_utc_are_too_far_ahead_not_a_panic() {
+        for (at, zone) in [
+            ("9999-12-31T23:59", Some("America/Los_Angeles")),
+            ("9999-12-31T23:59:59-10:00", None),
+            ("9999-12-31T23:59:59+14:00", None),
+        ] {
+            assert!(SendAt::parse(at, zone, NOW).is_err(), "{at} {zone:?}");
+        }
     }
 }
