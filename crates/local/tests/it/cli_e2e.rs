@@ -172,7 +172,8 @@ async fn bad_input_answers_one_clear_line_and_a_non_zero_exit_code() {
     workbook.extend_from_slice(&[0u8; 200]);
     let unreadable = dir.join("book.csv");
     std::fs::write(&unreadable, workbook).unwrap();
-    let template = write(&dir, "n.json", r#"{"id": "cli-n", "name": "n", "subject": "Hi {{name}}", "html": "<p>x</p>"}"#);
+    let template =
+        write(&dir, "n.json", r#"{"id": "cli-n", "name": "n", "subject": "Hi {{name}}", "html": "<p>x</p>"}"#);
     fanmail(&url, &["templates", "push", template.to_str().unwrap()]).await;
     let send = ["send", unreadable.to_str().unwrap(), "--template", "cli-n", "--from", "news@example.com"];
     let dry: Vec<&str> = send.iter().copied().chain(["--dry-run"]).collect();
@@ -276,7 +277,8 @@ async fn without_api_the_cli_finds_the_url_in_the_stacks_outputs_and_signs_each_
 
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let missing = format!("{stack}-missing");
-    let code = fanmail_cli::run(["fanmail", "--stack", missing.as_str(), "campaigns", "list"], &mut out, &mut err).await;
+    let code =
+        fanmail_cli::run(["fanmail", "--stack", missing.as_str(), "campaigns", "list"], &mut out, &mut err).await;
     let err = String::from_utf8(err).unwrap();
     assert!(code == 3 && err.contains(&format!("stack '{missing}'")) && err.contains("--api"), "{err}");
     cloudformation.delete_stack().stack_name(&stack).send().await.unwrap();
