@@ -11,7 +11,7 @@ HOST_RUNNER_VAR := CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr '
 FUTURE := +2y
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help dev test unit unit-future check fmt validate build deploy bench bench-local scale local-aws stop tools clean
+.PHONY: help dev test fuzz unit unit-future check fmt validate build deploy bench bench-local scale local-aws stop tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,12 +20,17 @@ dev: tools local-aws ## run the whole pipeline locally: local AWS, every functio
 	cargo build --bin fanmail-local --bin fanmail
 	$(WITH_LOCAL_AWS) target/debug/fanmail-local dev --port $${PORT:-3000} --parameters "$${PARAMETERS:-}"
 
-test: tools local-aws check validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests, every API exchange against docs/openapi.yaml; the unit tests again two years ahead
+test: tools local-aws check validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests, every API exchange against docs/openapi.yaml, every route fuzzed from it; the unit tests again two years ahead
 	cargo build --workspace --bins
 	rm -rf target/exchanges
 	$(WITH_LOCAL_AWS) FANMAIL_RECORD_EXCHANGES=$(CURDIR)/target/exchanges $(NEXTEST) --workspace
 	.tools/venv-api/bin/python scripts/check-openapi.py docs/openapi.yaml target/exchanges
+	scripts/fuzz-api.sh 90
 	$(MAKE) --no-print-directory unit-future
+
+fuzz: tools local-aws ## every route of the local API fuzzed from docs/openapi.yaml (schemathesis; SECONDS=90)
+	cargo build --bin fanmail-local
+	scripts/fuzz-api.sh $(or $(SECONDS),90)
 
 unit: ## unit tests only (no local AWS needed)
 	$(NEXTEST) --workspace --lib

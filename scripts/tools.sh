@@ -2,7 +2,7 @@
 # Installs the pinned local tools into repo-local folders (nothing outside the repo):
 #   .tools/venv-aws   moto[server], cargo-lambda, ziglang
 #   .tools/venv-sam   aws-sam-cli, cfn-lint
-#   .tools/venv-api   openapi-core (checks the tests' API exchanges against docs/openapi.yaml)
+#   .tools/venv-api   openapi-core and schemathesis (the API against docs/openapi.yaml)
 #   .tools/node       aws-ses-v2-local
 # Each set is reinstalled only when its pin file changes. Debian packages the tests need
 # (faketime, for the unit tests run with the date moved ahead) come from apt-get, once.

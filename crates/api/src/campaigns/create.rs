@@ -113,6 +113,13 @@ pub async fn create<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let input: CampaignInput = request.json_body()?;
+    let now = deps.clock.now();
+    let send_at = input
+        .send_at
+        .as_deref()
+        .map(|at| SendAt::parse(at, input.timezone.as_deref(), now))
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_send_at", e.to_string()))?;
     let sender = validate_shape(&input, &deps.config.sender_domain)?;
     let template_id = TemplateId::parse(input.template_id.as_str())
         .map_err(|e| ApiError::bad_request("invalid_template_id", e.to_string()))?;
@@ -131,13 +138,6 @@ pub async fn create<P: Ports>(
         Err(e) => return Err(e.into()),
     }
 
-    let now = deps.clock.now();
-    let send_at = input
-        .send_at
-        .as_deref()
-        .map(|at| SendAt::parse(at, input.timezone.as_deref(), now))
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_send_at", e.to_string()))?;
     if input.dry_run {
         let plan = dry_run::Plan {
             template: &template,

