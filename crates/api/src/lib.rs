@@ -100,13 +100,23 @@ pub struct Deps<P: Ports> {
     pub clock: P::Clock,
     pub ids: P::Ids,
     pub config: Config,
-    /// Verifies unsubscribe tokens.
-    pub unsubscribe_key: UnsubscribeKey,
+    /// Makes and verifies unsubscribe tokens; `None` when the secret could not be read (the
+    /// routes that need it answer 503, the others work).
+    pub unsubscribe_key: Option<UnsubscribeKey>,
+}
+
+impl<P: Ports> Deps<P> {
+    /// The unsubscribe keys, or a 503 when the secret could not be read at start.
+    pub(crate) fn unsubscribe_key(&self) -> Result<&UnsubscribeKey, ApiError> {
+        self.unsubscribe_key.as_ref().ok_or_else(|| {
+            ApiError::new(503, "unsubscribe_key_unavailable", "the unsubscribe key could not be read; try again later")
+        })
+    }
 }
 
 impl Deps<AwsPorts> {
     /// The production wiring, shared by `main.rs` and the local runner.
-    pub fn aws(aws: &AwsAdapters, config: Config, unsubscribe_key: UnsubscribeKey) -> Self {
+    pub fn aws(aws: &AwsAdapters, config: Config, unsubscribe_key: Option<UnsubscribeKey>) -> Self {
         Self {
             templates: aws.templates(&config.templates_table),
             campaigns: aws.campaigns(&config.campaigns_table),
@@ -129,7 +139,7 @@ impl Deps<AwsPorts> {
 
 impl Deps<MemoryPorts> {
     /// Wired to one in-memory world.
-    pub fn memory(world: &MemoryAdapters, config: Config, unsubscribe_key: UnsubscribeKey) -> Self {
+    pub fn memory(world: &MemoryAdapters, config: Config, unsubscribe_key: Option<UnsubscribeKey>) -> Self {
         Self {
             templates: world.templates.clone(),
             campaigns: world.campaigns.clone(),
@@ -243,7 +253,7 @@ pub(crate) mod test_support {
                 other => format!("value-of-{other}"),
             })
         });
-        Deps::memory(&MemoryAdapters::at(datetime!(2026-11-23 09:00 UTC)), Config::from_env(&env).unwrap(), key())
+        Deps::memory(&MemoryAdapters::at(datetime!(2026-11-23 09:00 UTC)), Config::from_env(&env).unwrap(), Some(key()))
     }
 
     pub const KEY: &[u8] = b"an api test key, thirty-two bytes or more";
@@ -288,6 +298,21 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(json["status"], "ok");
         assert_eq!(json["time"], "2026-11-23T09:00:00Z");
+    }
+
+    #[tokio::test]
+    async fn without_the_unsubscribe_key_health_answers_and_only_link_routes_are_503() {
+        let mut deps = deps();
+        deps.unsubscribe_key = None;
+        let (status, json) = call(&deps, "GET /health", None, &[], None).await;
+        assert_eq!((status, json["status"].as_str()), (200, Some("ok")));
+        let (status, _) = call(&deps, "GET /campaigns", None, &[], None).await;
+        assert_eq!(status, 200);
+        let template = serde_json::json!({"id": "t", "name": "t", "subject": "Hi", "html": "<p>x</p>"});
+        call(&deps, "POST /templates", None, &[], Some(template)).await;
+        let row = serde_json::json!({"row": {"email": "kim@example.com"}});
+        let (status, json) = call(&deps, "POST /templates/{id}/preview", Some("t"), &[], Some(row)).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (503, Some("unsubscribe_key_unavailable")), "{json}");
     }
 
     #[tokio::test]

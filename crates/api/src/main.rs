@@ -8,7 +8,12 @@ async fn main() -> Result<(), Error> {
     fanmail_common::telemetry::init_lambda();
     let config = Config::from_env(&Env::process())?;
     let sdk = fanmail_common::aws::load_sdk_config().await;
-    let key = fanmail_common::aws::read_unsubscribe_key(&sdk, &config.unsubscribe_secret_arn).await?;
+    // Without the key only the routes that make or read unsubscribe links fail (503): /health
+    // and the rest keep answering.
+    let key = fanmail_common::aws::read_unsubscribe_key(&sdk, &config.unsubscribe_secret_arn)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "unsubscribe key unavailable"))
+        .ok();
     let deps = Deps::aws(&AwsAdapters::new(&sdk), config, key);
     run(service_fn(|event: LambdaEvent<_>| handler(&deps, event))).await
 }

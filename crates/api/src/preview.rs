@@ -151,7 +151,7 @@ pub async fn preview<P: Ports>(
             shared: &vars,
             vars: &row.vars,
             unsubscribe_base: &unsubscribe_base,
-            unsubscribe_key: deps.unsubscribe_key.bytes(),
+            unsubscribe_key: deps.unsubscribe_key()?.bytes(),
         },
     )
     .map_err(|e| ApiError::new(422, "render_failed", e.to_string()))?;

@@ -43,6 +43,10 @@ enum Refusal {
     Forged,
     /// A token that does not even decode (often a link cut by a line break).
     Damaged,
+    /// A token made with a key two rotations old.
+    Expired,
+    /// The key could not be read: nothing can be checked now.
+    Unavailable,
 }
 
 impl Refusal {
@@ -58,6 +62,17 @@ impl Refusal {
                 "Link not valid",
                 "<p>This unsubscribe link was altered or was not issued by us, so nothing was changed.</p>",
             ),
+            Self::Expired => page(
+                410,
+                "Link expired",
+                "<p>This unsubscribe link is too old to be checked. Please use the link in a newer mail from us, \
+                 or reply to it and ask to be removed.</p>",
+            ),
+            Self::Unavailable => page(
+                503,
+                "Please try again",
+                "<p>We cannot check unsubscribe links just now. Please try again in a few minutes.</p>",
+            ),
             Self::Damaged => page(
                 400,
                 "Link damaged",
@@ -71,8 +86,10 @@ impl Refusal {
 /// The token's claims, or why the link is refused.
 fn verified<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpRequest) -> Result<UnsubscribeToken, Refusal> {
     let token = request.query("token").filter(|t| !t.is_empty()).ok_or(Refusal::NoToken)?;
-    UnsubscribeToken::verify(token, deps.unsubscribe_key.bytes()).map_err(|e| match e {
+    let keys = deps.unsubscribe_key.as_ref().ok_or(Refusal::Unavailable)?;
+    UnsubscribeToken::verify_with(token, keys).map_err(|e| match e {
         TokenError::BadSignature => Refusal::Forged,
+        TokenError::UnknownKey => Refusal::Expired,
         TokenError::Malformed | TokenError::WeakKey => Refusal::Damaged,
     })
 }
@@ -224,21 +241,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_forged_altered_or_damaged_token_is_refused_with_a_page() {
-        let deps = deps();
+        let mut deps = deps();
         let token = token_for("kim@example.com");
-        let other = token_for("lee@example.com");
-        let (payload, _) = other.rsplit_once('.').unwrap();
-        let (_, tag) = token.rsplit_once('.').unwrap();
-        let (status, page) = send(&deps, "POST", &format!("{payload}.{tag}"), Some(ONE_CLICK_BODY)).await;
-        assert_eq!(status, 403);
+        // One character of the sealed part changed.
+        let (head, body) = token.rsplit_once('.').unwrap();
+        let flipped = if body.ends_with('A') { 'B' } else { 'A' };
+        let altered = format!("{head}.{}{flipped}", &body[..body.len() - 1]);
+        let (status, page) = send(&deps, "POST", &altered, Some(ONE_CLICK_BODY)).await;
+        assert_eq!(status, 403, "{page}");
         assert!(page.contains("Link not valid"));
+        // Made with a key that is neither the current nor the previous one.
+        let old =
+            UnsubscribeToken::verify(&token, KEY).unwrap().sign(b"a key retired two rotations ago, 32 bytes+").unwrap();
+        let (status, page) = send(&deps, "POST", &old, Some(ONE_CLICK_BODY)).await;
+        assert!(status == 410 && page.contains("Link expired"), "{status} {page}");
         let (status, _) = send(&deps, "POST", "v1.garbage", Some(ONE_CLICK_BODY)).await;
         assert_eq!(status, 400);
         let (status, _) = send(&deps, "GET", "", None).await;
         assert_eq!(status, 400);
         let (status, _) = send(&deps, "POST", &token, Some("something=else")).await;
         assert_eq!(status, 400, "a POST must say List-Unsubscribe=One-Click");
-        assert!(sender_suppressions(&deps, "lee@example.com").await.is_empty());
+        assert!(sender_suppressions(&deps, "kim@example.com").await.is_empty());
+        // Without the key nothing can be checked: the page says to come back.
+        deps.unsubscribe_key = None;
+        let (status, page) = send(&deps, "POST", &token, Some(ONE_CLICK_BODY)).await;
+        assert!(status == 503 && page.contains("try again"), "{status} {page}");
         assert!(sender_suppressions(&deps, "kim@example.com").await.is_empty());
     }
 }

@@ -29,7 +29,7 @@ pub async fn run(rows: u64) -> Result<()> {
         })
     });
     let key = UnsubscribeKey::new(vec![7; 32]).expect("long enough");
-    let deps = fanmail_api::Deps::memory(&world, fanmail_api::Config::from_env(&env)?, key);
+    let deps = fanmail_api::Deps::memory(&world, fanmail_api::Config::from_env(&env)?, Some(key));
     let template = Template {
         id: TemplateId::parse("news")?,
         version: 1,

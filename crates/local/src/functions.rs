@@ -64,7 +64,7 @@ impl Functions {
         let vars = env_of(API)?;
         let api_config = fanmail_api::Config::from_env(&config(&vars)).context(API)?;
         let key = read_unsubscribe_key(sdk, &api_config.unsubscribe_secret_arn).await.context(API)?;
-        let api = fanmail_api::Deps::aws(&aws, api_config, key);
+        let api = fanmail_api::Deps::aws(&aws, api_config, Some(key));
         let vars = env_of(SPLITTER)?;
         let splitter =
             fanmail_splitter::Deps::aws(&aws, &fanmail_splitter::Config::from_env(&config(&vars)).context(SPLITTER)?);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::compose::{compose, Envelope, MailInput};
-use fanmail_common::domain::{CampaignId, EmailAddress, RecipientId, Sender};
+use fanmail_common::domain::{CampaignId, EmailAddress, RecipientId, Sender, UnsubscribeKey};
 use fanmail_common::ports::{IdGenerator, MailError, Mailer};
 use fanmail_common::recipient_list::read_single_row;
 use fanmail_common::render::MailTemplate;
@@ -116,8 +116,13 @@ pub async fn send_test<P: Ports>(
         ));
     }
 
-    let mails =
-        Mails { compiled: &compiled, sender: &campaign.sender, tag_campaign: &id, shared: &campaign.shared_vars };
+    let mails = Mails {
+        compiled: &compiled,
+        sender: &campaign.sender,
+        tag_campaign: &id,
+        shared: &campaign.shared_vars,
+        key: deps.unsubscribe_key()?,
+    };
     let (subject, sent, failed) = mails.send(deps, &row.vars, &to).await;
     answer(TestView {
         campaign_id: Some(id.to_string()),
@@ -143,6 +148,7 @@ pub async fn send_template_test<P: Ports>(
         sender: &prepared.sender,
         tag_campaign: &tag_campaign,
         shared: &prepared.vars,
+        key: deps.unsubscribe_key()?,
     };
     let (subject, sent, failed) = mails.send(deps, &prepared.row.vars, &to).await;
     answer(TestView {
@@ -176,6 +182,7 @@ struct Mails<'a> {
     /// The `campaign` tag (and unsubscribe scope) of the mails.
     tag_campaign: &'a CampaignId,
     shared: &'a BTreeMap<String, String>,
+    key: &'a UnsubscribeKey,
 }
 
 impl Mails<'_> {
@@ -201,7 +208,7 @@ impl Mails<'_> {
                 shared: self.shared,
                 vars,
                 unsubscribe_base: &unsubscribe_base,
-                unsubscribe_key: deps.unsubscribe_key.bytes(),
+                unsubscribe_key: self.key.bytes(),
             };
             let mut mail = match compose(self.compiled, &input) {
                 Ok(mail) => mail,

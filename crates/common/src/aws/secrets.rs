@@ -1,4 +1,5 @@
-//! The unsubscribe signing key, read from Secrets Manager once per cold start.
+//! The unsubscribe keys, read from Secrets Manager once per cold start: the secret's current
+//! version, and its previous one (`AWSPREVIOUS`, after a rotation) for links already sent.
 
 use crate::domain::UnsubscribeKey;
 
@@ -12,9 +13,10 @@ pub enum SecretError {
     Unusable { id: String, reason: String },
 }
 
-/// Reads the key from the secret named (or ARN'd) `secret_id`.
+/// Reads the keys from the secret named (or ARN'd) `secret_id`.
 pub async fn read_unsubscribe_key(sdk: &aws_config::SdkConfig, secret_id: &str) -> Result<UnsubscribeKey, SecretError> {
-    let out = aws_sdk_secretsmanager::Client::new(sdk)
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let out = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
@@ -24,6 +26,13 @@ pub async fn read_unsubscribe_key(sdk: &aws_config::SdkConfig, secret_id: &str) 
         .secret_string()
         .filter(|v| !v.is_empty())
         .ok_or_else(|| SecretError::Empty { id: secret_id.to_string() })?;
-    UnsubscribeKey::new(value.as_bytes().to_vec())
-        .map_err(|e| SecretError::Unusable { id: secret_id.to_string(), reason: e.to_string() })
+    let key = UnsubscribeKey::new(value.as_bytes().to_vec())
+        .map_err(|e| SecretError::Unusable { id: secret_id.to_string(), reason: e.to_string() })?;
+    // A secret never rotated has no previous version; one that cannot be read only means
+    // links made before the last rotation are refused as expired.
+    let previous = client.get_secret_value().secret_id(secret_id).version_stage("AWSPREVIOUS").send().await;
+    match previous.as_ref().ok().and_then(|out| out.secret_string()).filter(|v| !v.is_empty()) {
+        Some(previous) => Ok(key.clone().with_previous(previous.as_bytes().to_vec()).unwrap_or(key)),
+        None => Ok(key),
+    }
 }

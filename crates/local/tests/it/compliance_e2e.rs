@@ -112,11 +112,12 @@ async fn results_suppress_bounces_complaints_and_one_click_unsubscribes_for_late
     // A tampered token is refused and changes nothing.
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let mut tampered = url.clone().into_bytes();
-    let at = url.find("token=").unwrap() + "token=v1.".len() + 2;
+    // A character in the middle of the sealed part (after the version and the key id).
+    let at = url.rfind('.').unwrap() + 10;
     tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     let (status, _) = api.raw("POST", &tampered, &form, b"List-Unsubscribe=One-Click".to_vec()).await.unwrap();
-    assert!(status == 400 || status == 403, "a tampered token answered {status}");
+    assert_eq!(status, 403, "a tampered token");
     // A GET (a link scanner) only shows the page.
     let (status, page) = api.raw("GET", &url, &[], Vec::new()).await.unwrap();
     assert_eq!(status, 200);

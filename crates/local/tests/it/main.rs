@@ -3,6 +3,7 @@
 
 mod adapters_s3;
 mod adapters_scheduler;
+mod adapters_secrets;
 mod adapters_ses;
 mod adapters_sqs;
 mod campaign_e2e;

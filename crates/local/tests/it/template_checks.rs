@@ -205,7 +205,7 @@ async fn every_route_in_the_template_reaches_its_handler() {
     });
     let key = fanmail_common::domain::UnsubscribeKey::new(vec![7; 32]).unwrap();
     let world = MemoryAdapters::at(time::OffsetDateTime::UNIX_EPOCH);
-    let api = fanmail_api::Deps::memory(&world, fanmail_api::Config::from_env(&env).unwrap(), key);
+    let api = fanmail_api::Deps::memory(&world, fanmail_api::Config::from_env(&env).unwrap(), Some(key));
     let uploads = fanmail_upload_url::Deps::memory(&world, fanmail_upload_url::Config::from_env(&env).unwrap());
     for route in routes {
         let mut request = aws_lambda_events::apigw::ApiGatewayV2httpRequest::default();
