@@ -183,7 +183,7 @@ async fn send_one<P: Ports>(
         if prepared.blocked.lock().unwrap().is_some() {
             return parked(id);
         }
-        match deps.mailer.send(&mail).await {
+        match deps.mailer.send(&mail).await.map_err(MailError::redacted) {
             Ok(message_id) => {
                 tracing::debug!(campaign = %campaign.id, recipient = %id, ses_message_id = %message_id, to = %mail.to.redacted(), "sent");
                 let mut outcome = SendOutcome::new(id, RecipientStatus::Sent);

@@ -375,13 +375,15 @@ async fn a_batch_that_arrives_with_no_time_left_is_requeued_unclaimed() {
 #[tokio::test]
 async fn a_rejected_mail_fails_that_recipient_with_the_reason() {
     let world = world(CampaignStatus::Sending).await;
-    world.mailer.fail_next(MailError::Rejected("MessageRejected: bad address".into()));
+    // SES names the address it refused: stored (and logged) redacted.
+    let refusal = "MessageRejected: Email address is not verified: kim.minsu@example.com";
+    world.mailer.fail_next(MailError::Rejected(refusal.into()));
     let failed = deliver(&world, &[job(1)], 1).await;
     assert!(failed.is_empty());
     let r = recipient(&world, 1).await;
     assert_eq!(
         (r.status, r.retryable, r.last_error.as_deref()),
-        (RecipientStatus::Failed, false, Some("MessageRejected: bad address"))
+        (RecipientStatus::Failed, false, Some("MessageRejected: Email address is not verified: k***@example.com"))
     );
     assert_eq!(counters(&world).await.failed, 1);
 }

@@ -257,7 +257,7 @@ async fn send_with_retries<P: Ports>(
     let mut tries = 0;
     loop {
         tries += 1;
-        match deps.mailer.send(mail).await {
+        match deps.mailer.send(mail).await.map_err(MailError::redacted) {
             Err(MailError::Throttled) if tries < THROTTLED_TRIES => {
                 tokio::time::sleep(Duration::from_millis(500 * u64::from(tries))).await;
             }

@@ -83,6 +83,46 @@ impl EmailAddress {
     }
 }
 
+/// `text` with every address in it shown as [`EmailAddress::redacted`] shows one: for texts
+/// that come from elsewhere (an SES refusal names the address it refused) before they are
+/// logged or stored.
+pub fn redact_addresses(text: &str) -> String {
+    let local_char = |c: char| c.is_alphanumeric() || "._%+-!#$&'*/=?^`{|}~".contains(c);
+    let domain_char = |c: char| c.is_alphanumeric() || c == '.' || c == '-';
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '@' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = (0..i).rev().take_while(|&j| local_char(chars[j])).last();
+        let mut end = i + 1;
+        while end < chars.len() && domain_char(chars[end]) {
+            end += 1;
+        }
+        let domain: String = chars[i + 1..end].iter().collect::<String>().trim_end_matches('.').to_string();
+        match start {
+            Some(start) if domain.contains('.') => {
+                // Take back the local part already copied, keeping its first character.
+                let local_len = i - start;
+                let kept: String = out.chars().take(out.chars().count() - local_len + 1).collect();
+                out = kept;
+                out.push_str("***@");
+                out.push_str(&domain);
+                i += 1 + domain.chars().count();
+            }
+            _ => {
+                out.push('@');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 fn valid_domain(domain: &str) -> bool {
     if domain.len() > 253 || !domain.contains('.') {
         return false;
@@ -156,5 +196,18 @@ mod tests {
     fn deserialising_validates() {
         assert!(serde_json::from_str::<EmailAddress>("\"x@example.com\"").is_ok());
         assert!(serde_json::from_str::<EmailAddress>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn addresses_in_a_text_are_redacted_and_the_rest_kept() {
+        let ses = "Email address is not verified. The following identities failed the check in region \
+                   US-EAST-1: kim.minsu+news@example.com, <lee@mail.example.co.kr>. Contact admin@ ops.";
+        assert_eq!(
+            redact_addresses(ses),
+            "Email address is not verified. The following identities failed the check in region \
+             US-EAST-1: k***@example.com, <l***@mail.example.co.kr>. Contact admin@ ops."
+        );
+        assert_eq!(redact_addresses("김민수@example.com 님"), "김***@example.com 님");
+        assert_eq!(redact_addresses("no address @ all, a@b"), "no address @ all, a@b");
     }
 }

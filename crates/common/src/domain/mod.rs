@@ -22,7 +22,7 @@ pub use delivery::{
     auto_pause_reason, DeliveryResult, PAUSE_BOUNCE_RATE, PAUSE_COMPLAINT_RATE, PAUSE_MIN_SENT, SOFT_BOUNCE_LIMIT,
     SOFT_BOUNCE_WINDOW,
 };
-pub use email::{EmailAddress, EmailError};
+pub use email::{redact_addresses, EmailAddress, EmailError};
 pub use hours::{sent_hour_key, sent_hour_keys};
 pub use ids::{CampaignId, IdError, RecipientId, TemplateId};
 pub use recipient::{accepted_key, Recipient, RecipientJob, RecipientStatus, SendOutcome, ACCEPTED_LIFETIME};

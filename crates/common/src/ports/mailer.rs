@@ -26,6 +26,19 @@ impl MailError {
     pub fn retryable(&self) -> bool {
         !matches!(self, Self::Rejected(_))
     }
+
+    /// The same error with every address in its text redacted (SES names the address it
+    /// refused), fit to be logged and stored.
+    pub fn redacted(self) -> Self {
+        use crate::domain::redact_addresses as r;
+        match self {
+            Self::Throttled => Self::Throttled,
+            Self::Transient(m) => Self::Transient(r(&m)),
+            Self::Rejected(m) => Self::Rejected(r(&m)),
+            Self::Unknown(m) => Self::Unknown(r(&m)),
+            Self::AccountBlocked(m) => Self::AccountBlocked(r(&m)),
+        }
+    }
 }
 
 /// One rendered mail, ready to send.

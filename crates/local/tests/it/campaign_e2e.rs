@@ -240,7 +240,7 @@ async fn every_valid_unique_recipient_gets_exactly_one_mail_with_their_own_field
             assert_eq!(mail["subject"].as_str(), Some(format!("{name}, your {city} offer").as_str()));
             let html = mail["body"]["html"].as_str().unwrap();
             assert!(html.starts_with(&format!("<p>Dear {name} in {city}, from fanmail</p>")), "{html}");
-            assert!(html.contains("/unsubscribe?token=v1."), "the default footer links the unsubscribe page: {html}");
+            assert!(html.contains("/unsubscribe?token=v2."), "the default footer links the unsubscribe page: {html}");
         } else {
             let (name, _) = &korean.valid[address];
             assert_eq!(mail["subject"].as_str(), Some(format!("{name}님 안녕하세요").as_str()));
