@@ -225,6 +225,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_raw_value_that_starts_a_link_is_refused_on_save() {
+        let deps = deps();
+        let mut input = body("ok");
+        input["html"] = json!("<a href=\"{{{link}}}\">Open</a>");
+        let (status, json) = call(&deps, "POST /templates", None, &[], Some(input)).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (400, Some("template_syntax")), "{json}");
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(message.contains("'{{{link}}}' starts a link") && message.contains("'{{link}}'"), "{message}");
+    }
+
+    #[tokio::test]
     async fn a_syntax_error_answers_400_with_part_line_and_column() {
         let deps = deps();
         let mut input = body("ok");

@@ -122,3 +122,32 @@ async fn a_list_longer_than_the_budget_is_reported_as_far_as_it_was_read() {
     assert_eq!(whole.recipients, 2_500);
     assert_eq!(whole.estimate.seconds, 179, "2,500 mails at 14 a second");
 }
+
+#[tokio::test]
+async fn a_lists_link_that_is_not_web_or_mail_fails_its_row_and_its_raw_html_is_escaped() {
+    let deps = deps();
+    let template = Template {
+        id: TemplateId::parse("links").unwrap(),
+        html: "<a href=\"{{link}}\">Open</a>{{{promo}}}".into(),
+        subject: "Hi".into(),
+        text: "Open".into(),
+        ..template()
+    };
+    deps.templates.put_version(&template).await.unwrap();
+    let list = "email,link,promo\na@example.com,https://example.com/a,<b>x</b>\nb@example.com,javascript:alert(1),\n";
+    deps.objects.put("lists/l.csv", list.as_bytes().to_vec(), "text/csv").await.unwrap();
+    let mut body = dry_run();
+    body["templateId"] = json!("links");
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(body)).await;
+    assert_eq!(
+        (status, json["recipients"].as_u64(), json["renderFailures"].as_u64()),
+        (200, Some(1), Some(1)),
+        "{json}"
+    );
+    assert_eq!(json["renderFailed"][0]["row"], 3);
+    assert!(json["renderFailed"][0]["reason"].as_str().unwrap().contains("'link' starts a link"), "{json}");
+
+    let preview = json!({"row": {"email": "a@example.com", "link": "https://example.com/a", "promo": "<b>x</b>"}});
+    let (_, mail) = call(&deps, "POST /templates/{id}/preview", Some("links"), &[], Some(preview)).await;
+    assert!(mail["html"].as_str().unwrap().contains("&lt;b&gt;x&lt;/b&gt;"), "a list's raw HTML is escaped: {mail}");
+}

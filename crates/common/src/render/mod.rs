@@ -2,7 +2,10 @@
 //!
 //! Subject, HTML and text are handlebars. Recipient data is HTML-escaped in the HTML body and
 //! left as is in the subject and text body; a rendered subject never contains a line break or
-//! other control character (so a recipient field cannot inject a header).
+//! other control character (so a recipient field cannot inject a header). What a list's value
+//! may hold where it lands in the HTML (raw, or at the start of a link) is in [`contexts`].
+
+mod contexts;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -72,6 +75,7 @@ pub struct MailTemplate {
     variables: BTreeSet<String>,
     /// Variables every mail shows as they are (`{{name}}` outside any block): blank when empty.
     shown: BTreeSet<String>,
+    contexts: contexts::Contexts,
 }
 
 impl std::fmt::Debug for MailTemplate {
@@ -196,6 +200,7 @@ impl MailTemplate {
         ];
         let mut variables = BTreeSet::new();
         let mut shown = BTreeSet::new();
+        let mut contexts = contexts::Contexts::default();
         let mut html_registry = Handlebars::new();
         let mut plain_registry = Handlebars::new();
         plain_registry.register_escape_fn(no_escape);
@@ -203,12 +208,15 @@ impl MailTemplate {
             collect_variables(&template, &mut variables);
             collect_shown(&template, &mut shown);
             match part {
-                TemplatePart::Html => html_registry.register_template(part.name(), template),
+                TemplatePart::Html => {
+                    contexts = contexts::Contexts::of(html, &template)?;
+                    html_registry.register_template(part.name(), template)
+                }
                 _ => plain_registry.register_template(part.name(), template),
             }
         }
         shown.retain(|v| !BUILT_IN_VARIABLES.contains(&v.as_str()));
-        Ok(Self { html: html_registry, plain: plain_registry, variables, shown })
+        Ok(Self { html: html_registry, plain: plain_registry, variables, shown, contexts })
     }
 
     /// Every top-level variable the template reads.
@@ -229,7 +237,7 @@ impl MailTemplate {
 
     /// The mail; an error when a part cannot be rendered, or the subject renders empty (a mail
     /// needs one).
-    pub fn render<T: Serialize>(&self, data: &T) -> Result<RenderedMail, RenderError> {
+    pub fn render(&self, data: &MailData<'_>) -> Result<RenderedMail, RenderError> {
         let err = |part: TemplatePart| move |e: handlebars::RenderError| RenderError { part, message: e.to_string() };
         let subject = single_line(&self.plain.render("subject", data).map_err(err(TemplatePart::Subject))?);
         if subject.is_empty() {
@@ -240,7 +248,11 @@ impl MailTemplate {
         }
         Ok(RenderedMail {
             subject,
-            html: self.html.render("html", data).map_err(err(TemplatePart::Html))?,
+            html: {
+                let recipient = self.contexts.recipient_for_html(data.recipient)?;
+                let html_data = MailData { recipient: &recipient, ..*data };
+                self.html.render("html", &html_data).map_err(err(TemplatePart::Html))?
+            },
             text: self.plain.render("text", data).map_err(err(TemplatePart::Text))?,
         })
     }
