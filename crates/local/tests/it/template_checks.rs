@@ -225,3 +225,19 @@ async fn every_route_in_the_template_reaches_its_handler() {
         );
     }
 }
+
+#[test]
+fn the_api_logs_every_call_as_json_with_the_caller_and_never_the_path() {
+    let t = template();
+    let (_, api) = t.of_type("AWS::Serverless::HttpApi").next().expect("the HTTP API");
+    let format = api["Properties"]["AccessLogSettings"]["Format"].as_str().expect("access logs with a format");
+    let line: Value = serde_json::from_str(format).expect("each access log line is JSON");
+    assert_eq!(line["caller"], "$context.identity.userArn");
+    assert_eq!(line["route"], "$context.routeKey");
+    assert!(!format.contains("$context.path"), "a path can hold an address: {format}");
+    let destination = serde_json::to_string(&api["Properties"]["AccessLogSettings"]["DestinationArn"]).unwrap();
+    assert!(destination.contains("ApiAccessLogs"), "{destination}");
+    assert!(t
+        .of_type("AWS::Logs::LogGroup")
+        .any(|(id, group)| id == "ApiAccessLogs" && group["Properties"]["RetentionInDays"].as_i64().is_some()));
+}
