@@ -11,7 +11,7 @@ HOST_RUNNER_VAR := CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr '
 FUTURE := +2y
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help dev test fuzz unit unit-future check fmt validate build deploy bench bench-local scale local-aws stop tools clean
+.PHONY: help dev test fuzz deny unit unit-future check fmt validate build deploy bench bench-local scale local-aws stop tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ dev: tools local-aws ## run the whole pipeline locally: local AWS, every functio
 	cargo build --bin fanmail-local --bin fanmail
 	$(WITH_LOCAL_AWS) target/debug/fanmail-local dev --port $${PORT:-3000} --parameters "$${PARAMETERS:-}"
 
-test: tools local-aws check validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests, every API exchange against docs/openapi.yaml, every route fuzzed from it, the tests' logs searched for addresses and tokens; the unit tests again two years ahead
+test: tools local-aws check deny validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests, every API exchange against docs/openapi.yaml, every route fuzzed from it, the tests' logs searched for addresses and tokens; the unit tests again two years ahead
 	cargo build --workspace --bins
 	rm -rf target/exchanges target/logs
 	$(WITH_LOCAL_AWS) FANMAIL_RECORD_EXCHANGES=$(CURDIR)/target/exchanges FANMAIL_LOG_CAPTURE=$(CURDIR)/target/logs $(NEXTEST) --workspace
@@ -48,6 +48,9 @@ check: ## formatting and clippy, warnings are errors
 
 fmt: ## format the code
 	cargo fmt --all
+
+deny: tools ## the dependency tree's licenses, bans (one HTTPS stack) and sources (deny.toml)
+	.tools/cargo-deny/bin/cargo-deny check --hide-inclusion-graph licenses bans sources
 
 validate: tools ## cfn-lint and sam validate --lint on template.yaml (offline)
 	$(SAM_ENV) .tools/venv-sam/bin/cfn-lint template.yaml infra/ses-identity.yaml

@@ -4,6 +4,7 @@
 #   .tools/venv-sam   aws-sam-cli, cfn-lint
 #   .tools/venv-api   openapi-core and schemathesis (the API against docs/openapi.yaml)
 #   .tools/node       aws-ses-v2-local
+#   .tools/cargo-deny cargo-deny (licenses, bans and sources of the dependency tree)
 # Each set is reinstalled only when its pin file changes. Debian packages the tests need
 # (faketime, for the unit tests run with the date moved ahead) come from apt-get, once.
 set -euo pipefail
@@ -40,6 +41,13 @@ install_node() {
   write_stamp "$dir/.stamp" "$pkg"
 }
 
+install_cargo_deny() { # built once from crates.io into .tools/cargo-deny
+  local version=0.20.2 dir="$tools/cargo-deny"
+  [ -x "$dir/bin/cargo-deny" ] && "$dir/bin/cargo-deny" --version 2>/dev/null | grep -q " $version" && return 0
+  echo "tools: building cargo-deny $version into .tools/cargo-deny" >&2
+  cargo install cargo-deny --locked --version "$version" --root "$dir" --quiet
+}
+
 install_debian() { # install_debian <command> <package>
   command -v "$1" >/dev/null 2>&1 && return 0
   echo "tools: installing Debian package $2 (apt-get)" >&2
@@ -58,6 +66,7 @@ case "${1:-all}" in
     install_venv venv-sam "$root/infra/local/requirements-sam.txt"
     install_venv venv-api "$root/infra/local/requirements-api.txt"
     install_node
+    install_cargo_deny
     install_debian faketime faketime
     ;;
   *) echo "usage: $0 [aws|sam|api|all]" >&2; exit 2 ;;
