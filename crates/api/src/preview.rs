@@ -95,17 +95,9 @@ pub(crate) async fn prepare<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2http
     })?;
     let compiled = MailTemplate::compile(&template.subject, &template.html, &template.text)
         .map_err(|e| ApiError::new(422, "template_syntax", e.to_string()))?;
-    let wanted: Vec<String> = compiled.required_columns(&BTreeSet::new()).cloned().collect();
-    let (row, row_number, names) = match (&input.row, &input.list_key, input.row_number) {
-        (Some(row), None, None) => {
-            let read = read_single_row(row, wanted.iter().map(String::as_str))
-                .map_err(|e| ApiError::bad_request("invalid_row", format!("the row cannot be read: {e}")))?;
-            (read, None, row.keys().cloned().collect())
-        }
-        (None, Some(key), number) => {
-            let (row, at, columns) = list_row(deps, key, number, wanted.clone()).await?;
-            (row, Some(at), columns)
-        }
+    let source = match (&input.row, &input.list_key, input.row_number) {
+        (Some(row), None, None) => RowSource::Given(row),
+        (None, Some(key), number) => RowSource::List { key, number },
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_preview",
@@ -114,18 +106,7 @@ pub(crate) async fn prepare<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2http
             ))
         }
     };
-    let missing: Vec<&String> = row.missing.iter().filter(|v| !input.vars.contains_key(*v)).collect();
-    if !missing.is_empty() {
-        return Err(ApiError::new(
-            422,
-            "missing_variables",
-            format!(
-                "the template reads {} but the row and vars have no value for it (the row has: {})",
-                quoted(missing.into_iter()),
-                quoted(names.iter())
-            ),
-        ));
-    }
+    let (row, row_number) = resolve_row(deps, source, &compiled, &input.vars).await?;
     let sender = sender(&input.from, &deps.config.sender_domain)?;
     Ok(Prepared { template, compiled, row, row_number, sender, vars: input.vars, to: input.to })
 }
@@ -171,9 +152,52 @@ pub async fn preview<P: Ports>(
     ))
 }
 
+/// Where the row a mail is made for comes from.
+pub(crate) enum RowSource<'a> {
+    /// Names and values given in the request.
+    Given(&'a BTreeMap<String, String>),
+    /// Row `number` of an uploaded list (the first recipient's when `None`).
+    List { key: &'a str, number: Option<u64> },
+}
+
+/// The row read as the splitter reads it, with its list row number; a 4xx naming the variables
+/// the template reads that neither the row nor `vars` has.
+pub(crate) async fn resolve_row<P: Ports>(
+    deps: &Deps<P>,
+    source: RowSource<'_>,
+    compiled: &MailTemplate,
+    vars: &BTreeMap<String, String>,
+) -> Result<(SingleRow, Option<u64>), ApiError> {
+    let wanted: Vec<String> = compiled.required_columns(&BTreeSet::new()).cloned().collect();
+    let (row, row_number, names) = match source {
+        RowSource::Given(row) => {
+            let read = read_single_row(row, wanted.iter().map(String::as_str))
+                .map_err(|e| ApiError::bad_request("invalid_row", format!("the row cannot be read: {e}")))?;
+            (read, None, row.keys().cloned().collect())
+        }
+        RowSource::List { key, number } => {
+            let (row, at, columns) = list_row(deps, key, number, wanted).await?;
+            (row, Some(at), columns)
+        }
+    };
+    let missing: Vec<&String> = row.missing.iter().filter(|v| !vars.contains_key(*v)).collect();
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            422,
+            "missing_variables",
+            format!(
+                "the template reads {} but the row and vars have no value for it (the row has: {})",
+                quoted(missing.into_iter()),
+                quoted(names.iter())
+            ),
+        ));
+    }
+    Ok((row, row_number))
+}
+
 /// Row `number` of the list at `key` (the first recipient's when `None`), read as the splitter
 /// reads it, with its number and the list's columns.
-pub(crate) async fn list_row<P: Ports>(
+async fn list_row<P: Ports>(
     deps: &Deps<P>,
     key: &str,
     number: Option<u64>,

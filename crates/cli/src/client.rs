@@ -17,6 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use indicatif::ProgressBar;
 use serde_json::Value;
 
+use fanmail_common::aws::describe;
 use fanmail_common::ports::Clock;
 use fanmail_common::system::SystemClock;
 
@@ -81,7 +82,7 @@ impl Api {
             .http
             .request(request)
             .await
-            .map_err(|e| CliError::Unreachable { url: self.base.clone(), reason: error_chain(&e) })?;
+            .map_err(|e| CliError::Unreachable { url: self.base.clone(), reason: describe(&e) })?;
         let status = response.status();
         let body = response
             .into_body()
@@ -120,7 +121,7 @@ impl Api {
             .map_err(|e| CliError::Input(format!("the upload URL is not valid: {e}")))?;
         let response = self.http.request(request).await.map_err(|e| CliError::Unreachable {
             url: url.split('?').next().unwrap_or(url).into(),
-            reason: error_chain(&e),
+            reason: describe(&e),
         })?;
         let status = response.status();
         if !status.is_success() {
@@ -154,16 +155,4 @@ fn answer(status: StatusCode, body: &[u8]) -> Result<Value, CliError> {
         .or_else(|| json["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect());
     Err(CliError::Api { status: status.as_u16(), code, message })
-}
-
-/// An error and its causes on one line ("connection refused" is in a source).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

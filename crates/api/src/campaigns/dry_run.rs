@@ -21,6 +21,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::preview::quoted;
 use crate::{Deps, Ports};
 
 /// How long a dry run reads before it answers with what it has.
@@ -394,8 +395,4 @@ impl Renderer {
             let _ = tx.blocking_send(Read::Chunk(chunk));
         }
     }
-}
-
-fn quoted<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    names.map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
 }

@@ -7,7 +7,7 @@
 //! with SES's message id or refusal for each address. It is not a recipient of the campaign:
 //! nothing is stored and no counter moves (SES events for it join no recipient).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -15,13 +15,12 @@ use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::compose::{compose, Envelope, MailInput};
 use fanmail_common::domain::{CampaignId, EmailAddress, RecipientId, Sender, UnsubscribeKey};
 use fanmail_common::ports::{IdGenerator, MailError, Mailer};
-use fanmail_common::recipient_list::read_single_row;
 use fanmail_common::render::MailTemplate;
 use fanmail_common::store::TemplateStore;
 use serde::{Deserialize, Serialize};
 
 use super::{campaign_id, existing, unprocessable};
-use crate::preview::{list_row, quoted};
+use crate::preview::{resolve_row, RowSource};
 use crate::{Deps, Ports};
 
 pub const MAX_TEST_ADDRESSES: usize = 5;
@@ -89,33 +88,14 @@ pub async fn send_test<P: Ports>(
         .ok_or_else(|| unprocessable("unknown_template", "the campaign's template version no longer exists"))?;
     let compiled = MailTemplate::compile(&template.subject, &template.html, &template.text)
         .map_err(|e| unprocessable("template_syntax", e.to_string()))?;
-    let wanted: Vec<String> = compiled.required_columns(&BTreeSet::new()).cloned().collect();
-    let (row, row_number, names) = match (&input.row, input.row_number) {
+    let source = match (&input.row, input.row_number) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request("invalid_test", "give 'row' or 'rowNumber', not both"));
         }
-        (Some(row), None) => {
-            let read = read_single_row(row, wanted.iter().map(String::as_str))
-                .map_err(|e| ApiError::bad_request("invalid_row", format!("the row cannot be read: {e}")))?;
-            (read, None, row.keys().cloned().collect())
-        }
-        (None, number) => {
-            let (row, at, columns) = list_row(deps, &campaign.list_key, number, wanted).await?;
-            (row, Some(at), columns)
-        }
+        (Some(row), None) => RowSource::Given(row),
+        (None, number) => RowSource::List { key: &campaign.list_key, number },
     };
-    let missing: Vec<&String> = row.missing.iter().filter(|v| !campaign.shared_vars.contains_key(*v)).collect();
-    if !missing.is_empty() {
-        return Err(unprocessable(
-            "missing_variables",
-            format!(
-                "the template reads {} but the row and the campaign's vars have no value for it (the row has: {})",
-                quoted(missing.into_iter()),
-                quoted(names.iter())
-            ),
-        ));
-    }
-
+    let (row, row_number) = resolve_row(deps, source, &compiled, &campaign.shared_vars).await?;
     let mails = Mails {
         compiled: &compiled,
         sender: &campaign.sender,

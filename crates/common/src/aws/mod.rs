@@ -80,7 +80,7 @@ where
 }
 
 /// The error and its sources on one line (SDK errors hide the useful part in `source()`).
-pub(crate) fn describe(err: &dyn std::error::Error) -> String {
+pub fn describe(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(inner) = source {
