@@ -20,13 +20,14 @@ dev: tools local-aws ## run the whole pipeline locally: local AWS, every functio
 	cargo build --bin fanmail-local --bin fanmail
 	$(WITH_LOCAL_AWS) target/debug/fanmail-local dev --port $${PORT:-3000} --parameters "$${PARAMETERS:-}"
 
-test: tools local-aws check deny validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests, every API exchange against docs/openapi.yaml, every route fuzzed from it, the tests' logs searched for addresses and tokens; the unit tests again two years ahead
+test: tools local-aws check deny validate ## every test: fmt, clippy, template lint, unit, integration and smoke tests, every API exchange against docs/openapi.yaml, every route fuzzed from it, the tests' logs searched for addresses and tokens, every AWS call held against its function's IAM policy; the unit tests again two years ahead
 	cargo build --workspace --bins
-	rm -rf target/exchanges target/logs
-	$(WITH_LOCAL_AWS) FANMAIL_RECORD_EXCHANGES=$(CURDIR)/target/exchanges FANMAIL_LOG_CAPTURE=$(CURDIR)/target/logs $(NEXTEST) --workspace
+	rm -rf target/exchanges target/logs target/calls
+	$(WITH_LOCAL_AWS) FANMAIL_RECORD_EXCHANGES=$(CURDIR)/target/exchanges FANMAIL_LOG_CAPTURE=$(CURDIR)/target/logs FANMAIL_RECORD_CALLS=$(CURDIR)/target/calls $(NEXTEST) --workspace
 	.tools/venv-api/bin/python scripts/check-openapi.py docs/openapi.yaml target/exchanges
 	python3 scripts/check-logs.py target/logs
-	scripts/fuzz-api.sh 90
+	FANMAIL_RECORD_CALLS=$(CURDIR)/target/calls scripts/fuzz-api.sh 90
+	target/debug/fanmail-local permissions target/calls
 	$(MAKE) --no-print-directory unit-future
 
 fuzz: tools local-aws ## every route of the local API fuzzed from docs/openapi.yaml (schemathesis; SECONDS=90)

@@ -5,8 +5,10 @@
 //! - `POST /suppressions` `{"address", "sender"?}`: suppresses by hand, for every sender or
 //!   (with `sender`) for that sender's domain, as an unsubscribe is.
 //! - `GET /suppressions/{address}`: an address's suppressions, 404 if it has none.
-//! - `DELETE /suppressions/{address}?sender=`: lifts them all, or only the unsubscribe from
-//!   that sender's domain; 404 if there was nothing to lift.
+//! - `DELETE /suppressions/{address}?sender=&force=`: lifts them all, or only the unsubscribe
+//!   from that sender's domain; 404 if there was nothing to lift. One that followed a complaint
+//!   (the recipient marked a mail as spam) is lifted only with `force=true`, else 409
+//!   `complaint_suppression`: mailing them again harms the sender's reputation with SES.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{empty_response, json_response, ApiError, RequestExt};
@@ -89,18 +91,43 @@ pub async fn remove<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let address = address_param(request)?;
-    let scopes = match request.query("sender") {
-        Some(sender) => vec![sender_scope(Some(sender))?],
-        None => deps.suppressions.find(&address).await?.into_iter().map(|s| s.scope).collect(),
+    let force = match request.query("force") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid_force", format!("'force' is true or false, not '{other}'")))
+        }
     };
+    let only = request.query("sender").map(|sender| sender_scope(Some(sender))).transpose()?;
+    let found: Vec<Suppression> = deps
+        .suppressions
+        .find(&address)
+        .await?
+        .into_iter()
+        .filter(|s| only.as_ref().is_none_or(|scope| &s.scope == scope))
+        .collect();
+    let complaint = found.iter().any(|s| s.reason == SuppressionReason::Complaint);
+    if complaint && !force {
+        return Err(ApiError::new(
+            409,
+            "complaint_suppression",
+            format!("'{address}' was suppressed after a complaint; lifting it needs force=true"),
+        ));
+    }
     let mut removed = false;
-    for scope in &scopes {
-        removed |= deps.suppressions.remove(&address, scope).await?;
+    for suppression in &found {
+        removed |= deps.suppressions.remove(&address, &suppression.scope).await?;
     }
     if !removed {
         return Err(ApiError::not_found(format!("'{address}' is not suppressed")));
     }
-    tracing::info!(address = %address.redacted(), "suppression lifted");
+    let reasons: Vec<String> = found.iter().map(|s| s.reason.to_string()).collect();
+    tracing::info!(
+        address = %address.redacted(),
+        reasons = %reasons.join(","),
+        forced = complaint,
+        "suppression lifted"
+    );
     Ok(empty_response(204))
 }
 
@@ -180,5 +207,36 @@ mod tests {
         assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
         let (status, _) = call_address(&deps, "DELETE /suppressions/{address}", "kim@example.com", "").await;
         assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn a_complaint_is_lifted_only_when_forced() {
+        let deps = deps();
+        let lee = EmailAddress::parse("lee@example.com").unwrap();
+        for (scope, reason) in [
+            (SuppressionScope::All, SuppressionReason::Complaint),
+            (
+                SuppressionScope::of_sender(&EmailAddress::parse("news@shop.example").unwrap()),
+                SuppressionReason::Unsubscribed,
+            ),
+        ] {
+            let suppression =
+                Suppression { address: lee.clone(), scope, reason, campaign_id: None, created_at: deps.clock.now() };
+            deps.suppressions.put(&suppression).await.unwrap();
+        }
+        let route = "DELETE /suppressions/{address}";
+        let (status, body) = call_address(&deps, route, "lee@example.com", "").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("complaint_suppression")));
+        assert!(body["error"]["message"].as_str().unwrap().contains("force=true"), "{body}");
+        assert_eq!(deps.suppressions.find(&lee).await.unwrap().len(), 2, "nothing lifted without force");
+
+        // The other sender's unsubscribe is no complaint: it lifts alone without force.
+        let (status, _) = call_address(&deps, route, "lee@example.com", "sender=news@shop.example").await;
+        assert_eq!(status, 204);
+        let (status, body) = call_address(&deps, route, "lee@example.com", "force=yes").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_force")));
+        let (status, _) = call_address(&deps, route, "lee@example.com", "force=true").await;
+        assert_eq!(status, 204);
+        assert!(deps.suppressions.find(&lee).await.unwrap().is_empty());
     }
 }

@@ -193,5 +193,8 @@ pub enum SuppressionsCommand {
     },
     Remove {
         address: String,
+        /// Lift it even if it followed a complaint (the recipient marked a mail as spam).
+        #[arg(long)]
+        force: bool,
     },
 }

@@ -12,6 +12,7 @@ pub mod vars {
     pub const TEMPLATES_TABLE: &str = "TEMPLATES_TABLE";
     pub const CAMPAIGNS_TABLE: &str = "CAMPAIGNS_TABLE";
     pub const RECIPIENTS_TABLE: &str = "RECIPIENTS_TABLE";
+    pub const RECIPIENT_RETENTION_DAYS: &str = "RECIPIENT_RETENTION_DAYS";
     pub const SUPPRESSIONS_TABLE: &str = "SUPPRESSIONS_TABLE";
     pub const LEDGER_TABLE: &str = "LEDGER_TABLE";
     pub const UPLOAD_BUCKET: &str = "UPLOAD_BUCKET";

@@ -20,6 +20,8 @@ use fanmail_common::wiring::{AwsAdapters, AwsPorts};
 use serde_json::Value;
 
 use crate::invoke::{self, InvokeError};
+use crate::permissions::record::{self, CallLog};
+use crate::permissions::{self, Policy};
 use crate::provision::Stack;
 
 pub const UPLOAD_URL: &str = "UploadUrlFunction";
@@ -55,29 +57,48 @@ impl Functions {
     /// `main.rs` does.
     pub async fn build(sdk: &SdkConfig, stack: &Stack, overrides: &BTreeMap<String, String>) -> Result<Self> {
         let env_of = |function: &str| -> Result<BTreeMap<String, String>> { stack.function_env(function, overrides) };
-        let aws = AwsAdapters::new(sdk);
+        let calls = CallLog::from_env();
+        let grants = if calls.is_some() { permissions::grants(&stack.template)? } else { Vec::new() };
+        // Each function's clients of its own, so each call can be held against its own policy.
+        let sdk_of = |function: &str| -> Result<SdkConfig> {
+            Ok(match &calls {
+                Some(calls) => {
+                    let policy = Policy::of(function, &grants, &stack.scope, &stack.name)?;
+                    record::attributed(sdk, function, policy, calls.clone())
+                }
+                None => sdk.clone(),
+            })
+        };
         let vars = env_of(UPLOAD_URL)?;
         let upload_url = fanmail_upload_url::Deps::aws(
-            &aws,
+            &AwsAdapters::new(&sdk_of(UPLOAD_URL)?),
             fanmail_upload_url::Config::from_env(&config(&vars)).context(UPLOAD_URL)?,
         );
         let vars = env_of(API)?;
         let api_config = fanmail_api::Config::from_env(&config(&vars)).context(API)?;
-        let key = read_unsubscribe_key(sdk, &api_config.unsubscribe_secret_arn).await.context(API)?;
-        let api = fanmail_api::Deps::aws(&aws, api_config, Some(key));
+        let api_sdk = sdk_of(API)?;
+        let key = read_unsubscribe_key(&api_sdk, &api_config.unsubscribe_secret_arn).await.context(API)?;
+        let api = fanmail_api::Deps::aws(&AwsAdapters::new(&api_sdk), api_config, Some(key));
         let vars = env_of(SPLITTER)?;
-        let splitter =
-            fanmail_splitter::Deps::aws(&aws, &fanmail_splitter::Config::from_env(&config(&vars)).context(SPLITTER)?);
+        let splitter = fanmail_splitter::Deps::aws(
+            &AwsAdapters::new(&sdk_of(SPLITTER)?),
+            &fanmail_splitter::Config::from_env(&config(&vars)).context(SPLITTER)?,
+        );
         let vars = env_of(TRIGGER)?;
-        let trigger =
-            fanmail_trigger::Deps::aws(&aws, &fanmail_trigger::Config::from_env(&config(&vars)).context(TRIGGER)?);
+        let trigger = fanmail_trigger::Deps::aws(
+            &AwsAdapters::new(&sdk_of(TRIGGER)?),
+            &fanmail_trigger::Config::from_env(&config(&vars)).context(TRIGGER)?,
+        );
         let vars = env_of(SENDER)?;
         let sender_config = fanmail_sender::Config::from_env(&config(&vars)).context(SENDER)?;
-        let key = read_unsubscribe_key(sdk, &sender_config.unsubscribe_secret_arn).await.context(SENDER)?;
-        let sender = fanmail_sender::Deps::aws(&aws, sender_config, key);
+        let sender_sdk = sdk_of(SENDER)?;
+        let key = read_unsubscribe_key(&sender_sdk, &sender_config.unsubscribe_secret_arn).await.context(SENDER)?;
+        let sender = fanmail_sender::Deps::aws(&AwsAdapters::new(&sender_sdk), sender_config, key);
         let vars = env_of(RECORDER)?;
-        let recorder =
-            fanmail_recorder::Deps::aws(&aws, &fanmail_recorder::Config::from_env(&config(&vars)).context(RECORDER)?);
+        let recorder = fanmail_recorder::Deps::aws(
+            &AwsAdapters::new(&sdk_of(RECORDER)?),
+            &fanmail_recorder::Config::from_env(&config(&vars)).context(RECORDER)?,
+        );
         let timeouts = ALL
             .iter()
             .map(|function| Ok((function.to_string(), stack.function_timeout(function)?.unwrap_or(DEFAULT_TIMEOUT))))

@@ -11,6 +11,7 @@
 //! - [`gateway`]: plays API Gateway (HTTP API payload 2.0); [`exchanges`] records what it
 //!   routed, for the OpenAPI check.
 //! - [`metering`]: counts AWS API calls by service and operation.
+//! - [`permissions`]: holds each function's calls against its IAM policy in the template.
 //! - [`pollers`]: play the SQS event source mappings.
 //! - [`schedules`]: plays EventBridge Scheduler (the local endpoint never fires schedules).
 //! - [`ses_events`]: plays SES event publishing (the mailbox simulator's deliveries, bounces
@@ -26,6 +27,7 @@ pub mod functions;
 pub mod gateway;
 pub mod invoke;
 pub mod metering;
+pub mod permissions;
 pub mod pollers;
 pub mod provision;
 pub mod resolve;

@@ -5,6 +5,9 @@
 //!   fanmail-local env <FunctionLogicalId> [--stack NAME] [--api-url URL]
 //!                                                  print a function's resolved environment
 //!   fanmail-local provision [--stack NAME]         provision only; print the resources
+//!   fanmail-local permissions <DIR>                hold the calls noted in DIR (a test run
+//!                                                  with FANMAIL_RECORD_CALLS) against the
+//!                                                  template's IAM policies
 
 use std::collections::BTreeMap;
 
@@ -37,7 +40,8 @@ fn parse_args() -> Result<Args> {
 
 const USAGE: &str = "usage: fanmail-local dev [--port N] [--stack NAME] [--parameters Key=Value,...]
        fanmail-local env <FunctionLogicalId> [--stack NAME] [--api-url URL]
-       fanmail-local provision [--stack NAME]";
+       fanmail-local provision [--stack NAME]
+       fanmail-local permissions <DIR>";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -67,12 +71,55 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
+        "permissions" => {
+            let dir = args.positional.first().context(USAGE)?;
+            permissions(std::path::Path::new(dir))
+        }
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
         }
         other => bail!("unknown command '{other}'\n{USAGE}"),
     }
+}
+
+/// Exits non-zero, naming each, if a noted call is not allowed or a grant was never used.
+fn permissions(dir: &std::path::Path) -> Result<()> {
+    let grants = fanmail_local::permissions::grants(&load_template()?)?;
+    let mut noted = Vec::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("no calls noted in {}", dir.display()))?;
+    for entry in entries {
+        let text = std::fs::read_to_string(entry?.path())?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            noted.push(serde_json::from_str(line).with_context(|| format!("a noted call: {line}"))?);
+        }
+    }
+    if noted.is_empty() {
+        bail!("no calls noted in {}: was the suite run with FANMAIL_RECORD_CALLS?", dir.display());
+    }
+    let findings = fanmail_local::permissions::check(&grants, &noted);
+    let functions: std::collections::BTreeSet<_> = grants.iter().map(|g| g.function.as_str()).collect();
+    for grant in grants.iter().filter(|g| g.exempt.is_some()) {
+        println!(
+            "permissions: not required to be called ({}): {}",
+            grant.exempt.as_deref().unwrap_or_default(),
+            grant.key()
+        );
+    }
+    if findings.is_empty() {
+        println!(
+            "permissions: {} grants over {} functions, each used; {} distinct calls, each allowed",
+            grants.len(),
+            functions.len(),
+            noted.len()
+        );
+        return Ok(());
+    }
+    for finding in &findings {
+        eprintln!("permissions: {finding}");
+    }
+    eprintln!("permissions: {} findings (template.yaml's Policies against the calls the tests made)", findings.len());
+    std::process::exit(1)
 }
 
 /// `Key=Value,Key=Value`, as `sam deploy --parameter-overrides` takes them.

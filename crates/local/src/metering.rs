@@ -66,39 +66,57 @@ fn classify(request: &HttpRequest) -> (String, String) {
     (service, operation)
 }
 
-#[derive(Debug)]
-struct MeteredClient {
+/// Something shown every request an SDK client sends.
+pub type Observer = Arc<dyn Fn(&HttpRequest) + Send + Sync>;
+
+struct ObservedClient {
     inner: SharedHttpClient,
-    counts: CallCounts,
+    observer: Observer,
 }
 
-impl HttpClient for MeteredClient {
+impl std::fmt::Debug for ObservedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObservedClient").finish_non_exhaustive()
+    }
+}
+
+impl HttpClient for ObservedClient {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(MeteredConnector {
+        SharedHttpConnector::new(ObservedConnector {
             inner: self.inner.http_connector(settings, components),
-            counts: self.counts.clone(),
+            observer: self.observer.clone(),
         })
     }
 }
 
-#[derive(Debug)]
-struct MeteredConnector {
+struct ObservedConnector {
     inner: SharedHttpConnector,
-    counts: CallCounts,
+    observer: Observer,
 }
 
-impl HttpConnector for MeteredConnector {
+impl std::fmt::Debug for ObservedConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObservedConnector").finish_non_exhaustive()
+    }
+}
+
+impl HttpConnector for ObservedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        self.counts.record(&request);
+        (self.observer)(&request);
         self.inner.call(request)
     }
 }
 
-/// The same configuration, counting every call made through it. The local endpoints are plain
-/// HTTP on loopback, so the metered client needs no TLS.
-pub fn metered(sdk: &SdkConfig) -> Result<(SdkConfig, CallCounts)> {
+/// The same configuration, showing `observer` every request made through it before it is
+/// sent. The local endpoints are plain HTTP on loopback, so the client needs no TLS.
+pub fn observed(sdk: &SdkConfig, observer: Observer) -> SdkConfig {
     let inner = sdk.http_client().unwrap_or_else(|| aws_smithy_http_client::Builder::new().build_http());
+    sdk.to_builder().http_client(ObservedClient { inner, observer }).build()
+}
+
+/// The same configuration, counting every call made through it.
+pub fn metered(sdk: &SdkConfig) -> Result<(SdkConfig, CallCounts)> {
     let counts = CallCounts::default();
-    let config = sdk.to_builder().http_client(MeteredClient { inner, counts: counts.clone() }).build();
-    Ok((config, counts))
+    let recorder = counts.clone();
+    Ok((observed(sdk, Arc::new(move |request| recorder.record(request))), counts))
 }

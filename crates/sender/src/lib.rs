@@ -62,8 +62,8 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    accepted_key, Campaign, CampaignId, CampaignStatus, Recipient, RecipientJob, RecipientStatus, SendOutcome,
-    UnsubscribeKey,
+    accepted_key, Campaign, CampaignId, CampaignStatus, Recipient, RecipientJob, RecipientRetention, RecipientStatus,
+    SendOutcome, UnsubscribeKey,
 };
 use fanmail_common::ports::{Clock, RecipientQueues};
 use fanmail_common::sqs_batch::decode;
@@ -116,6 +116,8 @@ pub struct Config {
     /// Base of the unsubscribe links in each mail.
     pub public_base_url: String,
     pub unsubscribe_secret_arn: String,
+    /// How long recipients' items are kept after their latest claim (DynamoDB TTL).
+    pub recipient_retention: RecipientRetention,
 }
 
 impl Config {
@@ -143,6 +145,7 @@ impl Config {
             sender_concurrency: env.parsed::<u32>(vars::SENDER_CONCURRENCY, 5)?.max(1),
             public_base_url: env.required(vars::PUBLIC_BASE_URL)?.trim_end_matches('/').to_string(),
             unsubscribe_secret_arn: env.required(vars::UNSUBSCRIBE_SECRET_ARN)?,
+            recipient_retention: env.parsed(vars::RECIPIENT_RETENTION_DAYS, RecipientRetention::default())?,
         })
     }
 
@@ -177,7 +180,7 @@ impl Deps<AwsPorts> {
         Self {
             templates: aws.templates(&config.templates_table),
             campaigns: aws.campaigns(&config.campaigns_table),
-            recipients: aws.recipients(&config.recipients_table),
+            recipients: aws.recipients(&config.recipients_table).kept_for(config.recipient_retention),
             suppressions: aws.suppressions(&config.suppressions_table),
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
             ledger: aws.ledger(&config.ledger_table),

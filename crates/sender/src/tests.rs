@@ -34,6 +34,7 @@ fn config_at(rate: u32, concurrency: u32) -> Config {
             vars::MAX_SEND_RATE => rate.to_string(),
             vars::SENDER_CONCURRENCY => concurrency.to_string(),
             vars::PUBLIC_BASE_URL => "https://api.example.com".to_string(),
+            vars::RECIPIENT_RETENTION_DAYS => "30".to_string(),
             other => format!("value-of-{other}"),
         })
     });

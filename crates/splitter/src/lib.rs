@@ -27,8 +27,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    rejected_rows_key, Campaign, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientStatus, RejectedRow,
-    SendOutcome, SplitJob, SplitTotals,
+    rejected_rows_key, Campaign, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientRetention,
+    RecipientStatus, RejectedRow, SendOutcome, SplitJob, SplitTotals,
 };
 use fanmail_common::ports::{Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientQueues};
 use fanmail_common::recipient_list::{is_workbook, ListError, ListRow, RecipientList};
@@ -68,6 +68,8 @@ pub struct Config {
     pub recipients_table: String,
     pub suppressions_table: String,
     pub ledger_table: String,
+    /// How long recipients' items are kept after their latest claim (DynamoDB TTL).
+    pub recipient_retention: RecipientRetention,
 }
 
 impl Config {
@@ -82,6 +84,7 @@ impl Config {
             recipients_table: env.required(vars::RECIPIENTS_TABLE)?,
             suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             ledger_table: env.required(vars::LEDGER_TABLE)?,
+            recipient_retention: env.parsed(vars::RECIPIENT_RETENTION_DAYS, RecipientRetention::default())?,
         })
     }
 }
@@ -110,7 +113,7 @@ impl Deps<AwsPorts> {
             split_jobs: aws.queue(&config.split_jobs_queue_url),
             recipient_jobs: aws.recipient_queues(&config.recipients_queue_url, &config.priority_queue_url),
             suppressions: aws.suppressions(&config.suppressions_table),
-            recipients: aws.recipients(&config.recipients_table),
+            recipients: aws.recipients(&config.recipients_table).kept_for(config.recipient_retention),
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
             clock: SystemClock,
         }

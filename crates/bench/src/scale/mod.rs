@@ -163,6 +163,7 @@ impl World {
             sender_concurrency: self.settings.concurrency,
             public_base_url: "https://api.example.com".into(),
             unsubscribe_secret_arn: "unsubscribe".into(),
+            recipient_retention: Default::default(),
         };
         fanmail_sender::Deps {
             templates: self.templates.clone(),

@@ -43,8 +43,10 @@ pub async fn run(
             }
             let _ = writeln!(out, "suppressed {} ({})", table::cell(&added["address"]), table::cell(&added["scope"]));
         }
-        SuppressionsCommand::Remove { address } => {
-            let answer = api.call(http::Method::DELETE, &format!("/suppressions/{}", segment(address)), None).await?;
+        SuppressionsCommand::Remove { address, force } => {
+            let query = if *force { "?force=true" } else { "" };
+            let path = format!("/suppressions/{}{query}", segment(address));
+            let answer = api.call(http::Method::DELETE, &path, None).await?;
             if json {
                 return table::json(out, &answer);
             }

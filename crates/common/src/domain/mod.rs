@@ -25,7 +25,9 @@ pub use delivery::{
 pub use email::{redact_addresses, EmailAddress, EmailError};
 pub use hours::{sent_hour_key, sent_hour_keys};
 pub use ids::{CampaignId, IdError, RecipientId, TemplateId};
-pub use recipient::{accepted_key, Recipient, RecipientJob, RecipientStatus, SendOutcome, ACCEPTED_LIFETIME};
+pub use recipient::{
+    accepted_key, Recipient, RecipientJob, RecipientRetention, RecipientStatus, SendOutcome, ACCEPTED_LIFETIME,
+};
 pub use send_at::{SendAt, SendAtError};
 pub use suppression::{Suppression, SuppressionReason, SuppressionScope};
 pub use template::{Template, TemplateSummary};

@@ -218,9 +218,57 @@ pub fn accepted_key(campaign: &CampaignId, recipient: &RecipientId) -> String {
 /// How long SES's acceptance of a mail is kept: longer than any message stays on a queue.
 pub const ACCEPTED_LIFETIME: time::Duration = time::Duration::days(15);
 
+/// How long a recipient's item (address, list columns, status) is kept after its latest claim,
+/// before DynamoDB's TTL deletes it; counters and the suppression list live elsewhere and stay.
+/// At least [`ACCEPTED_LIFETIME`]: until then a redelivered message must still find the
+/// recipient sent, so nobody is mailed twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecipientRetention {
+    days: u32,
+}
+
+impl RecipientRetention {
+    pub const DEFAULT_DAYS: u32 = 30;
+
+    pub fn days(days: u32) -> Result<Self, String> {
+        let least = ACCEPTED_LIFETIME.whole_days();
+        if i64::from(days) < least {
+            return Err(format!("must be at least {least} days (longer than any message stays on a queue)"));
+        }
+        Ok(Self { days })
+    }
+
+    pub fn duration(self) -> time::Duration {
+        time::Duration::days(i64::from(self.days))
+    }
+}
+
+/// Whole days, as the `RECIPIENT_RETENTION_DAYS` setting gives them.
+impl FromStr for RecipientRetention {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::days(s.trim().parse().map_err(|_| format!("'{s}' is not a whole number of days"))?)
+    }
+}
+
+impl Default for RecipientRetention {
+    fn default() -> Self {
+        Self { days: Self::DEFAULT_DAYS }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_is_whole_days_and_outlives_any_queued_message() {
+        assert_eq!("30".parse::<RecipientRetention>().unwrap().duration(), time::Duration::days(30));
+        assert_eq!(RecipientRetention::default().duration(), time::Duration::days(30));
+        assert!("14".parse::<RecipientRetention>().unwrap_err().contains("at least 15 days"));
+        assert!("a month".parse::<RecipientRetention>().is_err());
+    }
 
     #[test]
     fn complaints_outrank_bounces_outrank_deliveries() {

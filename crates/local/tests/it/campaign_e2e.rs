@@ -266,3 +266,55 @@ async fn a_list_lacking_a_template_column_fails_the_campaign_before_any_mail() {
     assert!(done["statusReason"].as_str().unwrap().contains("'coupon'"), "{done}");
     assert!(mails_to(&domain).await.is_empty());
 }
+
+/// A splitter invocation near its deadline stops after a flush and queues its own continuation
+/// through the split-jobs queue; the continuations together mail everyone exactly once and
+/// count the list's rejected rows and duplicates once.
+#[tokio::test]
+async fn a_list_split_over_several_invocations_mails_everyone_exactly_once() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoints = endpoints();
+    // Counts the messages sent to the split-jobs queue (the API's first, then the continuations).
+    let split_jobs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = split_jobs.clone();
+    let sdk = fanmail_local::metering::observed(
+        &endpoints.sdk_config().await,
+        std::sync::Arc::new(move |request| {
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            if target.starts_with("AmazonSQS.SendMessage") && body.contains("-SplitJobsQueue\"") {
+                counter.fetch_add(body.matches("\"MessageBody\"").count(), std::sync::atomic::Ordering::Relaxed);
+            }
+        }),
+    );
+    let parameters = BTreeMap::from([("MaxSendRate".to_string(), "2000".to_string())]);
+    let runner = Runner::start_with(&endpoints, &sdk, &unique_name(), listener, &parameters).await.unwrap();
+    let api = ApiClient::new(runner.api_url.clone());
+    // Less than the splitter's deadline margin is left from the start: every flush checkpoints.
+    runner.functions.set_timeout(fanmail_local::functions::SPLITTER, fanmail_splitter::DEADLINE_MARGIN);
+
+    let domain = format!("{}.example.com", unique_name());
+    let list = english_list(&domain);
+    create(&api, "/templates", json!({"id": "t", "name": "T", "subject": "Hi {{Name}}", "html": "<p>{{City}}</p>"}))
+        .await;
+    let key = api.upload_list(&list.bytes).await.unwrap();
+    let from = json!({"address": "news@example.com"});
+    let campaign = create(&api, "/campaigns", json!({"templateId": "t", "listKey": key, "from": from})).await;
+    let id = campaign["id"].as_str().unwrap();
+    let done = api.wait_for_campaign(id, Duration::from_secs(240)).await.unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+    let c = &done["counters"];
+    assert_eq!(
+        (c["total"].as_u64(), c["sent"].as_u64()),
+        (Some(list.valid.len() as u64), Some(list.valid.len() as u64))
+    );
+    assert_eq!(done["rejectedRows"].as_u64(), Some(list.rejected as u64));
+    assert_eq!(c["duplicates"].as_u64(), Some(list.duplicates as u64));
+
+    let mails = mails_to(&domain).await;
+    assert_eq!(mails.len(), list.valid.len());
+    assert!(mails.values().all(|m| m.len() == 1), "someone was mailed twice");
+    // One split job from the API, then a continuation after every flush but the last.
+    let jobs = split_jobs.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(jobs >= 1050 / fanmail_splitter::FLUSH_SIZE, "split jobs queued: {jobs}");
+}

@@ -1,14 +1,17 @@
 //! DynamoDB: key (campaign_id, recipient_id); index `by_status` on (campaign_id, status) and
 //! `by_message_id`. Besides the domain fields each item carries `rank` (the status rank, for
-//! forward-only updates) and `lease_until_ms` (when a sender's claim runs out).
+//! forward-only updates), `lease_until_ms` (when a sender's claim runs out) and `expires_at`
+//! (epoch seconds: DynamoDB's TTL deletes the item then, address, columns and all).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
-use crate::domain::{CampaignId, DeliveryResult, Recipient, RecipientId, RecipientStatus, SendOutcome};
+use crate::domain::{
+    CampaignId, DeliveryResult, Recipient, RecipientId, RecipientRetention, RecipientStatus, SendOutcome,
+};
 use crate::store::dynamo::*;
 use crate::store::{Page, RecipientStore, StoreError};
 
@@ -20,11 +23,19 @@ pub const RECIPIENTS_BY_MESSAGE_ID_INDEX: &str = "by_message_id";
 pub struct DynamoRecipientStore {
     client: Client,
     table: String,
+    retention: Duration,
 }
 
 impl DynamoRecipientStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), retention: RecipientRetention::default().duration() }
+    }
+
+    /// How long a recipient's item outlives its latest claim (its send, or its skip): every
+    /// claim, retries and resumes included, moves its expiry to `now + retention`.
+    pub fn kept_for(mut self, retention: RecipientRetention) -> Self {
+        self.retention = retention.duration();
+        self
     }
 
     fn update(
@@ -111,11 +122,12 @@ impl DynamoRecipientStore {
 const CLAIMABLE: &str = "attribute_not_exists(recipient_id) OR #status IN (:queued, :paused) \
      OR (#status = :sending AND lease_until_ms < :now_ms) OR (#status = :failed AND retryable = :true)";
 const CLAIM: &str = "SET #status = :sending, #rank = :rank, lease_until_ms = :lease, updated_at = :now, \
-     address = :address, #vars = :vars, #row = :row, retryable = :false ADD attempts :one";
+     address = :address, #vars = :vars, #row = :row, retryable = :false, expires_at = :expires ADD attempts :one";
 
 impl DynamoRecipientStore {
     /// The expression values of a claim (shared by the single and the transactional form).
     fn claim_values(
+        &self,
         recipient: &Recipient,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
@@ -136,6 +148,7 @@ impl DynamoRecipientStore {
             (":true".to_string(), AttributeValue::Bool(true)),
             (":false".to_string(), AttributeValue::Bool(false)),
             (":one".to_string(), n(1)),
+            (":expires".to_string(), n((now + self.retention).unix_timestamp())),
         ]))
     }
 
@@ -243,7 +256,7 @@ impl RecipientStore for DynamoRecipientStore {
             .condition_expression(CLAIMABLE)
             .update_expression(CLAIM)
             .set_expression_attribute_names(Some(Self::claim_names()))
-            .set_expression_attribute_values(Some(Self::claim_values(recipient, now, lease_until)?))
+            .set_expression_attribute_values(Some(self.claim_values(recipient, now, lease_until)?))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -273,7 +286,7 @@ impl RecipientStore for DynamoRecipientStore {
                     .condition_expression(CLAIMABLE)
                     .update_expression(CLAIM)
                     .set_expression_attribute_names(Some(Self::claim_names()))
-                    .set_expression_attribute_values(Some(Self::claim_values(recipient, now, lease_until)?))
+                    .set_expression_attribute_values(Some(self.claim_values(recipient, now, lease_until)?))
                     .build()
                     .expect("table, key and expression are set");
                 request = request.transact_items(TransactWriteItem::builder().update(update).build());
