@@ -16,6 +16,7 @@
 //! - `unsubscribe`: the public one-click unsubscribe page and endpoint (RFC 8058).
 //! - `views`: the JSON shapes the API answers with.
 
+mod audit;
 mod campaigns;
 mod preview;
 mod stats;
@@ -41,6 +42,7 @@ pub struct Config {
     pub recipients_table: String,
     pub suppressions_table: String,
     pub ledger_table: String,
+    pub audit_table: String,
     pub bucket: String,
     pub split_jobs_queue_url: String,
     pub recipients_queue_url: String,
@@ -64,6 +66,7 @@ impl Config {
             recipients_table: env.required(vars::RECIPIENTS_TABLE)?,
             suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             ledger_table: env.required(vars::LEDGER_TABLE)?,
+            audit_table: env.required(vars::AUDIT_TABLE)?,
             bucket: env.required(vars::UPLOAD_BUCKET)?,
             split_jobs_queue_url: env.required(vars::SPLIT_JOBS_QUEUE_URL)?,
             recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
@@ -89,6 +92,8 @@ pub struct Deps<P: Ports> {
     pub recipients: P::Recipients,
     pub suppressions: P::Suppressions,
     pub ledger: P::Ledger,
+    /// Who changed what: written by every route that changes state, read by `GET /audit`.
+    pub audit: P::Audit,
     /// Releases failed recipients for a retry, with their counts.
     pub send_log: P::SendLog,
     pub objects: P::Objects,
@@ -123,6 +128,7 @@ impl Deps<AwsPorts> {
             recipients: aws.recipients(&config.recipients_table),
             suppressions: aws.suppressions(&config.suppressions_table),
             ledger: aws.ledger(&config.ledger_table),
+            audit: aws.audit(&config.audit_table),
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
             objects: aws.objects(&config.bucket),
             split_jobs: aws.queue(&config.split_jobs_queue_url),
@@ -146,6 +152,7 @@ impl Deps<MemoryPorts> {
             recipients: world.recipients.clone(),
             suppressions: world.suppressions.clone(),
             ledger: world.ledger.clone(),
+            audit: world.audit.clone(),
             send_log: world.send_log(),
             objects: world.objects.clone(),
             split_jobs: world.split_jobs.clone(),
@@ -187,6 +194,7 @@ pub async fn handler<P: Ports>(
         "POST /campaigns/{id}/resume" => campaigns::resume(deps, &request).await,
         "POST /campaigns/{id}/test" => campaigns::send_test(deps, &request).await,
         "GET /stats/sent" => stats::sent(deps, &request).await,
+        "GET /audit" => audit::list(deps, &request).await,
         "GET /suppressions" => suppressions::list(deps, &request).await,
         "POST /suppressions" => suppressions::add(deps, &request).await,
         "GET /suppressions/{address}" => suppressions::get(deps, &request).await,
@@ -262,7 +270,11 @@ pub(crate) mod test_support {
         UnsubscribeKey::new(KEY.to_vec()).unwrap()
     }
 
-    /// Calls the API like API Gateway would; returns status and JSON body (Null when empty).
+    /// The IAM principal [`call`] calls as.
+    pub const TESTER: &str = "arn:aws:iam::123456789012:user/tester";
+
+    /// Calls the API like API Gateway would, as [`TESTER`]; returns status and JSON body
+    /// (Null when empty).
     pub async fn call(
         deps: &Deps<MemoryPorts>,
         route: &str,
@@ -270,7 +282,29 @@ pub(crate) mod test_support {
         query: &[(&str, &str)],
         body: Option<serde_json::Value>,
     ) -> (i64, serde_json::Value) {
+        call_as(deps, TESTER, route, path_id, query, body).await
+    }
+
+    /// What API Gateway's IAM authorizer adds: the verified caller.
+    pub fn signed_by(request: &mut ApiGatewayV2httpRequest, caller: &str) {
+        let mut iam = aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription::default();
+        iam.user_arn = Some(caller.to_string());
+        let mut authorizer = aws_lambda_events::apigw::ApiGatewayRequestAuthorizer::default();
+        authorizer.iam = Some(iam);
+        request.request_context.authorizer = Some(authorizer);
+    }
+
+    /// [`call`] as `caller`, the principal API Gateway's IAM authorizer verified.
+    pub async fn call_as(
+        deps: &Deps<MemoryPorts>,
+        caller: &str,
+        route: &str,
+        path_id: Option<&str>,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> (i64, serde_json::Value) {
         let mut req = ApiGatewayV2httpRequest::default();
+        signed_by(&mut req, caller);
         req.route_key = Some(route.into());
         if let Some(id) = path_id {
             req.path_parameters.insert("id".into(), id.into());

@@ -285,6 +285,7 @@ mod tests {
             html: "<p>Dear {{name}}</p><a href=\"{{unsubscribe_url}}\">unsubscribe</a>".into(),
             text: "Dear {{name}}".into(),
             created_at: datetime!(2026-11-23 08:00 UTC),
+            created_by: None,
         };
         deps.templates.put_version(&template).await.unwrap();
         deps

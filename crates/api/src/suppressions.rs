@@ -12,11 +12,14 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{empty_response, json_response, ApiError, RequestExt};
-use fanmail_common::domain::{EmailAddress, Suppression, SuppressionReason, SuppressionScope};
+use fanmail_common::domain::{
+    AuditAction, AuditSubject, EmailAddress, Suppression, SuppressionReason, SuppressionScope,
+};
 use fanmail_common::ports::Clock;
 use fanmail_common::store::SuppressionStore;
 use serde::Deserialize;
 
+use crate::audit;
 use crate::views::{SuppressionList, SuppressionView};
 use crate::{page_params, Deps, Ports};
 
@@ -69,6 +72,14 @@ pub async fn add<P: Ports>(
         created_at: deps.clock.now(),
     };
     deps.suppressions.put(&suppression).await?;
+    audit::record(
+        deps,
+        request,
+        AuditAction::SuppressionAdded,
+        AuditSubject::suppression(&suppression.address),
+        &[("scope", suppression.scope.key())],
+    )
+    .await?;
     tracing::info!(address = %suppression.address.redacted(), "address suppressed by hand");
     Ok(json_response(201, &SuppressionView::from(&suppression)))
 }
@@ -122,6 +133,14 @@ pub async fn remove<P: Ports>(
         return Err(ApiError::not_found(format!("'{address}' is not suppressed")));
     }
     let reasons: Vec<String> = found.iter().map(|s| s.reason.to_string()).collect();
+    audit::record(
+        deps,
+        request,
+        AuditAction::SuppressionLifted,
+        AuditSubject::suppression(&address),
+        &[("reasons", reasons.join(",")), ("forced", complaint.to_string())],
+    )
+    .await?;
     tracing::info!(
         address = %address.redacted(),
         reasons = %reasons.join(","),

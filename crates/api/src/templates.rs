@@ -4,12 +4,13 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{empty_response, json_response, ApiError, RequestExt};
-use fanmail_common::domain::{Template, TemplateId};
+use fanmail_common::domain::{AuditAction, AuditSubject, Template, TemplateId};
 use fanmail_common::ports::{Clock, IdGenerator};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::store::{StoreError, TemplateStore};
 use serde::Deserialize;
 
+use crate::audit;
 use crate::views::{PageView, TemplateSummaryView, TemplateView};
 use crate::{page_params, Deps, Ports};
 
@@ -89,6 +90,7 @@ pub async fn create<P: Ports>(
         html: input.html,
         text: input.text,
         created_at: deps.clock.now(),
+        created_by: Some(request.caller()),
     };
     match deps.templates.put_version(&template).await {
         Ok(()) => {}
@@ -97,6 +99,14 @@ pub async fn create<P: Ports>(
         }
         Err(e) => return Err(e.into()),
     }
+    audit::record(
+        deps,
+        request,
+        AuditAction::TemplateSaved,
+        AuditSubject::template(&template.id),
+        &[("version", template.version.to_string())],
+    )
+    .await?;
     tracing::info!(template = %template.id, "template created");
     Ok(answer(201, &template, &compiled))
 }
@@ -159,9 +169,18 @@ pub async fn update<P: Ports>(
             html: input.html.clone(),
             text: input.text.clone(),
             created_at: deps.clock.now(),
+            created_by: Some(request.caller()),
         };
         match deps.templates.put_version(&template).await {
             Ok(()) => {
+                audit::record(
+                    deps,
+                    request,
+                    AuditAction::TemplateSaved,
+                    AuditSubject::template(&id),
+                    &[("version", template.version.to_string())],
+                )
+                .await?;
                 tracing::info!(template = %id, version = template.version, "template updated");
                 return Ok(answer(200, &template, &compiled));
             }
@@ -178,6 +197,7 @@ pub async fn delete<P: Ports>(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = template_id(request)?;
     if deps.templates.delete(&id).await? {
+        audit::record(deps, request, AuditAction::TemplateDeleted, AuditSubject::template(&id), &[]).await?;
         tracing::info!(template = %id, "template deleted");
         Ok(empty_response(204))
     } else {

@@ -11,11 +11,12 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{response, RequestExt};
 use fanmail_common::domain::{
-    DeliveryResult, Suppression, SuppressionReason, SuppressionScope, TokenError, UnsubscribeToken,
+    AuditAction, AuditEntry, AuditSubject, DeliveryResult, Suppression, SuppressionReason, SuppressionScope,
+    TokenError, UnsubscribeToken, UNSUBSCRIBE_LINK,
 };
 use fanmail_common::ports::Clock;
 use fanmail_common::recipient_list::recipient_id;
-use fanmail_common::store::{record_result, StoreError, SuppressionStore};
+use fanmail_common::store::{record_result, AuditLog, StoreError, SuppressionStore};
 
 use crate::{Deps, Ports};
 
@@ -157,6 +158,13 @@ async fn unsubscribe<P: Ports>(deps: &Deps<P>, token: &UnsubscribeToken) -> Resu
         created_at: now,
     };
     if deps.suppressions.add(&suppression).await? {
+        let subject = AuditSubject::suppression(&token.address);
+        let detail = [("scope", suppression.scope.key()), ("campaign", token.campaign.to_string())];
+        let entry = detail.iter().fold(
+            AuditEntry::new(now, UNSUBSCRIBE_LINK, AuditAction::SuppressionAdded, subject),
+            |entry, (key, value)| entry.with(key, value),
+        );
+        deps.audit.record(&entry).await?;
         tracing::info!(campaign = %token.campaign, address = %token.address.redacted(), "unsubscribed");
     }
     let recipient = recipient_id(&token.address);

@@ -19,6 +19,8 @@ pub struct TemplateView<'a> {
     pub text: &'a str,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<&'a str>,
     /// The fields the template reads (list columns, shared variables, built-ins).
     pub variables: &'a BTreeSet<String>,
 }
@@ -33,6 +35,7 @@ impl<'a> TemplateView<'a> {
             html: &t.html,
             text: &t.text,
             created_at: t.created_at,
+            created_by: t.created_by.as_deref(),
             variables,
         }
     }
@@ -46,11 +49,19 @@ pub struct TemplateSummaryView<'a> {
     pub latest_version: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<&'a str>,
 }
 
 impl<'a> From<&'a TemplateSummary> for TemplateSummaryView<'a> {
     fn from(t: &'a TemplateSummary) -> Self {
-        Self { id: t.id.as_str(), name: &t.name, latest_version: t.latest_version, updated_at: t.updated_at }
+        Self {
+            id: t.id.as_str(),
+            name: &t.name,
+            latest_version: t.latest_version,
+            updated_at: t.updated_at,
+            updated_by: t.updated_by.as_deref(),
+        }
     }
 }
 
@@ -135,6 +146,10 @@ pub struct CampaignView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rate: Option<u32>,
     pub priority: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<&'a str>,
 }
 
 impl<'a> From<&'a Campaign> for CampaignView<'a> {
@@ -156,6 +171,8 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             send_at: c.send_at,
             max_rate: c.max_rate,
             priority: c.priority.as_str(),
+            created_by: c.created_by.as_deref(),
+            updated_by: c.updated_by.as_deref(),
         }
     }
 }

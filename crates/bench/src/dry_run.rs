@@ -38,6 +38,7 @@ pub async fn run(rows: u64) -> Result<()> {
         html: large_html(),
         text: "Hi {{name}}".into(),
         created_at: time::macros::datetime!(2026-01-01 00:00 UTC),
+        created_by: None,
     };
     deps.templates.put_version(&template).await?;
     let mut list = Vec::new();

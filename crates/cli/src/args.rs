@@ -45,6 +45,13 @@ pub enum Command {
         #[arg(long, default_value_t = 24)]
         hours: u32,
     },
+    /// Who changed what, newest first: everything, or one `campaign/ID`, `template/ID` or
+    /// `suppression/ADDRESS`.
+    Audit {
+        subject: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -129,6 +129,9 @@ pub trait RequestExt {
     fn header(&self, name: &str) -> Option<&str>;
     fn body_bytes(&self) -> Result<Vec<u8>, ApiError>;
     fn json_body<T: DeserializeOwned>(&self) -> Result<T, ApiError>;
+    /// Who is calling: the IAM principal ARN API Gateway's IAM authorizer verified (`local`
+    /// under the local runner), or `unknown` on a route without authorization.
+    fn caller(&self) -> String;
 }
 
 impl RequestExt for ApiGatewayV2httpRequest {
@@ -172,6 +175,16 @@ impl RequestExt for ApiGatewayV2httpRequest {
         }
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request("invalid_json", format!("the JSON body is not valid: {e}")))
+    }
+
+    fn caller(&self) -> String {
+        self.request_context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.clone())
+            .filter(|arn| !arn.is_empty())
+            .unwrap_or_else(|| "unknown".to_string())
     }
 }
 

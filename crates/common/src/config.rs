@@ -15,6 +15,7 @@ pub mod vars {
     pub const RECIPIENT_RETENTION_DAYS: &str = "RECIPIENT_RETENTION_DAYS";
     pub const SUPPRESSIONS_TABLE: &str = "SUPPRESSIONS_TABLE";
     pub const LEDGER_TABLE: &str = "LEDGER_TABLE";
+    pub const AUDIT_TABLE: &str = "AUDIT_TABLE";
     pub const UPLOAD_BUCKET: &str = "UPLOAD_BUCKET";
     pub const SPLIT_JOBS_QUEUE_URL: &str = "SPLIT_JOBS_QUEUE_URL";
     pub const RECIPIENTS_QUEUE_URL: &str = "RECIPIENTS_QUEUE_URL";

@@ -10,10 +10,10 @@ use crate::aws::{s3_client, EventBridgeScheduler, S3ObjectStore, ScheduleTarget,
 use crate::memory::{ManualClock, MemoryMailer, MemoryObjectStore, MemoryQueue, MemoryScheduler, SequentialIds};
 use crate::ports::{Clock, IdGenerator, Mailer, ObjectStore, Queue, RecipientQueues, Scheduler};
 use crate::store::{
-    CampaignStore, DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSendLog,
-    DynamoSuppressionStore, DynamoTemplateStore, Ledger, MemoryCampaignStore, MemoryLedger, MemoryRecipientStore,
-    MemorySuppressionStore, MemoryTemplateStore, RecipientStore, ResultLog, SendLog, StoreResultLog, StoreSendLog,
-    SuppressionStore, TemplateStore,
+    AuditLog, CampaignStore, DynamoAuditLog, DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog,
+    DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore, Ledger, MemoryAuditLog, MemoryCampaignStore,
+    MemoryLedger, MemoryRecipientStore, MemorySuppressionStore, MemoryTemplateStore, RecipientStore, ResultLog,
+    SendLog, StoreResultLog, StoreSendLog, SuppressionStore, TemplateStore,
 };
 use crate::system::{RandomIds, SystemClock};
 
@@ -32,6 +32,7 @@ pub trait Ports: Send + Sync + 'static {
     type Scheduler: Scheduler;
     type Clock: Clock;
     type Ids: IdGenerator;
+    type Audit: AuditLog;
 }
 
 /// Production: DynamoDB, S3, SQS, SES, EventBridge Scheduler, the system clock.
@@ -51,6 +52,7 @@ impl Ports for AwsPorts {
     type Scheduler = EventBridgeScheduler;
     type Clock = SystemClock;
     type Ids = RandomIds;
+    type Audit = DynamoAuditLog;
 }
 
 /// Unit tests: the in-memory adapters, a hand-moved clock, sequential ids.
@@ -75,6 +77,7 @@ impl Ports for MemoryPorts {
     type Scheduler = MemoryScheduler;
     type Clock = ManualClock;
     type Ids = SequentialIds;
+    type Audit = MemoryAuditLog;
 }
 
 /// Builds the production adapters: one SDK client per service, made once per cold start and
@@ -97,6 +100,10 @@ impl AwsAdapters {
             ses: aws_sdk_sesv2::Client::new(sdk),
             scheduler: aws_sdk_scheduler::Client::new(sdk),
         }
+    }
+
+    pub fn audit(&self, table: &str) -> DynamoAuditLog {
+        DynamoAuditLog::new(self.dynamo.clone(), table)
     }
 
     pub fn templates(&self, table: &str) -> DynamoTemplateStore {
@@ -166,6 +173,7 @@ pub struct MemoryAdapters {
     pub scheduler: MemoryScheduler,
     pub clock: ManualClock,
     pub ids: SequentialIds,
+    pub audit: MemoryAuditLog,
 }
 
 impl MemoryAdapters {
@@ -185,6 +193,7 @@ impl MemoryAdapters {
             scheduler: Default::default(),
             clock: ManualClock::at(now),
             ids: SequentialIds::with_prefix("id"),
+            audit: Default::default(),
         }
     }
 

@@ -147,6 +147,11 @@ pub fn build_event(
         },
         "isBase64Encoded": is_base64,
     });
+    if !route.public {
+        // What API Gateway's IAM authorizer adds; locally nobody signs, so the caller is "local".
+        event["requestContext"]["authorizer"] =
+            json!({"iam": {"accountId": crate::resolve::ACCOUNT_ID, "userArn": "local", "userId": "local"}});
+    }
     if !query_map.is_empty() {
         event["queryStringParameters"] = Value::Object(query_map);
     }

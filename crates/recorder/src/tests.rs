@@ -56,6 +56,8 @@ async fn world(sent: u32) -> World {
             split_finished: true,
             max_rate: None,
             priority: Default::default(),
+            created_by: None,
+            updated_by: None,
         })
         .await
         .unwrap();

@@ -57,6 +57,7 @@ async fn world_with(status: CampaignStatus, config: Config) -> World {
             html: "<p>Hi {{name}} from {{brand}}</p>".into(),
             text: "Hi {{name}}".into(),
             created_at: at,
+            created_by: None,
         })
         .await
         .unwrap();
@@ -86,6 +87,8 @@ async fn world_with(status: CampaignStatus, config: Config) -> World {
             split_finished: true,
             max_rate: None,
             priority: Default::default(),
+            created_by: None,
+            updated_by: None,
         })
         .await
         .unwrap();
@@ -551,7 +554,14 @@ async fn a_paused_campaign_parks_its_recipients_without_sending_or_failing() {
     let id = CampaignId::parse("c1").unwrap();
     world
         .campaigns
-        .transition(&id, &[CampaignStatus::Paused], CampaignStatus::Sending, None, datetime!(2026-11-23 09:01 UTC))
+        .transition(
+            &id,
+            &[CampaignStatus::Paused],
+            CampaignStatus::Sending,
+            None,
+            None,
+            datetime!(2026-11-23 09:01 UTC),
+        )
         .await
         .unwrap();
     world.deps.warm.campaigns.lock().unwrap().clear();

@@ -204,7 +204,7 @@ async fn fail<P: Ports>(deps: &Deps<P>, campaign: &Campaign, reason: &str) -> Re
     let now = deps.clock.now();
     match deps
         .campaigns
-        .transition(&campaign.id, &[CampaignStatus::Splitting], CampaignStatus::Failed, Some(reason), now)
+        .transition(&campaign.id, &[CampaignStatus::Splitting], CampaignStatus::Failed, Some(reason), None, now)
         .await
     {
         Ok(_) | Err(StoreError::Conflict { .. }) => Ok(RecordOutcome::Done),
@@ -224,7 +224,7 @@ async fn split<P: Ports>(
         let now = deps.clock.now();
         match deps
             .campaigns
-            .transition(&campaign.id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, now)
+            .transition(&campaign.id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, None, now)
             .await
         {
             Ok(updated) => campaign = updated,
@@ -476,7 +476,7 @@ impl Run {
             (CampaignStatus::Sending, None)
         };
         let now = deps.clock.now();
-        match deps.campaigns.transition(&campaign.id, &[CampaignStatus::Splitting], to, reason, now).await {
+        match deps.campaigns.transition(&campaign.id, &[CampaignStatus::Splitting], to, reason, None, now).await {
             // The senders may have counted every outcome before the hand-over (a short list,
             // or one whose addresses were all suppressed): then nobody else would complete it.
             Ok(handed_over) => {

@@ -28,6 +28,7 @@ async fn deps_with_list_at(key: &str, list: &[u8], html: &str, shared: &[(&str, 
             html: html.into(),
             text: "x".into(),
             created_at: at,
+            created_by: None,
         })
         .await
         .unwrap();
@@ -53,6 +54,8 @@ async fn deps_with_list_at(key: &str, list: &[u8], html: &str, shared: &[(&str, 
             split_finished: false,
             max_rate: None,
             priority: Default::default(),
+            created_by: None,
+            updated_by: None,
         })
         .await
         .unwrap();
@@ -226,6 +229,7 @@ async fn a_continuation_skips_rows_already_queued_but_keeps_counting_them() {
             &[CampaignStatus::Queued],
             CampaignStatus::Splitting,
             None,
+            None,
             datetime!(2026-11-23 09:00 UTC),
         )
         .await
@@ -267,7 +271,7 @@ impl Queue for CancelAfterFirstBatch {
         let live = [CampaignStatus::Splitting];
         let _ = self
             .campaigns
-            .transition(&id, &live, CampaignStatus::Cancelled, None, datetime!(2026-11-23 09:01 UTC))
+            .transition(&id, &live, CampaignStatus::Cancelled, None, None, datetime!(2026-11-23 09:01 UTC))
             .await;
         Ok(())
     }
@@ -290,6 +294,7 @@ impl Ports for CancellingPorts {
     type Mailer = <MemoryPorts as Ports>::Mailer;
     type Scheduler = <MemoryPorts as Ports>::Scheduler;
     type Ids = <MemoryPorts as Ports>::Ids;
+    type Audit = <MemoryPorts as Ports>::Audit;
 }
 
 #[tokio::test]

@@ -105,7 +105,7 @@ async fn trigger<P: Ports>(deps: &Deps<P>, payload: &ScheduledSend) -> Result<Tr
         } else {
             (CampaignStatus::Queued, None)
         };
-        match deps.campaigns.transition(&campaign.id, &[CampaignStatus::Scheduled], to, reason, now).await {
+        match deps.campaigns.transition(&campaign.id, &[CampaignStatus::Scheduled], to, reason, None, now).await {
             Ok(updated) => campaign = updated,
             // Another delivery (or a cancel) got there first: act on what it left.
             Err(StoreError::Conflict { .. }) => match deps.campaigns.get(&campaign.id).await? {
@@ -159,6 +159,8 @@ mod tests {
             split_finished: false,
             max_rate: None,
             priority: Default::default(),
+            created_by: None,
+            updated_by: None,
         }
     }
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::domain::{
-    Campaign, CampaignCounters, CampaignId, CampaignStatus, EmailAddress, Priority, SendAt, Sender, SplitJob,
-    TemplateId,
+    AuditAction, AuditSubject, Campaign, CampaignCounters, CampaignId, CampaignStatus, EmailAddress, Priority, SendAt,
+    Sender, SplitJob, TemplateId,
 };
 use fanmail_common::ports::{Clock, IdGenerator, ObjectStore, OutgoingMessage, Queue, Scheduler};
 use fanmail_common::store::{CampaignReader, CampaignStore, Ledger, TemplateStore};
@@ -186,14 +186,21 @@ pub async fn create<P: Ports>(
         split_finished: false,
         max_rate: input.max_rate,
         priority: input.priority.as_deref().and_then(Priority::parse).unwrap_or_default(),
+        created_by: Some(request.caller()),
+        updated_by: Some(request.caller()),
     };
     deps.campaigns.create(&campaign).await?;
+    let mut detail = vec![("template", format!("{}@{}", campaign.template_id, campaign.template_version))];
+    if let Some(at) = &send_at {
+        detail.push(("sendAt", at.instant.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()));
+    }
+    crate::audit::record(deps, request, AuditAction::CampaignCreated, AuditSubject::campaign(&id), &detail).await?;
     if let Some(at) = &send_at {
         if let Err(e) = deps.scheduler.create(&schedule_spec(&campaign, at)).await {
             let reason = "its schedule could not be created; create the campaign again";
             let _ = deps
                 .campaigns
-                .transition(&id, &[CampaignStatus::Scheduled], CampaignStatus::Failed, Some(reason), now)
+                .transition(&id, &[CampaignStatus::Scheduled], CampaignStatus::Failed, Some(reason), None, now)
                 .await;
             return Err(e.into());
         }
@@ -203,8 +210,10 @@ pub async fn create<P: Ports>(
     let job = serde_json::to_string(&SplitJob::start(campaign.id.clone())).map_err(ApiError::internal)?;
     if let Err(e) = deps.split_jobs.send_all(&[OutgoingMessage::new("split", job)]).await {
         let reason = "the split job could not be queued; create the campaign again";
-        let _ =
-            deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Failed, Some(reason), now).await;
+        let _ = deps
+            .campaigns
+            .transition(&id, &[CampaignStatus::Queued], CampaignStatus::Failed, Some(reason), None, now)
+            .await;
         return Err(e.into());
     }
     tracing::info!(campaign = %id, template = %campaign.template_id, version = campaign.template_version, "campaign queued");

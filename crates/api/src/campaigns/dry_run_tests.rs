@@ -21,6 +21,7 @@ fn template() -> Template {
         html: "<p>Dear {{name}}</p>{{#if coupon}}{{coupon}}{{/if}}".into(),
         text: "Dear {{name}}".into(),
         created_at: datetime!(2026-11-23 08:00 UTC),
+        created_by: None,
     }
 }
 

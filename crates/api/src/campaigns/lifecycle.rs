@@ -3,12 +3,15 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::domain::{Campaign, CampaignStatus, RecipientId, RecipientStatus, SendAt, SplitJob};
+use fanmail_common::domain::{
+    AuditAction, AuditSubject, Campaign, CampaignStatus, RecipientId, RecipientStatus, SendAt, SplitJob,
+};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue, Scheduler, SchedulerError};
 use fanmail_common::store::campaigns::complete_if_done;
 use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError};
 use serde::Deserialize;
 
+use crate::audit;
 use crate::views::CampaignView;
 use crate::{Deps, Ports};
 
@@ -41,7 +44,19 @@ pub async fn reschedule<P: Ports>(
     let now = deps.clock.now();
     let at = SendAt::parse(&input.send_at, input.timezone.as_deref(), now)
         .map_err(|e| ApiError::bad_request("invalid_send_at", e.to_string()))?;
-    let campaign = deps.campaigns.reschedule(&id, campaign.schedule_generation, at.instant, now).await?;
+    let campaign =
+        deps.campaigns.reschedule(&id, campaign.schedule_generation, at.instant, &request.caller(), now).await?;
+    audit::record(
+        deps,
+        request,
+        AuditAction::CampaignRescheduled,
+        AuditSubject::campaign(&id),
+        &[
+            ("sendAt", at.instant.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()),
+            ("timezone", at.zone.clone()),
+        ],
+    )
+    .await?;
     let spec = schedule_spec(&campaign, &at);
     let updated = match deps.scheduler.update(&spec).await {
         Err(SchedulerError::NotFound(_)) => deps.scheduler.create(&spec).await,
@@ -69,14 +84,24 @@ pub async fn cancel<P: Ports>(
         CampaignStatus::Paused,
     ];
     let before = existing(&deps.campaigns, &id).await?;
-    let campaign = match deps.campaigns.transition(&id, &live, CampaignStatus::Cancelled, Some("cancelled"), now).await
-    {
+    let caller = request.caller();
+    let cancelled =
+        deps.campaigns.transition(&id, &live, CampaignStatus::Cancelled, Some("cancelled"), Some(&caller), now);
+    let campaign = match cancelled.await {
         Ok(campaign) => campaign,
         Err(StoreError::Conflict { current }) => {
             return Err(ApiError::conflict(format!("a {current} campaign cannot be cancelled")));
         }
         Err(e) => return Err(e.into()),
     };
+    audit::record(
+        deps,
+        request,
+        AuditAction::CampaignCancelled,
+        AuditSubject::campaign(&id),
+        &[("was", before.status.to_string())],
+    )
+    .await?;
     if before.status == CampaignStatus::Scheduled {
         match deps.scheduler.delete(&campaign.schedule_name()).await {
             Ok(()) | Err(SchedulerError::NotFound(_)) => {}
@@ -95,12 +120,21 @@ pub async fn pause<P: Ports>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
+    let caller = request.caller();
     match deps
         .campaigns
-        .transition(&id, &CampaignStatus::RUNNING, CampaignStatus::Paused, Some("paused"), deps.clock.now())
+        .transition(
+            &id,
+            &CampaignStatus::RUNNING,
+            CampaignStatus::Paused,
+            Some("paused"),
+            Some(&caller),
+            deps.clock.now(),
+        )
         .await
     {
         Ok(campaign) => {
+            audit::record(deps, request, AuditAction::CampaignPaused, AuditSubject::campaign(&id), &[]).await?;
             tracing::info!(campaign = %id, "campaign paused");
             Ok(json_response(200, &CampaignView::from(&campaign)))
         }
@@ -125,13 +159,16 @@ pub async fn resume<P: Ports>(
     let id = campaign_id(request)?;
     let campaign = existing(&deps.campaigns, &id).await?;
     let to = if campaign.split_finished { CampaignStatus::Sending } else { CampaignStatus::Splitting };
-    let campaign = match deps.campaigns.transition(&id, &[CampaignStatus::Paused], to, None, deps.clock.now()).await {
+    let caller = request.caller();
+    let resumed = deps.campaigns.transition(&id, &[CampaignStatus::Paused], to, None, Some(&caller), deps.clock.now());
+    let campaign = match resumed.await {
         Ok(campaign) => campaign,
         Err(StoreError::Conflict { current }) => {
             return Err(ApiError::conflict(format!("a {current} campaign cannot be resumed")))
         }
         Err(e) => return Err(e.into()),
     };
+    audit::record(deps, request, AuditAction::CampaignResumed, AuditSubject::campaign(&id), &[]).await?;
     // Paused just as its last outcomes were counted: nothing is left to send.
     let campaign = complete_if_done(&deps.campaigns, campaign, deps.clock.now()).await?;
     if !campaign.split_finished {
@@ -200,14 +237,24 @@ pub async fn retry_failed<P: Ports>(
     }
     let mut campaign = campaign;
     if campaign.status == CampaignStatus::Completed {
-        campaign =
-            deps.campaigns.transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, now).await?;
+        campaign = deps
+            .campaigns
+            .transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, Some(&request.caller()), now)
+            .await?;
     }
     let mut requeued = requeue(deps, campaign.priority, &page.items).await?;
     while let Some(next) = page.next {
         page = deps.recipients.list_by_status(&id, RecipientStatus::Queued, PAGE, Some(&next)).await?;
         requeued += requeue(deps, campaign.priority, &page.items).await?;
     }
+    audit::record(
+        deps,
+        request,
+        AuditAction::CampaignRetried,
+        AuditSubject::campaign(&id),
+        &[("released", released.to_string()), ("requeued", requeued.to_string())],
+    )
+    .await?;
     tracing::info!(campaign = %id, released, requeued, "failed recipients re-queued");
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }

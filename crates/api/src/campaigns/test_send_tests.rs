@@ -18,6 +18,7 @@ async fn campaign() -> (Deps<MemoryPorts>, String) {
         html: "<p>Dear {{name}}</p>".into(),
         text: "Dear {{name}}".into(),
         created_at: datetime!(2026-11-23 08:00 UTC),
+        created_by: None,
     };
     deps.templates.put_version(&template).await.unwrap();
     let list = "Email,Name\nnot-an-address,X\nkim@example.com,Kim\nlee@example.com,Lee\n";

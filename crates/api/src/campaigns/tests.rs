@@ -19,6 +19,7 @@ async fn ready() -> Deps<MemoryPorts> {
         html: "<p>{{name}}</p>".into(),
         text: "{{name}}".into(),
         created_at: datetime!(2026-11-23 08:00 UTC),
+        created_by: None,
     };
     deps.templates.put_version(&template).await.unwrap();
     deps.objects.put("lists/l1.csv", b"email,name\nkim@example.com,Kim\n".to_vec(), "text/csv").await.unwrap();
@@ -126,7 +127,7 @@ async fn retry_failed_requeues_only_transient_failures_and_given_back_recipients
             CampaignStatus::Splitting => CampaignStatus::Sending,
             _ => CampaignStatus::Completed,
         };
-        deps.campaigns.transition(&id, &[from], to, None, at).await.unwrap();
+        deps.campaigns.transition(&id, &[from], to, None, None, at).await.unwrap();
     }
     deps.campaigns
         .add_counters(&id, &CounterDelta::default().add(Counter::Failed, 2).add(Counter::Sent, 1))
@@ -242,7 +243,7 @@ async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_t
     let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
     let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
     let at = datetime!(2026-11-23 09:00 UTC);
-    deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, at).await.unwrap();
+    deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, None, at).await.unwrap();
     let (status, json) = call(&deps, "POST /campaigns/{id}/pause", Some(id.as_str()), &[], None).await;
     assert_eq!((status, json["status"].as_str()), (200, Some("paused")));
     // What the splitter and a sender record while it is paused.
@@ -278,10 +279,13 @@ async fn sent_in_full(deps: &Deps<MemoryPorts>, total: u64) -> fanmail_common::d
     let (_, created) = call(deps, "POST /campaigns", None, &[], Some(input())).await;
     let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
     let at = deps.clock.now();
-    deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, at).await.unwrap();
+    deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, None, at).await.unwrap();
     let totals = SplitTotals { total, queued: total, finished: true, ..Default::default() };
     deps.campaigns.set_split_totals(&id, &totals).await.unwrap();
-    deps.campaigns.transition(&id, &[CampaignStatus::Splitting], CampaignStatus::Sending, None, at).await.unwrap();
+    deps.campaigns
+        .transition(&id, &[CampaignStatus::Splitting], CampaignStatus::Sending, None, None, at)
+        .await
+        .unwrap();
     deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Sent, total as i64)).await.unwrap();
     id
 }
@@ -301,7 +305,7 @@ async fn resuming_a_campaign_whose_every_outcome_is_counted_completes_it() {
     let deps = ready().await;
     let id = sent_in_full(&deps, 2).await;
     let at = deps.clock.now();
-    deps.campaigns.transition(&id, &[CampaignStatus::Sending], CampaignStatus::Paused, None, at).await.unwrap();
+    deps.campaigns.transition(&id, &[CampaignStatus::Sending], CampaignStatus::Paused, None, None, at).await.unwrap();
     let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
     assert_eq!(
         (status, json["campaign"]["status"].as_str(), json["requeued"].as_u64()),
@@ -385,7 +389,7 @@ async fn retry_failed_goes_through_more_failed_recipients_than_one_page_each_onc
         (CampaignStatus::Splitting, CampaignStatus::Sending),
         (CampaignStatus::Sending, CampaignStatus::Completed),
     ] {
-        deps.campaigns.transition(&id, &[from], to, None, at).await.unwrap();
+        deps.campaigns.transition(&id, &[from], to, None, None, at).await.unwrap();
     }
     deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Failed, failed as i64)).await.unwrap();
 

@@ -107,6 +107,7 @@ impl Ports for SimPorts {
     type Scheduler = MemoryScheduler;
     type Clock = SimClock;
     type Ids = SequentialIds;
+    type Audit = fanmail_common::store::MemoryAuditLog;
 }
 
 /// Everything the instances share: the stand-ins for AWS.
@@ -209,6 +210,7 @@ impl World {
             },
             suppressions: self.suppressions.clone(),
             ledger: self.ledger.clone(),
+            audit: Default::default(),
             send_log: self.send_log(Arc::default()),
             objects: MemoryObjectStore::default(),
             split_jobs: self.split_jobs.clone(),
@@ -411,6 +413,7 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
             html: html_of_size(settings.template_bytes),
             text: "Hello {{name}}, your code {{coupon}} works until {{expiry}}.".into(),
             created_at: now,
+            created_by: None,
         })
         .await?;
     world.campaigns.create(&campaign(World::campaign_id(), "lists/scale.csv", now)?).await?;
@@ -449,6 +452,8 @@ fn campaign(id: CampaignId, list_key: &str, now: OffsetDateTime) -> Result<Campa
         split_finished: false,
         max_rate: None,
         priority: Default::default(),
+        created_by: None,
+        updated_by: None,
     })
 }
 

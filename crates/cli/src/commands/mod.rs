@@ -22,6 +22,7 @@ pub async fn dispatch(cli: &Cli, out: &mut dyn std::io::Write) -> Result<(), Cli
         Command::Campaigns(command) => campaigns::run(&api, command, out, cli.json).await,
         Command::Suppressions(command) => suppressions::run(&api, command, out, cli.json).await,
         Command::Stats { hours } => suppressions::stats(&api, *hours, out, cli.json).await,
+        Command::Audit { subject, limit } => suppressions::audit(&api, subject.as_deref(), *limit, out, cli.json).await,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `suppressions list|add|remove` and `stats`.
+//! `suppressions list|add|remove`, `stats` and `audit`.
 
 use serde_json::json;
 
@@ -68,5 +68,39 @@ pub async fn stats(api: &Api, hours: u32, out: &mut dyn std::io::Write, json: bo
             table::cell(&stats["hours"])
         );
     }
+    Ok(())
+}
+
+pub async fn audit(
+    api: &Api,
+    subject: Option<&str>,
+    limit: u32,
+    out: &mut dyn std::io::Write,
+    json: bool,
+) -> Result<(), CliError> {
+    let mut path = format!("/audit?limit={limit}");
+    if let Some(subject) = subject {
+        path.push_str(&format!("&subject={}", segment(subject)));
+    }
+    let page = api.get(&path).await?;
+    if json {
+        return table::json(out, &page);
+    }
+    let rows: Vec<Vec<String>> = items(&page)
+        .map(|e| {
+            let detail = e["detail"]
+                .as_object()
+                .map(|d| d.iter().map(|(k, v)| format!("{k}={}", table::cell(v))).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default();
+            vec![
+                table::cell(&e["at"]),
+                table::cell(&e["actor"]),
+                table::cell(&e["action"]),
+                table::cell(&e["subject"]),
+                detail,
+            ]
+        })
+        .collect();
+    table::print(out, &["AT", "WHO", "WHAT", "SUBJECT", "DETAIL"], &rows);
     Ok(())
 }

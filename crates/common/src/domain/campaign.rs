@@ -194,6 +194,12 @@ pub struct Campaign {
     /// Which recipients queue the campaign's mails wait on.
     #[serde(default, skip_serializing_if = "Priority::is_bulk")]
     pub priority: Priority,
+    /// Who created it (the caller's IAM principal ARN; `local` under the local runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Who last changed it through the API (cancel, pause, resume, retry, reschedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
 }
 
 /// A campaign's place in line. Bulk campaigns share the recipients queue fairly (one message

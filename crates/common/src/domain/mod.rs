@@ -1,5 +1,6 @@
 //! Pure domain types: no AWS types, no I/O.
 
+mod audit;
 mod campaign;
 mod counters;
 mod delivery;
@@ -13,6 +14,7 @@ mod template;
 mod unsubscribe;
 mod zoned;
 
+pub use audit::{Actor, AuditAction, AuditEntry, AuditSubject, UNSUBSCRIBE_LINK};
 pub use campaign::{
     rejected_rows_key, Campaign, CampaignStatus, Priority, RejectedRow, ScheduledSend, Sender, SplitJob, SplitTotals,
     TRANSITIONS,
@@ -60,6 +62,8 @@ pub(crate) mod tests_support {
             split_finished: false,
             max_rate: None,
             priority: Default::default(),
+            created_by: None,
+            updated_by: None,
         }
     }
 }

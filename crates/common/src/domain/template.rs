@@ -16,6 +16,9 @@ pub struct Template {
     pub text: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Who saved this version (the caller's IAM principal ARN; `local` under the local runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 /// A template's newest version, as listed.
@@ -26,4 +29,7 @@ pub struct TemplateSummary {
     pub latest_version: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Who saved the newest version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
 }

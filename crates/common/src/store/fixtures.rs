@@ -34,6 +34,8 @@ pub fn campaign(id: &str) -> Campaign {
         split_finished: false,
         max_rate: None,
         priority: Default::default(),
+        created_by: None,
+        updated_by: None,
     }
 }
 
@@ -46,6 +48,7 @@ pub fn template(id: &str, version: u32) -> Template {
         html: "<p>Hi {{name}}</p>".into(),
         text: "Hi {{name}}".into(),
         created_at: T0 + Duration::minutes(version as i64),
+        created_by: None,
     }
 }
 

@@ -12,10 +12,12 @@
 //! | [`ledger`] | idempotency keys, soft-bounce slots, hourly send counts |
 //! | [`send_log`] | a batch's outcomes with the counters they change, together |
 //! | [`result_log`] | delivery results, each counted once per recipient |
+//! | [`audit`] | who changed what, when |
 //!
 //! Traits return `impl Future + Send` so that handlers generic over them can run on a
 //! multi-threaded runtime; implementations simply write `async fn`.
 
+pub mod audit;
 pub mod campaigns;
 pub(crate) mod dynamo;
 pub mod fixtures;
@@ -27,6 +29,7 @@ pub mod send_log;
 pub mod suppressions;
 pub mod templates;
 
+pub use audit::{AuditLog, DynamoAuditLog, MemoryAuditLog};
 pub use campaigns::{CampaignReader, CampaignStore, DynamoCampaignStore, MemoryCampaignStore};
 pub use ledger::{DynamoLedger, Ledger, MemoryLedger};
 pub use recipients::{

@@ -135,6 +135,22 @@ async fn templates_suppressions_and_stats_are_managed_with_the_cli() {
     assert!(code == 0 && out.contains("deleted"), "{out}");
     let (code, _, _) = fanmail(&url, &["templates", "show", &id]).await;
     assert_eq!(code, 1);
+
+    // Every change above, with who made it (locally: "local"), newest first.
+    let (code, out, err) = fanmail(&url, &["audit", &format!("template/{id}")]).await;
+    let whats: Vec<&str> = out.lines().skip(1).filter_map(|l| l.split_whitespace().nth(2)).collect();
+    assert_eq!((code, whats), (0, vec!["template.deleted", "template.saved", "template.saved"]), "{out}{err}");
+    assert!(out.lines().skip(1).all(|l| l.split_whitespace().nth(1) == Some("local")), "{out}");
+    let (code, out, _) = fanmail(&url, &["--json", "audit", &format!("suppression/{address}")]).await;
+    let trail: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let actions: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!((code, actions), (0, vec!["suppression.lifted", "suppression.added"]), "{out}");
+    assert_eq!(trail["items"][0]["detail"]["forced"], "false", "{out}");
+    let (code, out, _) = fanmail(&url, &["--json", "audit", "--limit", "2"]).await;
+    let recent: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(code == 0 && recent["items"].as_array().unwrap().len() == 2 && recent["nextCursor"].is_string(), "{out}");
+    let (code, _, err) = fanmail(&url, &["audit", "user/1"]).await;
+    assert!(code == 1 && err.contains("invalid_subject"), "{err}");
 }
 
 #[tokio::test]

@@ -45,6 +45,8 @@ fn campaign(id: &str, status: CampaignStatus, send_at: Option<OffsetDateTime>, g
         split_finished: false,
         max_rate: None,
         priority: Default::default(),
+        created_by: None,
+        updated_by: None,
     }
 }
 

@@ -3,8 +3,9 @@
 //! the in-memory adapters, so both give the same answers, conditional writes included.
 
 use fanmail_common::store::{
-    campaigns, ledger, recipients, result_log, send_log, suppressions, templates, DynamoCampaignStore, DynamoLedger,
-    DynamoRecipientStore, DynamoResultLog, DynamoSendLog, DynamoSuppressionStore, DynamoTemplateStore,
+    audit, campaigns, ledger, recipients, result_log, send_log, suppressions, templates, DynamoAuditLog,
+    DynamoCampaignStore, DynamoLedger, DynamoRecipientStore, DynamoResultLog, DynamoSendLog, DynamoSuppressionStore,
+    DynamoTemplateStore,
 };
 
 use crate::support::stack;
@@ -12,6 +13,12 @@ use crate::support::stack;
 async fn dynamo() -> (aws_sdk_dynamodb::Client, fanmail_local::provision::Stack) {
     let (sdk, stack) = stack().await;
     (aws_sdk_dynamodb::Client::new(&sdk), stack)
+}
+
+#[tokio::test]
+async fn the_audit_log_keeps_its_contract_on_dynamodb() {
+    let (client, stack) = dynamo().await;
+    audit::contract::run(&DynamoAuditLog::new(client, stack.reference("AuditTable").unwrap())).await;
 }
 
 #[tokio::test]

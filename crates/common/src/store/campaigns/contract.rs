@@ -14,9 +14,9 @@ pub async fn run(store: &impl CampaignStore) {
 
     let later = T0 + Duration::minutes(1);
     let moved =
-        store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, later).await.unwrap();
+        store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, None, later).await.unwrap();
     assert_eq!((moved.status, moved.updated_at), (CampaignStatus::Splitting, later));
-    match store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Paused, None, later).await {
+    match store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Paused, None, None, later).await {
         Err(StoreError::Conflict { current }) => assert_eq!(current, CampaignStatus::Splitting),
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -26,18 +26,21 @@ pub async fn run(store: &impl CampaignStore) {
             &[CampaignStatus::Splitting, CampaignStatus::Sending],
             CampaignStatus::Paused,
             Some("bounce rate 6%"),
+            Some("arn:aws:iam::1:user/ann"),
             later,
         )
         .await
         .unwrap();
     assert_eq!(paused.status_reason.as_deref(), Some("bounce rate 6%"));
+    assert_eq!(paused.updated_by.as_deref(), Some("arn:aws:iam::1:user/ann"), "the caller is recorded");
     let resumed =
-        store.transition(&c.id, &[CampaignStatus::Paused], CampaignStatus::Sending, None, later).await.unwrap();
+        store.transition(&c.id, &[CampaignStatus::Paused], CampaignStatus::Sending, None, None, later).await.unwrap();
     assert_eq!(resumed.status_reason, None, "the reason goes with the status");
+    assert_eq!(resumed.updated_by.as_deref(), Some("arn:aws:iam::1:user/ann"), "a change nobody asked for keeps it");
 
     let missing = CampaignId::parse("nope").unwrap();
     assert!(matches!(
-        store.transition(&missing, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, later).await,
+        store.transition(&missing, &[CampaignStatus::Queued], CampaignStatus::Splitting, None, None, later).await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -55,7 +58,7 @@ pub async fn run(store: &impl CampaignStore) {
         store.create(&Campaign { created_at: T0 + Duration::hours(hours), ..campaign(id) }).await.unwrap();
     }
     let l2 = CampaignId::parse("l2").unwrap();
-    store.transition(&l2, &[CampaignStatus::Queued], CampaignStatus::Cancelled, None, later).await.unwrap();
+    store.transition(&l2, &[CampaignStatus::Queued], CampaignStatus::Cancelled, None, None, later).await.unwrap();
     let first = store.list(None, 2, None).await.unwrap();
     assert_eq!(ids(&first.items), ["l3", "l2"]);
     let mut all = first.items;

@@ -91,6 +91,7 @@ impl CampaignStore for DynamoCampaignStore {
         from: &[CampaignStatus],
         to: CampaignStatus,
         reason: Option<&str>,
+        by: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Campaign, StoreError> {
         check_transition(from, to);
@@ -108,11 +109,16 @@ impl CampaignStore for DynamoCampaignStore {
         for (placeholder, status) in placeholders.iter().zip(from) {
             request = request.expression_attribute_values(placeholder, s(status.as_str()));
         }
+        let mut sets = String::from("SET #status = :to, updated_at = :now");
+        if let Some(by) = by {
+            sets.push_str(", updated_by = :by");
+            request = request.expression_attribute_values(":by", s(by));
+        }
         request = match reason {
             Some(reason) => request
-                .update_expression("SET #status = :to, updated_at = :now, status_reason = :reason")
+                .update_expression(format!("{sets}, status_reason = :reason"))
                 .expression_attribute_values(":reason", s(reason)),
-            None => request.update_expression("SET #status = :to, updated_at = :now REMOVE status_reason"),
+            None => request.update_expression(format!("{sets} REMOVE status_reason")),
         };
         match request.send().await {
             Ok(out) => from_item(out.attributes.unwrap_or_default()),
@@ -129,6 +135,7 @@ impl CampaignStore for DynamoCampaignStore {
         id: &CampaignId,
         expected_generation: u32,
         send_at: OffsetDateTime,
+        by: &str,
         now: OffsetDateTime,
     ) -> Result<Campaign, StoreError> {
         let result = self
@@ -137,7 +144,8 @@ impl CampaignStore for DynamoCampaignStore {
             .table_name(&self.table)
             .key("id", s(id.as_str()))
             .condition_expression("#status = :scheduled AND schedule_generation = :expected")
-            .update_expression("SET send_at = :at, schedule_generation = :next, updated_at = :now")
+            .update_expression("SET send_at = :at, schedule_generation = :next, updated_at = :now, updated_by = :by")
+            .expression_attribute_values(":by", s(by))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":scheduled", s(CampaignStatus::Scheduled.as_str()))
             .expression_attribute_values(":expected", n(expected_generation))

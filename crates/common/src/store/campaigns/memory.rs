@@ -59,6 +59,7 @@ impl CampaignStore for MemoryCampaignStore {
         from: &[CampaignStatus],
         to: CampaignStatus,
         reason: Option<&str>,
+        by: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Campaign, StoreError> {
         check_transition(from, to);
@@ -70,6 +71,9 @@ impl CampaignStore for MemoryCampaignStore {
         campaign.status = to;
         campaign.status_reason = reason.map(str::to_string);
         campaign.updated_at = now;
+        if let Some(by) = by {
+            campaign.updated_by = Some(by.to_string());
+        }
         Ok(campaign.clone())
     }
 
@@ -78,6 +82,7 @@ impl CampaignStore for MemoryCampaignStore {
         id: &CampaignId,
         expected_generation: u32,
         send_at: OffsetDateTime,
+        by: &str,
         now: OffsetDateTime,
     ) -> Result<Campaign, StoreError> {
         let mut all = self.campaigns.lock().unwrap();
@@ -88,6 +93,7 @@ impl CampaignStore for MemoryCampaignStore {
         campaign.send_at = Some(send_at);
         campaign.schedule_generation = expected_generation + 1;
         campaign.updated_at = now;
+        campaign.updated_by = Some(by.to_string());
         Ok(campaign.clone())
     }
 

@@ -32,12 +32,14 @@ pub trait CampaignStore: CampaignReader {
     fn create(&self, campaign: &Campaign) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Moves the campaign to `to` if its status is one of `from`; `Conflict` names the current
     /// status otherwise, `NotFound` if there is no such campaign. Returns the updated campaign.
+    /// `by`, when a caller asked for the change, is recorded as the campaign's `updated_by`.
     fn transition(
         &self,
         id: &CampaignId,
         from: &[CampaignStatus],
         to: CampaignStatus,
         reason: Option<&str>,
+        by: Option<&str>,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Campaign, StoreError>> + Send;
     /// Moves a scheduled campaign to a new send time under a new schedule generation, if it is
@@ -47,6 +49,7 @@ pub trait CampaignStore: CampaignReader {
         id: &CampaignId,
         expected_generation: u32,
         send_at: OffsetDateTime,
+        by: &str,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Campaign, StoreError>> + Send;
     /// Writes a split run's totals over the campaign's split counters.
@@ -88,7 +91,10 @@ pub async fn complete_if_done(
     if !campaign.all_recipients_done() {
         return Ok(campaign);
     }
-    match campaigns.transition(&campaign.id, &[CampaignStatus::Sending], CampaignStatus::Completed, None, now).await {
+    match campaigns
+        .transition(&campaign.id, &[CampaignStatus::Sending], CampaignStatus::Completed, None, None, now)
+        .await
+    {
         Ok(done) => {
             let c = &done.counters;
             tracing::info!(campaign = %done.id, sent = c.sent, failed = c.failed, skipped = c.skipped, "campaign completed");
@@ -108,7 +114,7 @@ pub async fn pause_running(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<Option<Campaign>, StoreError> {
-    match campaigns.transition(id, &CampaignStatus::RUNNING, CampaignStatus::Paused, Some(reason), now).await {
+    match campaigns.transition(id, &CampaignStatus::RUNNING, CampaignStatus::Paused, Some(reason), None, now).await {
         Ok(paused) => Ok(Some(paused)),
         Err(StoreError::Conflict { .. }) => Ok(None),
         Err(e) => Err(e),
@@ -131,7 +137,7 @@ mod tests {
         let store = MemoryCampaignStore::default();
         let c = campaign("c1");
         store.create(&c).await.unwrap();
-        let _ = store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Sending, None, T0).await;
+        let _ = store.transition(&c.id, &[CampaignStatus::Queued], CampaignStatus::Sending, None, None, T0).await;
     }
 
     #[tokio::test]

@@ -37,6 +37,7 @@ impl TemplateStore for DynamoTemplateStore {
             name: template.name.clone(),
             latest_version: template.version,
             updated_at: template.created_at,
+            updated_by: template.created_by.clone(),
         })?;
         head.insert("version".into(), n(0));
         let put_version = Put::builder()

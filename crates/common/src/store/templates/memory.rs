@@ -30,6 +30,7 @@ impl TemplateStore for MemoryTemplateStore {
                 name: template.name.clone(),
                 latest_version: template.version,
                 updated_at: template.created_at,
+                updated_by: template.created_by.clone(),
             },
         );
         Ok(())
