@@ -10,8 +10,7 @@
 //! Policies are written as plain `Statement`s (no SAM policy templates), so what a function
 //! may do is what the template says, action by action. The one grant no function call can show
 //! is the one behind presigned URLs (the caller's upload uses it): its statement's `Sid` starts
-//! with `Presigned`. A statement for a path the suite does not reach yet says so with a `Sid`
-//! starting `Uncovered`; both are exempt from the "never called" half and listed by the check.
+//! with `Presigned`, and it is exempt from the "never called" half (the check lists it).
 
 pub mod actions;
 pub mod record;
@@ -36,8 +35,7 @@ pub struct Grant {
     /// The resource expression (`{"Fn::Sub": ..}`, `"*"`, ...).
     pub resource: Value,
     /// Exempt from the "never called" half, by its statement's `Sid`: `Presigned...` (used by
-    /// callers through URLs the function signs; S3 checks the signer's permissions) or
-    /// `Uncovered...` (a path the end-to-end suite does not reach yet; listed by the check).
+    /// callers through URLs the function signs; S3 checks the signer's permissions).
     pub exempt: Option<String>,
 }
 
@@ -94,10 +92,8 @@ pub fn grants(template: &Template) -> Result<Vec<Grant>> {
                 for action in one_or_many(&statement["Action"]) {
                     let action = action.as_str().with_context(|| format!("{function}: action {action}"))?;
                     for resource in one_or_many(&statement["Resource"]) {
-                        let exempt = statement["Sid"]
-                            .as_str()
-                            .filter(|sid| sid.starts_with("Presigned") || sid.starts_with("Uncovered"))
-                            .map(str::to_string);
+                        let exempt =
+                            statement["Sid"].as_str().filter(|sid| sid.starts_with("Presigned")).map(str::to_string);
                         out.push(Grant { function: function.clone(), action: action.to_string(), resource, exempt });
                     }
                 }

@@ -156,3 +156,41 @@ async fn results_suppress_bounces_complaints_and_one_click_unsubscribes_for_late
     assert_eq!(count(&format!("lee@{domain}")), 2);
     assert_eq!(count(&format!("success+{label}-1@{SIMULATOR}")), 2);
 }
+
+/// SES's older identity notifications carry no message tags: the recorder finds the recipient
+/// by SES's message id (the recipients table's `by_message_id` index) and records the bounce.
+#[tokio::test]
+async fn an_identity_notification_without_tags_finds_its_recipient_by_message_id() {
+    let (runner, api) = start().await;
+    // The stand-in's own (tagged) events are held back: only the notification below arrives.
+    runner.deliver_ses_events(false);
+    let address = format!("gone@{}.example.com", unique_name());
+    let key = api.upload_list(format!("email,name\n{address},Gone\n").as_bytes()).await.unwrap();
+    create(&api, "/templates", json!({"id": "news", "name": "News", "subject": "Hi {{name}}", "html": "<p>x</p>"}))
+        .await;
+    let done = run_campaign(&api, &key).await;
+    let id = done["id"].as_str().unwrap();
+    assert_eq!(done["counters"]["sent"], 1, "{done}");
+    let sent = api.all_pages(&format!("/campaigns/{id}/recipients?status=sent")).await.unwrap();
+    let message_id = sent[0]["messageId"].as_str().unwrap();
+
+    let fixture =
+        std::fs::read_to_string(fanmail_local::repo_root().join("events/recorder/identity-bounce.json")).unwrap();
+    let fixture: Value = serde_json::from_str(&fixture).unwrap();
+    let mut notification: Value =
+        serde_json::from_str(fixture["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    assert!(notification["mail"].get("tags").is_none(), "an identity notification has no tags");
+    notification["mail"]["messageId"] = json!(message_id);
+    notification["mail"]["destination"] = json!([address]);
+    notification["bounce"]["bouncedRecipients"][0]["emailAddress"] = json!(address);
+    let topic = runner.stack.reference("SesEventsTopic").unwrap();
+    // Stamped as the runner stamps the events it plays: by the system clock, through the port.
+    let now = fanmail_common::ports::Clock::now(&fanmail_common::system::SystemClock);
+    let event = fanmail_local::ses_events::sns_event(topic, &notification, now);
+    runner.functions.sns(event).await.unwrap();
+
+    let bounced = wait_for(&api, id, "the bounce", |c| c["counters"]["bounced"] == 1).await;
+    assert_eq!(bounced["counters"]["bounced"], 1, "{bounced}");
+    let (status, found) = api.call("GET", &format!("/suppressions/{address}"), None).await.unwrap();
+    assert_eq!((status, found["items"][0]["reason"].as_str()), (200, Some("hard_bounce")), "{found}");
+}

@@ -52,3 +52,77 @@ async fn a_high_priority_campaign_completes_while_a_bulk_one_started_before_it_i
     assert_eq!(mails.len(), 403);
     assert!(mails.values().all(|m| m.len() == 1));
 }
+
+/// A high-priority campaign keeps to its own queue through everything that puts its mails back:
+/// an invocation out of time hands its unsent mails back to the priority queue (the sender), and
+/// a pause parks them until the resume queues them there again (the API). Each mailed once.
+#[tokio::test]
+async fn a_paced_paused_and_resumed_high_priority_campaign_stays_on_its_queue_and_mails_each_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoints = crate::support::endpoints();
+    // Counts the messages sent to each recipients queue after the split.
+    let (priority, bulk) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (p, b) = (priority.clone(), bulk.clone());
+    let sdk = fanmail_local::metering::observed(
+        &endpoints.sdk_config().await,
+        Arc::new(move |request| {
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            if target.starts_with("AmazonSQS.SendMessage") {
+                let n = body.matches("\"MessageBody\"").count();
+                if body.contains("-PriorityRecipientsQueue\"") {
+                    p.fetch_add(n, Ordering::Relaxed);
+                } else if body.contains("-RecipientsQueue\"") {
+                    b.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }),
+    );
+    let parameters = [("MaxSendRate", "2"), ("SenderConcurrency", "1")];
+    let parameters = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let runner =
+        fanmail_local::Runner::start_with(&endpoints, &sdk, &unique_name(), listener, &parameters).await.unwrap();
+    let api = fanmail_local::client::ApiClient::new(runner.api_url.clone());
+    // Two seconds of sending an invocation, at two mails a second: a batch of ten never fits.
+    let sender_time = fanmail_sender::END_RESERVE + Duration::from_secs(2);
+    runner.functions.set_timeout(fanmail_local::functions::SENDER, sender_time);
+
+    let domain = format!("{}.example.com", unique_name());
+    create(&api, "/templates", json!({"id": "t", "name": "t", "subject": "Hi {{name}}", "html": "<p>x</p>"})).await;
+    let key = api.upload_list(&list(&domain, "vip", 16)).await.unwrap();
+    let body = json!({"templateId": "t", "listKey": key, "from": {"address": "news@example.com"}, "priority": "high"});
+    let campaign = create(&api, "/campaigns", body).await;
+    let id = campaign["id"].as_str().unwrap();
+    for _ in 0..240 {
+        let (_, c) = api.call("GET", &format!("/campaigns/{id}"), None).await.unwrap();
+        if c["counters"]["sent"].as_u64().unwrap_or(0) >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (code, paused) = api.call("POST", &format!("/campaigns/{id}/pause"), None).await.unwrap();
+    assert_eq!(code, 200, "{paused}");
+    let sdk_plain = endpoints.sdk_config().await;
+    crate::campaign_e2e::wait_until_drained(&sdk_plain, runner.stack.reference("PriorityRecipientsQueue").unwrap())
+        .await;
+    let parked = api.all_pages(&format!("/campaigns/{id}/recipients?status=paused")).await.unwrap();
+    let (code, resumed) = api.call("POST", &format!("/campaigns/{id}/resume"), None).await.unwrap();
+    assert_eq!(code, 202, "{resumed}");
+    let done = api.wait_for_campaign(id, Duration::from_secs(180)).await.unwrap();
+    assert_eq!((done["status"].as_str(), done["counters"]["sent"].as_u64()), (Some("completed"), Some(16)), "{done}");
+
+    let mails = mails_to(&domain).await;
+    assert_eq!(mails.len(), 16);
+    assert!(mails.values().all(|m| m.len() == 1), "everyone exactly once");
+    // 16 from the split, then the hand-backs and the resume's requeue, all on the priority queue.
+    assert!(!parked.is_empty(), "the pause parked some");
+    assert!(
+        priority.load(Ordering::Relaxed) > 16 + parked.len(),
+        "{} to the priority queue",
+        priority.load(Ordering::Relaxed)
+    );
+    assert_eq!(bulk.load(Ordering::Relaxed), 0, "nothing of a high-priority campaign goes to the bulk queue");
+}
