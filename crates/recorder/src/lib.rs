@@ -22,13 +22,14 @@ pub mod ses_event;
 use aws_lambda_events::sns::SnsEvent;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    accepted_key, auto_pause_reason, CampaignId, DeliveryResult, EmailAddress, RecipientId, Suppression,
-    SuppressionReason, SuppressionScope, ACCEPTED_LIFETIME, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW,
+    accepted_key, auto_pause_reason, AuditAction, AuditEntry, AuditSubject, CampaignId, DeliveryResult, EmailAddress,
+    RecipientId, Suppression, SuppressionReason, SuppressionScope, ACCEPTED_LIFETIME, SES_EVENTS, SOFT_BOUNCE_LIMIT,
+    SOFT_BOUNCE_WINDOW,
 };
 use fanmail_common::ports::Clock;
 use fanmail_common::store::campaigns::pause_running;
 use fanmail_common::store::{
-    CampaignReader, FoundStatus, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore,
+    AuditLog, CampaignReader, FoundStatus, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore,
 };
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -44,6 +45,7 @@ pub struct Config {
     pub recipients_table: String,
     pub suppressions_table: String,
     pub ledger_table: String,
+    pub audit_table: String,
 }
 
 impl Config {
@@ -53,6 +55,7 @@ impl Config {
             recipients_table: env.required(vars::RECIPIENTS_TABLE)?,
             suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             ledger_table: env.required(vars::LEDGER_TABLE)?,
+            audit_table: env.required(vars::AUDIT_TABLE)?,
         })
     }
 }
@@ -64,6 +67,8 @@ pub struct Deps<P: Ports> {
     pub suppressions: P::Suppressions,
     /// Soft-bounce tallies per address.
     pub ledger: P::Ledger,
+    /// Suppressions added on SES's word, beside the API's changes.
+    pub audit: P::Audit,
     pub clock: P::Clock,
 }
 
@@ -76,6 +81,7 @@ impl Deps<AwsPorts> {
             results: aws.result_log(&config.recipients_table, &config.campaigns_table),
             suppressions: aws.suppressions(&config.suppressions_table),
             ledger: aws.ledger(&config.ledger_table),
+            audit: aws.audit(&config.audit_table),
             clock: SystemClock,
         }
     }
@@ -90,6 +96,7 @@ impl Deps<MemoryPorts> {
             results: world.result_log(),
             suppressions: world.suppressions.clone(),
             ledger: world.ledger.clone(),
+            audit: world.audit.clone(),
             clock: world.clock.clone(),
         }
     }
@@ -268,6 +275,14 @@ async fn suppress<P: Ports>(
     let suppression =
         Suppression { address: address.clone(), scope, reason, campaign_id: campaign.cloned(), created_at: now };
     if deps.suppressions.add(&suppression).await? {
+        let mut entry =
+            AuditEntry::new(now, SES_EVENTS, AuditAction::SuppressionAdded, AuditSubject::suppression(address))
+                .with("reason", reason)
+                .with("scope", suppression.scope.key());
+        if let Some(campaign) = campaign {
+            entry = entry.with("campaign", campaign);
+        }
+        deps.audit.record(&entry).await?;
         summary.suppressed += 1;
         tracing::info!(address = %address.redacted(), reason = %reason, "address suppressed");
     }

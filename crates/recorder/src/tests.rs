@@ -83,6 +83,7 @@ async fn world(sent: u32) -> World {
         results: StoreResultLog { recipients: recipients.clone(), campaigns: campaigns.clone() },
         suppressions: suppressions.clone(),
         ledger: MemoryLedger::default(),
+        audit: Default::default(),
         clock: ManualClock::at(at),
     };
     World { deps, campaigns, recipients, suppressions }
@@ -249,6 +250,16 @@ async fn a_complaint_outranks_and_suppresses_and_keeps_its_reason() {
     assert_eq!(suppression_reasons(&world, 3).await, [SuppressionReason::Complaint], "the first reason stays");
     let c = counters(&world).await;
     assert_eq!((c.delivered, c.complained, c.bounced), (1, 1, 1));
+    // In the audit trail once, as SES's doing, with its reason.
+    use fanmail_common::store::AuditLog;
+    let trail = world.deps.audit.list(None, 10, None).await.unwrap().items;
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    let entry = &trail[0];
+    assert_eq!((entry.actor.as_str(), entry.action.as_str()), ("ses-events", "suppression.added"));
+    assert_eq!(
+        (entry.subject.as_str(), entry.detail["reason"].as_str()),
+        (format!("suppression/{}", address(3)).as_str(), "complaint")
+    );
 }
 
 #[tokio::test]

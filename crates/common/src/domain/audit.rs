@@ -11,11 +11,15 @@ use time::OffsetDateTime;
 use super::{CampaignId, EmailAddress, TemplateId};
 
 /// Who asked for a change: the caller's IAM principal ARN as API Gateway verified it, `local`
-/// under the local runner, or `unsubscribe-link` for a recipient's one-click unsubscribe.
+/// under the local runner, `unsubscribe-link` for a recipient's one-click unsubscribe, or
+/// `ses-events` for a suppression a bounce or complaint made.
 pub type Actor = String;
 
 /// The actor of a recipient's own unsubscribe (the link is the credential).
 pub const UNSUBSCRIBE_LINK: &str = "unsubscribe-link";
+
+/// The actor of a suppression SES's bounce or complaint notice made.
+pub const SES_EVENTS: &str = "ses-events";
 
 /// What changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -14,7 +14,7 @@ mod template;
 mod unsubscribe;
 mod zoned;
 
-pub use audit::{Actor, AuditAction, AuditEntry, AuditSubject, UNSUBSCRIBE_LINK};
+pub use audit::{Actor, AuditAction, AuditEntry, AuditSubject, SES_EVENTS, UNSUBSCRIBE_LINK};
 pub use campaign::{
     rejected_rows_key, Campaign, CampaignStatus, Priority, RejectedRow, ScheduledSend, Sender, SplitJob, SplitTotals,
     TRANSITIONS,
