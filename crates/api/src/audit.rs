@@ -23,18 +23,7 @@ pub(crate) async fn record<P: Ports>(
     subject: AuditSubject,
     detail: &[(&str, String)],
 ) -> Result<(), ApiError> {
-    record_as(deps, &request.caller(), action, subject, detail).await
-}
-
-/// Notes a change made by `actor` (the unsubscribe link's recipient, say).
-pub(crate) async fn record_as<P: Ports>(
-    deps: &Deps<P>,
-    actor: &str,
-    action: AuditAction,
-    subject: AuditSubject,
-    detail: &[(&str, String)],
-) -> Result<(), ApiError> {
-    let mut entry = AuditEntry::new(deps.clock.now(), actor, action, subject);
+    let mut entry = AuditEntry::new(deps.clock.now(), &request.caller(), action, subject);
     for (key, value) in detail {
         entry = entry.with(key, value);
     }

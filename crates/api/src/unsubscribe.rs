@@ -159,11 +159,9 @@ async fn unsubscribe<P: Ports>(deps: &Deps<P>, token: &UnsubscribeToken) -> Resu
     };
     if deps.suppressions.add(&suppression).await? {
         let subject = AuditSubject::suppression(&token.address);
-        let detail = [("scope", suppression.scope.key()), ("campaign", token.campaign.to_string())];
-        let entry = detail.iter().fold(
-            AuditEntry::new(now, UNSUBSCRIBE_LINK, AuditAction::SuppressionAdded, subject),
-            |entry, (key, value)| entry.with(key, value),
-        );
+        let entry = AuditEntry::new(now, UNSUBSCRIBE_LINK, AuditAction::SuppressionAdded, subject)
+            .with("scope", suppression.scope.key())
+            .with("campaign", &token.campaign);
         deps.audit.record(&entry).await?;
         tracing::info!(campaign = %token.campaign, address = %token.address.redacted(), "unsubscribed");
     }

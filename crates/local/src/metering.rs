@@ -44,16 +44,22 @@ impl CallCounts {
     }
 }
 
-/// (service, operation) of a signed request: the service from the SigV4 credential scope, the
-/// operation from `x-amz-target` (JSON protocols) or the method and path (REST protocols).
-fn classify(request: &HttpRequest) -> (String, String) {
-    let headers = request.headers();
-    let service = headers
+/// The service a request is signed for, from its SigV4 credential scope (`unsigned` if none).
+pub fn signing_service(request: &HttpRequest) -> String {
+    request
+        .headers()
         .get("authorization")
         .and_then(|auth| auth.split("Credential=").nth(1))
         .and_then(|credential| credential.split('/').nth(3))
         .unwrap_or("unsigned")
-        .to_string();
+        .to_string()
+}
+
+/// (service, operation) of a signed request: the service from the SigV4 credential scope, the
+/// operation from `x-amz-target` (JSON protocols) or the method and path (REST protocols).
+fn classify(request: &HttpRequest) -> (String, String) {
+    let headers = request.headers();
+    let service = signing_service(request);
     let operation = match headers.get("x-amz-target") {
         Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
         None => {

@@ -4,6 +4,7 @@
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use serde_json::Value;
 
+use crate::metering::signing_service;
 use crate::resolve::{ACCOUNT_ID, REGION};
 
 /// One permission a request needs: `dynamodb:GetItem` on a table's ARN, say.
@@ -25,12 +26,7 @@ fn arn(service: &str, resource: &str) -> String {
 /// policy allows, so the check names it instead of passing it over.
 pub fn needed_by(request: &HttpRequest) -> Vec<Needed> {
     let headers = request.headers();
-    let service = headers
-        .get("authorization")
-        .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|credential| credential.split('/').nth(3))
-        .unwrap_or("unsigned")
-        .to_string();
+    let service = signing_service(request);
     let body: Value = request.body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null);
     let target = headers.get("x-amz-target").map(|t| t.rsplit('.').next().unwrap_or(t).to_string());
     let (path, query) = path_and_query(request.uri());

@@ -275,18 +275,8 @@ async fn a_list_split_over_several_invocations_mails_everyone_exactly_once() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoints = endpoints();
     // Counts the messages sent to the split-jobs queue (the API's first, then the continuations).
-    let split_jobs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = split_jobs.clone();
-    let sdk = fanmail_local::metering::observed(
-        &endpoints.sdk_config().await,
-        std::sync::Arc::new(move |request| {
-            let target = request.headers().get("x-amz-target").unwrap_or_default();
-            let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
-            if target.starts_with("AmazonSQS.SendMessage") && body.contains("-SplitJobsQueue\"") {
-                counter.fetch_add(body.matches("\"MessageBody\"").count(), std::sync::atomic::Ordering::Relaxed);
-            }
-        }),
-    );
+    let (sdk, counters) = crate::support::counting_sends(&endpoints.sdk_config().await, &["SplitJobsQueue"]);
+    let split_jobs = &counters[0];
     let parameters = BTreeMap::from([("MaxSendRate".to_string(), "2000".to_string())]);
     let runner = Runner::start_with(&endpoints, &sdk, &unique_name(), listener, &parameters).await.unwrap();
     let api = ApiClient::new(runner.api_url.clone());

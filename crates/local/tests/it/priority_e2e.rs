@@ -58,29 +58,14 @@ async fn a_high_priority_campaign_completes_while_a_bulk_one_started_before_it_i
 /// a pause parks them until the resume queues them there again (the API). Each mailed once.
 #[tokio::test]
 async fn a_paced_paused_and_resumed_high_priority_campaign_stays_on_its_queue_and_mails_each_once() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoints = crate::support::endpoints();
-    // Counts the messages sent to each recipients queue after the split.
-    let (priority, bulk) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (p, b) = (priority.clone(), bulk.clone());
-    let sdk = fanmail_local::metering::observed(
-        &endpoints.sdk_config().await,
-        Arc::new(move |request| {
-            let target = request.headers().get("x-amz-target").unwrap_or_default();
-            let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
-            if target.starts_with("AmazonSQS.SendMessage") {
-                let n = body.matches("\"MessageBody\"").count();
-                if body.contains("-PriorityRecipientsQueue\"") {
-                    p.fetch_add(n, Ordering::Relaxed);
-                } else if body.contains("-RecipientsQueue\"") {
-                    b.fetch_add(n, Ordering::Relaxed);
-                }
-            }
-        }),
-    );
+    // Counts the messages sent to each recipients queue.
+    let (sdk, counters) =
+        crate::support::counting_sends(&endpoints.sdk_config().await, &["PriorityRecipientsQueue", "RecipientsQueue"]);
+    let (priority, bulk) = (&counters[0], &counters[1]);
     let parameters = [("MaxSendRate", "2"), ("SenderConcurrency", "1")];
     let parameters = parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let runner =

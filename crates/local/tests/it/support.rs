@@ -26,6 +26,34 @@ pub async fn stack() -> (SdkConfig, Stack) {
     (sdk, stack)
 }
 
+/// `sdk`, counting the messages sent to each queue named (by logical id, as the stack's
+/// physical names end): one counter per name, in order.
+pub fn counting_sends(
+    sdk: &SdkConfig,
+    queues: &[&'static str],
+) -> (SdkConfig, Vec<std::sync::Arc<std::sync::atomic::AtomicUsize>>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let counters: Vec<Arc<AtomicUsize>> = queues.iter().map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let (names, counts) = (queues.to_vec(), counters.clone());
+    let sdk = fanmail_local::metering::observed(
+        sdk,
+        Arc::new(move |request| {
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            if !target.starts_with("AmazonSQS.SendMessage") {
+                return;
+            }
+            let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            for (name, count) in names.iter().zip(&counts) {
+                if body.contains(&format!("-{name}\"")) {
+                    count.fetch_add(body.matches("\"MessageBody\"").count(), Ordering::Relaxed);
+                }
+            }
+        }),
+    );
+    (sdk, counters)
+}
+
 pub struct HttpResponse {
     pub status: u16,
     pub body: Vec<u8>,
