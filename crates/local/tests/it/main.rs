@@ -9,6 +9,7 @@ mod adapters_sqs;
 mod campaign_e2e;
 mod cli_e2e;
 mod compliance_e2e;
+mod exactly_once;
 mod list_formats_e2e;
 mod openapi_checks;
 mod priority_e2e;

@@ -10,13 +10,12 @@ use fanmail_common::domain::*;
 use fanmail_common::ports::{Clock, ScheduleSpec, Scheduler};
 use fanmail_common::store::{CampaignReader, CampaignStore, DynamoCampaignStore};
 use fanmail_common::system::SystemClock;
-use fanmail_local::functions::Functions;
 use fanmail_local::pollers::{poll_once, Poller};
 use fanmail_local::schedules::ScheduleClock;
-use fanmail_local::{local_overrides, Runner};
+use fanmail_local::Runner;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use crate::support::{endpoints, http, unique_name};
+use crate::support::{endpoints, functions_only, http, unique_name};
 
 async fn runner() -> Runner {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -211,14 +210,6 @@ async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u32 {
     let count = |name: QueueAttributeName| attributes.get(&name).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
     count(QueueAttributeName::ApproximateNumberOfMessages)
         + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-}
-
-/// A provisioned stack and its functions, with no pollers running (the test drives them).
-async fn functions_only() -> (aws_config::SdkConfig, fanmail_local::provision::Stack, Functions) {
-    let (sdk, stack) = crate::support::stack().await;
-    let overrides = local_overrides(&stack, &endpoints(), "http://127.0.0.1:3000").unwrap();
-    let functions = Functions::build(&sdk, &stack, &overrides).await.unwrap();
-    (sdk, stack, functions)
 }
 
 fn seoul_wall_clock(at: OffsetDateTime) -> PrimitiveDateTime {

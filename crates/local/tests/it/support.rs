@@ -26,6 +26,14 @@ pub async fn stack() -> (SdkConfig, Stack) {
     (sdk, stack)
 }
 
+/// A provisioned stack and its functions, with no pollers running (the test drives them).
+pub async fn functions_only() -> (SdkConfig, Stack, fanmail_local::functions::Functions) {
+    let (sdk, stack) = stack().await;
+    let overrides = fanmail_local::local_overrides(&stack, &endpoints(), "http://127.0.0.1:3000").unwrap();
+    let functions = fanmail_local::functions::Functions::build(&sdk, &stack, &overrides).await.unwrap();
+    (sdk, stack, functions)
+}
+
 /// `sdk`, counting the messages sent to each queue named (by logical id, as the stack's
 /// physical names end): one counter per name, in order.
 pub fn counting_sends(

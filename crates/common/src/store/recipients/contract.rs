@@ -63,9 +63,23 @@ pub async fn run(store: &impl RecipientStore) {
     assert!(matches!(results[0], Err(StoreError::Conflict { .. })), "r3 failed permanently");
     assert!(results[1..].iter().all(Result::is_ok));
     let fresh: Vec<Recipient> = (7..=9).map(|n| recipient("c1", n, RecipientStatus::Sending)).collect();
-    assert!(store.claim_batch(&fresh, T0, lease).await.unwrap().iter().all(Result::is_ok));
+    let attempts = |results: Vec<Result<Recipient, StoreError>>| -> Vec<u32> {
+        results.into_iter().map(|r| r.expect("claimed").attempts).collect()
+    };
+    assert_eq!(attempts(store.claim_batch(&fresh, T0, lease).await.unwrap()), [1, 1, 1], "first claims");
 
     for n in 4..=9 {
+        let id = RecipientId::parse(format!("r{n:04}")).unwrap();
+        store.finish(&c, &SendOutcome::new(id, RecipientStatus::Queued), T0).await.unwrap();
+    }
+    // Claimed again in a batch (a lost answer's recheck, a retry): each claim says it is the
+    // second, which is what makes the sender read SES's record of the first before mailing.
+    let again: Vec<Recipient> = (7..=9).map(|n| recipient("c1", n, RecipientStatus::Sending)).collect();
+    assert_eq!(attempts(store.claim_batch(&again, T0, lease).await.unwrap()), [2, 2, 2], "second claims");
+    let mixed = [recipient("c1", 10, RecipientStatus::Sending), recipient("c1", 7, RecipientStatus::Sending)];
+    store.finish(&c, &SendOutcome::new(mixed[1].recipient_id.clone(), RecipientStatus::Queued), T0).await.unwrap();
+    assert_eq!(attempts(store.claim_batch(&mixed, T0, lease).await.unwrap()), [1, 3], "a batch of both kinds");
+    for n in [7, 8, 9, 10] {
         let id = RecipientId::parse(format!("r{n:04}")).unwrap();
         store.finish(&c, &SendOutcome::new(id, RecipientStatus::Queued), T0).await.unwrap();
     }
@@ -84,7 +98,7 @@ pub async fn run(store: &impl RecipientStore) {
         }
     }
     ids.sort();
-    assert_eq!(ids, (4..=9).map(|n| format!("r{n:04}")).collect::<Vec<_>>());
+    assert_eq!(ids, (4..=10).map(|n| format!("r{n:04}")).collect::<Vec<_>>());
     assert!(matches!(
         store.list_by_status(&c, RecipientStatus::Queued, 5, Some("garbage!")).await,
         Err(StoreError::BadCursor)
@@ -106,5 +120,5 @@ pub async fn run(store: &impl RecipientStore) {
         }
     }
     moved.sort();
-    assert_eq!(moved, (4..=9).map(|n| format!("r{n:04}")).collect::<Vec<_>>());
+    assert_eq!(moved, (4..=10).map(|n| format!("r{n:04}")).collect::<Vec<_>>());
 }

@@ -269,8 +269,11 @@ impl RecipientStore for DynamoRecipientStore {
         }
     }
 
-    /// One transaction for the whole batch; if any claim is refused (a redelivered message,
-    /// rare) the batch falls back to one claim at a time to learn which.
+    /// One transaction for the whole batch of first claims. A transaction returns no items, so
+    /// it claims only recipients never claimed before, whose attempt count is then known (1);
+    /// a recipient claimed before (a redelivery, a retry, a resume: its count decides whether
+    /// SES's record of an earlier send is read) refuses it, and the batch falls back to one
+    /// claim at a time, each of which returns the item as written.
     async fn claim_batch(
         &self,
         recipients: &[Recipient],
@@ -283,7 +286,8 @@ impl RecipientStore for DynamoRecipientStore {
                 let update = aws_sdk_dynamodb::types::Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(Self::key(&recipient.campaign_id, &recipient.recipient_id)))
-                    .condition_expression(CLAIMABLE)
+                    // Claimable and never claimed before.
+                    .condition_expression(format!("({CLAIMABLE}) AND attribute_not_exists(attempts)"))
                     .update_expression(CLAIM)
                     .set_expression_attribute_names(Some(Self::claim_names()))
                     .set_expression_attribute_values(Some(self.claim_values(recipient, now, lease_until)?))
@@ -299,6 +303,7 @@ impl RecipientStore for DynamoRecipientStore {
                             let mut claimed = r.clone();
                             claimed.status = RecipientStatus::Sending;
                             claimed.updated_at = now;
+                            claimed.attempts = 1;
                             Ok(claimed)
                         })
                         .collect());
