@@ -11,6 +11,7 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 /// Calls seen so far, keyed by (service, operation).
@@ -72,52 +73,70 @@ fn classify(request: &HttpRequest) -> (String, String) {
     (service, operation)
 }
 
+/// Shown every request an SDK client sends, before it is sent: true lets it go, false fails
+/// it as a dropped connection would (the SDK's own retries see the same answer).
+pub type Gate = Arc<dyn Fn(&HttpRequest) -> bool + Send + Sync>;
+
 /// Something shown every request an SDK client sends.
 pub type Observer = Arc<dyn Fn(&HttpRequest) + Send + Sync>;
 
-struct ObservedClient {
+struct GatedClient {
     inner: SharedHttpClient,
-    observer: Observer,
+    gate: Gate,
 }
 
-impl std::fmt::Debug for ObservedClient {
+impl std::fmt::Debug for GatedClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObservedClient").finish_non_exhaustive()
+        f.debug_struct("GatedClient").finish_non_exhaustive()
     }
 }
 
-impl HttpClient for ObservedClient {
+impl HttpClient for GatedClient {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(ObservedConnector {
+        SharedHttpConnector::new(GatedConnector {
             inner: self.inner.http_connector(settings, components),
-            observer: self.observer.clone(),
+            gate: self.gate.clone(),
         })
     }
 }
 
-struct ObservedConnector {
+struct GatedConnector {
     inner: SharedHttpConnector,
-    observer: Observer,
+    gate: Gate,
 }
 
-impl std::fmt::Debug for ObservedConnector {
+impl std::fmt::Debug for GatedConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObservedConnector").finish_non_exhaustive()
+        f.debug_struct("GatedConnector").finish_non_exhaustive()
     }
 }
 
-impl HttpConnector for ObservedConnector {
+impl HttpConnector for GatedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        (self.observer)(&request);
+        if !(self.gate)(&request) {
+            let dropped = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection dropped by the test");
+            return HttpConnectorFuture::ready(Err(ConnectorError::io(dropped.into())));
+        }
         self.inner.call(request)
     }
 }
 
-/// The same configuration, showing `observer` every request made through it before it is
-/// sent. The local endpoints are plain HTTP on loopback, so the client needs no TLS.
-pub fn observed(sdk: &SdkConfig, observer: Observer) -> SdkConfig {
+/// The same configuration, every request made through it shown to `gate` first. The local
+/// endpoints are plain HTTP on loopback, so the client needs no TLS.
+pub fn gated(sdk: &SdkConfig, gate: Gate) -> SdkConfig {
     let inner = sdk.http_client().unwrap_or_else(|| aws_smithy_http_client::Builder::new().build_http());
-    sdk.to_builder().http_client(ObservedClient { inner, observer }).build()
+    sdk.to_builder().http_client(GatedClient { inner, gate }).build()
+}
+
+/// The same configuration, showing `observer` every request made through it before it is sent.
+pub fn observed(sdk: &SdkConfig, observer: Observer) -> SdkConfig {
+    gated(
+        sdk,
+        Arc::new(move |request| {
+            observer(request);
+            true
+        }),
+    )
 }
 
 /// The same configuration, counting every call made through it.

@@ -178,3 +178,48 @@ mod tests {
         assert!(matches!(decode_cursor(Some("WzFd")), Err(StoreError::BadCursor)));
     }
 }
+
+/// Why a `TransactWriteItems` call wrote nothing.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// These items' conditions failed (by position in the request); nothing else stood in the way.
+    Conditions(Vec<usize>),
+    /// Throttled, in conflict with another transaction on one of its items, or a fault: nothing
+    /// is known of the conditions, and trying again may succeed.
+    Failed(StoreError),
+}
+
+/// Sends a transaction, reading a cancellation's reasons (one per item, in order): DynamoDB
+/// cancels a transaction for a failed condition, and also for a throttled item or a
+/// conflicting transaction on one of them (`TransactionConflict`), which say nothing of the
+/// conditions and must be retried whole.
+pub(crate) async fn transact(
+    request: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
+) -> Result<(), Refused> {
+    let err = match request.send().await {
+        Ok(_) => return Ok(()),
+        Err(err) => err,
+    };
+    let Some(reasons) = err.as_service_error().filter(|se| se.is_transaction_canceled_exception()).and_then(|se| {
+        match se {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ) => Some(cancelled.cancellation_reasons().to_vec()),
+            _ => None,
+        }
+    }) else {
+        return Err(Refused::Failed(fault(&err)));
+    };
+    let code = |r: &aws_sdk_dynamodb::types::CancellationReason| r.code().unwrap_or("None").to_string();
+    let failed: Vec<usize> =
+        reasons.iter().enumerate().filter(|(_, r)| code(r) == "ConditionalCheckFailed").map(|(i, _)| i).collect();
+    let other = reasons.iter().map(code).find(|c| c != "None" && c != "ConditionalCheckFailed");
+    match other {
+        Some(c) if c.contains("Throttl") || c.contains("ThroughputExceeded") || c.contains("LimitExceeded") => {
+            Err(Refused::Failed(StoreError::Throttled))
+        }
+        Some(c) => Err(Refused::Failed(StoreError::Unavailable(format!("transaction cancelled: {c}")))),
+        None if failed.is_empty() => Err(Refused::Failed(fault(&err))),
+        None => Err(Refused::Conditions(failed)),
+    }
+}

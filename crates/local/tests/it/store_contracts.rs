@@ -126,3 +126,105 @@ async fn the_ledger_keeps_its_contract_on_dynamodb() {
     let (client, stack) = dynamo().await;
     ledger::contract::run(&DynamoLedger::new(client, stack.reference("LedgerTable").unwrap())).await;
 }
+
+/// A DynamoDB client whose writes to `table` fail, as a dropped connection does, while the
+/// switch is on, once the first of them has gone through.
+fn failing_after_first_write(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+) -> (aws_sdk_dynamodb::Client, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let (on, seen) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let (switch, name) = (on.clone(), format!("\"TableName\":\"{table}\""));
+    let sdk = fanmail_local::metering::gated(
+        sdk,
+        Arc::new(move |request| {
+            let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            let write = target.ends_with("UpdateItem") || target.ends_with("TransactWriteItems");
+            if !(write && body.contains(&name) && switch.load(Ordering::SeqCst)) {
+                return true;
+            }
+            seen.fetch_add(1, Ordering::SeqCst) == 0
+        }),
+    );
+    (aws_sdk_dynamodb::Client::new(&sdk), on)
+}
+
+/// A batch's transaction is refused for one lost claim, and the write after it (whatever
+/// carries the counts) fails: nothing of it may stay written uncounted, so the retry counts
+/// the recipient that was sent.
+#[tokio::test]
+async fn a_batch_whose_count_could_not_be_written_is_counted_on_its_retry() {
+    use fanmail_common::domain::RecipientStatus;
+    use fanmail_common::store::fixtures::{campaign, recipient, sent, T0};
+    use fanmail_common::store::{CampaignReader, CampaignStore, RecipientStore, SendLog};
+    use std::sync::atomic::Ordering;
+
+    let (sdk, stack) = crate::support::stack().await;
+    let (recipients_table, campaigns_table, ledger_table) = (
+        stack.reference("RecipientsTable").unwrap(),
+        stack.reference("CampaignsTable").unwrap(),
+        stack.reference("LedgerTable").unwrap(),
+    );
+    let plain = aws_sdk_dynamodb::Client::new(&sdk);
+    let recipients = DynamoRecipientStore::new(plain.clone(), recipients_table);
+    let campaigns = DynamoCampaignStore::new(plain, campaigns_table);
+    let c = campaign("lost-count");
+    campaigns.create(&c).await.unwrap();
+    let (mine, lost) =
+        (recipient("lost-count", 1, RecipientStatus::Sending), recipient("lost-count", 2, RecipientStatus::Sending));
+    let lease = T0 + time::Duration::minutes(2);
+    recipients.claim_batch(&[mine.clone(), lost.clone()], T0, lease).await.unwrap();
+    // Another sender took over the second one and recorded it: this sender's claim is lost.
+    recipients.finish(&c.id, &sent(&lost.recipient_id, "ses-other"), T0).await.unwrap();
+
+    let (client, failing) = failing_after_first_write(&sdk, campaigns_table);
+    let log = DynamoSendLog::new(client, recipients_table, campaigns_table, ledger_table);
+    let outcomes = [sent(&mine.recipient_id, "ses-mine"), sent(&lost.recipient_id, "ses-mine-2")];
+    failing.store(true, Ordering::SeqCst);
+    assert!(log.record(&c.id, &outcomes, T0).await.is_err(), "the count could not be written");
+    failing.store(false, Ordering::SeqCst);
+    log.record(&c.id, &outcomes, T0).await.unwrap();
+
+    assert_eq!(campaigns.get(&c.id).await.unwrap().unwrap().counters.sent, 1, "the sent recipient is counted once");
+    let r = recipients.get(&c.id, &mine.recipient_id).await.unwrap().unwrap();
+    assert_eq!((r.status, r.message_id.as_deref()), (RecipientStatus::Sent, Some("ses-mine")));
+    let other = recipients.get(&c.id, &lost.recipient_id).await.unwrap().unwrap();
+    assert_eq!(other.message_id.as_deref(), Some("ses-other"), "the lost claim's outcome is not written");
+}
+
+/// A delivery result whose first transaction is refused (the recipient is further on: a
+/// bounce came first) and whose count then fails to be written is counted on its retry.
+#[tokio::test]
+async fn a_result_whose_count_could_not_be_written_is_counted_on_its_retry() {
+    use fanmail_common::domain::{DeliveryResult, RecipientStatus};
+    use fanmail_common::store::fixtures::{campaign, recipient, sent, T0};
+    use fanmail_common::store::{CampaignReader, CampaignStore, RecipientStore, ResultLog};
+    use std::sync::atomic::Ordering;
+
+    let (sdk, stack) = crate::support::stack().await;
+    let (recipients_table, campaigns_table) =
+        (stack.reference("RecipientsTable").unwrap(), stack.reference("CampaignsTable").unwrap());
+    let plain = aws_sdk_dynamodb::Client::new(&sdk);
+    let recipients = DynamoRecipientStore::new(plain.clone(), recipients_table);
+    let campaigns = DynamoCampaignStore::new(plain, campaigns_table);
+    let c = campaign("late-result");
+    campaigns.create(&c).await.unwrap();
+    let r = recipient("late-result", 1, RecipientStatus::Sending);
+    recipients.claim(&r, T0, T0 + time::Duration::minutes(2)).await.unwrap();
+    recipients.finish(&c.id, &sent(&r.recipient_id, "ses-1"), T0).await.unwrap();
+    recipients.advance(&c.id, &r.recipient_id, RecipientStatus::Bounced, T0).await.unwrap();
+
+    let (client, failing) = failing_after_first_write(&sdk, campaigns_table);
+    let log = DynamoResultLog::new(client, recipients_table, campaigns_table);
+    failing.store(true, Ordering::SeqCst);
+    assert!(log.record(&c.id, &r.recipient_id, DeliveryResult::Delivered, T0).await.is_err());
+    failing.store(false, Ordering::SeqCst);
+    let recorded = log.record(&c.id, &r.recipient_id, DeliveryResult::Delivered, T0).await.unwrap();
+
+    assert!(recorded.counted && !recorded.advanced, "{recorded:?}");
+    assert_eq!(campaigns.get(&c.id).await.unwrap().unwrap().counters.delivered, 1);
+    assert_eq!(recipients.get(&c.id, &r.recipient_id).await.unwrap().unwrap().status, RecipientStatus::Bounced);
+}

@@ -78,7 +78,7 @@ impl DynamoRecipientStore {
 
     /// Why a delivery result's conditional write was refused: `Conflict` while the recipient is
     /// in flight, otherwise nothing to do (`false`).
-    async fn not_noted(&self, campaign: &CampaignId, id: &RecipientId) -> Result<bool, StoreError> {
+    pub(crate) async fn not_noted(&self, campaign: &CampaignId, id: &RecipientId) -> Result<bool, StoreError> {
         let status = self.current(campaign, id).await?.status;
         if status.in_flight() {
             return Err(StoreError::Conflict { current: status.into() });

@@ -10,27 +10,20 @@ use time::OffsetDateTime;
 use crate::domain::{sent_hour_key, CampaignId, Counter, CounterDelta, RecipientId, RecipientStatus, SendOutcome};
 use crate::store::dynamo::*;
 use crate::store::ledger::dynamo::SENT_COUNT_RETENTION;
-use crate::store::{DynamoCampaignStore, DynamoLedger, DynamoRecipientStore};
-use crate::store::{SendLog, StoreError, StoreSendLog};
+use crate::store::DynamoRecipientStore;
+use crate::store::{SendLog, StoreError};
 
 pub struct DynamoSendLog {
     client: Client,
     recipients: DynamoRecipientStore,
     campaigns_table: String,
     ledger_table: String,
-    /// One write at a time, for when the transaction is refused (a claim was lost).
-    fallback: StoreSendLog<DynamoRecipientStore, DynamoCampaignStore, DynamoLedger>,
 }
 
 impl DynamoSendLog {
     pub fn new(client: Client, recipients_table: &str, campaigns_table: &str, ledger_table: &str) -> Self {
         let recipients = DynamoRecipientStore::new(client.clone(), recipients_table);
         Self {
-            fallback: StoreSendLog {
-                recipients: recipients.clone(),
-                campaigns: DynamoCampaignStore::new(client.clone(), campaigns_table),
-                ledger: DynamoLedger::new(client.clone(), ledger_table),
-            },
             client,
             recipients,
             campaigns_table: campaigns_table.to_string(),
@@ -39,16 +32,14 @@ impl DynamoSendLog {
     }
 }
 
-impl SendLog for DynamoSendLog {
-    async fn record(
+impl DynamoSendLog {
+    /// The one transaction of a batch: each outcome, the counters they change, the hourly count.
+    fn transaction(
         &self,
         campaign: &CampaignId,
-        outcomes: &[SendOutcome],
+        outcomes: &[&SendOutcome],
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
+    ) -> aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder {
         let mut request = self.client.transact_write_items();
         let mut delta = CounterDelta::default();
         for outcome in outcomes {
@@ -91,13 +82,38 @@ impl SendLog for DynamoSendLog {
                 .expect("table, key and expression are set");
             request = request.transact_items(TransactWriteItem::builder().update(update).build());
         }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {
-                self.fallback.record(campaign, outcomes, now).await
+        request
+    }
+}
+
+impl SendLog for DynamoSendLog {
+    /// Every outcome and its count are written together or not at all. A recipient whose claim
+    /// was lost (no longer `sending`) refuses the transaction; it is left out, uncounted, and
+    /// the rest written in a second one. Throttling and conflicts return an error with nothing
+    /// written, so a retry counts nothing twice.
+    async fn record(
+        &self,
+        campaign: &CampaignId,
+        outcomes: &[SendOutcome],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut remaining: Vec<&SendOutcome> = outcomes.iter().collect();
+        while !remaining.is_empty() {
+            match transact(self.transaction(campaign, &remaining, now)).await {
+                Ok(()) => return Ok(()),
+                Err(Refused::Failed(e)) => return Err(e),
+                Err(Refused::Conditions(items)) => {
+                    if items.iter().any(|&i| i >= remaining.len()) {
+                        return Err(StoreError::NotFound(format!("campaign {campaign}")));
+                    }
+                    for &i in items.iter().rev() {
+                        let lost = remaining.remove(i);
+                        tracing::warn!(campaign = %campaign, recipient = %lost.recipient_id, "claim lost before its outcome was recorded; not counted here");
+                    }
+                }
             }
-            Err(e) => Err(fault(&e)),
         }
+        Ok(())
     }
 
     /// One transaction per recipient: its release and the lowered count, or neither.
@@ -119,20 +135,19 @@ impl SendLog for DynamoSendLog {
                 .expression_attribute_values(":minus_one", n(-1))
                 .build()
                 .expect("table, key and expression are set");
-            let result = self
+            let request = self
                 .client
                 .transact_write_items()
                 .transact_items(
                     TransactWriteItem::builder().update(self.recipients.release_update(campaign, id, now)).build(),
                 )
-                .transact_items(TransactWriteItem::builder().update(lower_failed).build())
-                .send()
-                .await;
-            match result {
-                Ok(_) => released += 1,
+                .transact_items(TransactWriteItem::builder().update(lower_failed).build());
+            match transact(request).await {
+                Ok(()) => released += 1,
                 // Not failed-and-retryable (released already): nothing to do.
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_transaction_canceled_exception()) => {}
-                Err(e) => return Err(fault(&e)),
+                Err(Refused::Conditions(items)) if items == [0] => {}
+                Err(Refused::Conditions(_)) => return Err(StoreError::NotFound(format!("campaign {campaign}"))),
+                Err(Refused::Failed(e)) => return Err(e),
             }
         }
         Ok(released)
