@@ -31,6 +31,7 @@ use fanmail_common::aws::ScheduleTarget;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::UnsubscribeKey;
 use fanmail_common::ports::{Clock, RecipientQueues};
+use fanmail_common::store::iam::{Port, Uses};
 use fanmail_common::system::{RandomIds, SystemClock};
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
@@ -96,6 +97,8 @@ pub struct Deps<P: Ports> {
     pub audit: P::Audit,
     /// Releases failed recipients for a retry, with their counts.
     pub send_log: P::SendLog,
+    /// An unsubscribe's result on its recipient, with its count.
+    pub results: P::ResultLog,
     pub objects: P::Objects,
     pub split_jobs: P::Queue,
     pub recipient_jobs: RecipientQueues<P::Queue>,
@@ -119,6 +122,20 @@ impl<P: Ports> Deps<P> {
     }
 }
 
+/// The store methods this function's code can call (the static half of the permission check).
+pub const STORES: &[Uses] = &[
+    Uses { port: Port::Templates, methods: &["put_version", "get", "list", "delete"] },
+    Uses { port: Port::Campaigns, methods: &["get", "list", "create", "transition", "reschedule"] },
+    Uses { port: Port::Recipients, methods: &["list_by_status"] },
+    Uses { port: Port::Suppressions, methods: &["suppressed_among", "put", "add", "find", "remove", "list"] },
+    // Idempotency keys of `POST /campaigns`; today's sent count.
+    Uses { port: Port::Ledger, methods: &["record_once", "sent_between"] },
+    Uses { port: Port::Audit, methods: &["record", "list"] },
+    Uses { port: Port::SendLog, methods: &["release_failed"] },
+    // An unsubscribe's result.
+    Uses { port: Port::ResultLog, methods: &["record"] },
+];
+
 impl Deps<AwsPorts> {
     /// The production wiring, shared by `main.rs` and the local runner.
     pub fn aws(aws: &AwsAdapters, config: Config, unsubscribe_key: Option<UnsubscribeKey>) -> Self {
@@ -130,6 +147,7 @@ impl Deps<AwsPorts> {
             ledger: aws.ledger(&config.ledger_table),
             audit: aws.audit(&config.audit_table),
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
+            results: aws.result_log(&config.recipients_table, &config.campaigns_table),
             objects: aws.objects(&config.bucket),
             split_jobs: aws.queue(&config.split_jobs_queue_url),
             recipient_jobs: aws.recipient_queues(&config.recipients_queue_url, &config.priority_queue_url),
@@ -154,6 +172,7 @@ impl Deps<MemoryPorts> {
             ledger: world.ledger.clone(),
             audit: world.audit.clone(),
             send_log: world.send_log(),
+            results: world.result_log(),
             objects: world.objects.clone(),
             split_jobs: world.split_jobs.clone(),
             recipient_jobs: world.recipient_queues(),

@@ -16,7 +16,7 @@ use fanmail_common::domain::{
 };
 use fanmail_common::ports::Clock;
 use fanmail_common::recipient_list::recipient_id;
-use fanmail_common::store::{record_result, AuditLog, StoreError, SuppressionStore};
+use fanmail_common::store::{AuditLog, ResultLog, StoreError, SuppressionStore};
 
 use crate::{Deps, Ports};
 
@@ -166,16 +166,7 @@ async fn unsubscribe<P: Ports>(deps: &Deps<P>, token: &UnsubscribeToken) -> Resu
         tracing::info!(campaign = %token.campaign, address = %token.address.redacted(), "unsubscribed");
     }
     let recipient = recipient_id(&token.address);
-    match record_result(
-        &deps.recipients,
-        &deps.campaigns,
-        &token.campaign,
-        &recipient,
-        DeliveryResult::Unsubscribed,
-        now,
-    )
-    .await
-    {
+    match deps.results.record(&token.campaign, &recipient, DeliveryResult::Unsubscribed, now).await {
         // The suppression is what matters; a recipient the store no longer has is not counted.
         Ok(_) | Err(StoreError::NotFound(_) | StoreError::Conflict { .. }) => Ok(()),
         Err(e) => Err(e),

@@ -28,6 +28,7 @@ use fanmail_common::domain::{
 };
 use fanmail_common::ports::Clock;
 use fanmail_common::store::campaigns::pause_running;
+use fanmail_common::store::iam::{Port, Uses};
 use fanmail_common::store::{
     AuditLog, CampaignReader, FoundStatus, Ledger, RecipientStore, ResultLog, StoreError, SuppressionStore,
 };
@@ -71,6 +72,17 @@ pub struct Deps<P: Ports> {
     pub audit: P::Audit,
     pub clock: P::Clock,
 }
+
+/// The store methods this function's code can call (the static half of the permission check).
+pub const STORES: &[Uses] = &[
+    Uses { port: Port::Campaigns, methods: &["get", "transition"] },
+    Uses { port: Port::Recipients, methods: &["find_by_message_id"] },
+    Uses { port: Port::Suppressions, methods: &["add"] },
+    // SES's Send records; soft bounces within their window.
+    Uses { port: Port::Ledger, methods: &["record_once"] },
+    Uses { port: Port::Audit, methods: &["record"] },
+    Uses { port: Port::ResultLog, methods: &["record"] },
+];
 
 impl Deps<AwsPorts> {
     /// The production wiring, shared by `main.rs` and the local runner.

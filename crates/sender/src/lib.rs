@@ -67,6 +67,7 @@ use fanmail_common::domain::{
 };
 use fanmail_common::ports::{Clock, RecipientQueues};
 use fanmail_common::sqs_batch::decode;
+use fanmail_common::store::iam::{Port, Uses};
 use fanmail_common::store::{Ledger, RecipientStore, StoreError};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -173,6 +174,16 @@ pub struct Deps<P: Ports> {
     pub unsubscribe_key: UnsubscribeKey,
     pub warm: Warm,
 }
+
+/// The store methods this function's code can call (the static half of the permission check).
+pub const STORES: &[Uses] = &[
+    Uses { port: Port::Templates, methods: &["get"] },
+    Uses { port: Port::Campaigns, methods: &["get", "transition"] },
+    Uses { port: Port::Recipients, methods: &["get", "claim", "claim_batch"] },
+    Uses { port: Port::Suppressions, methods: &["suppressed_among"] },
+    Uses { port: Port::Ledger, methods: &["read"] },
+    Uses { port: Port::SendLog, methods: &["record"] },
+];
 
 impl Deps<AwsPorts> {
     /// The production wiring, shared by `main.rs` and the local runner.

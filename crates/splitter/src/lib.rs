@@ -35,6 +35,7 @@ use fanmail_common::recipient_list::{is_workbook, ListError, ListRow, RecipientL
 use fanmail_common::render::MailTemplate;
 use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
 use fanmail_common::store::campaigns::complete_if_done;
+use fanmail_common::store::iam::{Port, Uses};
 use fanmail_common::store::{
     CampaignReader, CampaignStore, RecipientStore, SendLog, StoreError, SuppressionStore, TemplateStore,
 };
@@ -102,6 +103,16 @@ pub struct Deps<P: Ports> {
     /// Stamps state changes and measures the time left before Lambda's deadline.
     pub clock: P::Clock,
 }
+
+/// The store methods this function's code can call (the static half of the permission check).
+pub const STORES: &[Uses] = &[
+    Uses { port: Port::Templates, methods: &["get"] },
+    Uses { port: Port::Campaigns, methods: &["get", "set_split_totals", "transition"] },
+    Uses { port: Port::Recipients, methods: &["claim_batch"] },
+    Uses { port: Port::Suppressions, methods: &["suppressed_among"] },
+    // Its outcomes are skips (suppressed addresses), never sends.
+    Uses { port: Port::SendLog, methods: &["record_unsent"] },
+];
 
 impl Deps<AwsPorts> {
     /// The production wiring, shared by `main.rs` and the local runner.

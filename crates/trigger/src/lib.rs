@@ -11,6 +11,7 @@
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{CampaignStatus, ScheduledSend, SplitJob};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue};
+use fanmail_common::store::iam::{Port, Uses};
 use fanmail_common::store::{CampaignReader, CampaignStore, StoreError};
 use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -40,6 +41,9 @@ pub struct Deps<P: Ports> {
     pub split_jobs: P::Queue,
     pub clock: P::Clock,
 }
+
+/// The store methods this function's code can call (the static half of the permission check).
+pub const STORES: &[Uses] = &[Uses { port: Port::Campaigns, methods: &["get", "transition"] }];
 
 impl Deps<AwsPorts> {
     /// The production wiring, shared by `main.rs` and the local runner.

@@ -212,6 +212,10 @@ impl World {
             ledger: self.ledger.clone(),
             audit: Default::default(),
             send_log: self.send_log(Arc::default()),
+            results: fanmail_common::store::StoreResultLog {
+                recipients: self.recipients.clone(),
+                campaigns: self.campaigns.clone(),
+            },
             objects: MemoryObjectStore::default(),
             split_jobs: self.split_jobs.clone(),
             recipient_jobs: self.recipient_queues(),

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod campaigns;
 pub(crate) mod dynamo;
 pub mod fixtures;
+pub mod iam;
 pub mod ledger;
 pub(crate) mod memory;
 pub mod recipients;

@@ -7,6 +7,12 @@
 //! statement allows (production would be refused) and on an action a statement allows that no
 //! call used (a permission the function does not need).
 //!
+//! The DynamoDB grants are also checked without running anything ([`check_stores`]): every
+//! store method a function's code can call declares what it may need on AWS
+//! (`fanmail_common::store::iam`), each function lists the methods it uses
+//! ([`stores_of`]), and the sum must be exactly the function's DynamoDB grants, so a path no
+//! test reaches (a second unsubscribe, a retried split) is covered too.
+//!
 //! Policies are written as plain `Statement`s (no SAM policy templates), so what a function
 //! may do is what the template says, action by action. The one grant no function call can show
 //! is the one behind presigned URLs (the caller's upload uses it): its statement's `Sid` starts
@@ -20,6 +26,8 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use fanmail_common::store::iam::{needs as store_needs, Uses};
 
 use crate::resolve::Scope;
 use crate::template::Template;
@@ -184,6 +192,53 @@ pub fn check(grants: &[Grant], noted: &[Noted]) -> Vec<String> {
         }
     }
     findings.into_iter().collect()
+}
+
+/// The store methods a function's code can call, as its crate lists them.
+pub fn stores_of(function: &str) -> Option<&'static [Uses]> {
+    use crate::functions::*;
+    Some(match function {
+        API => fanmail_api::STORES,
+        SPLITTER => fanmail_splitter::STORES,
+        TRIGGER => fanmail_trigger::STORES,
+        SENDER => fanmail_sender::STORES,
+        RECORDER => fanmail_recorder::STORES,
+        UPLOAD_URL => &[],
+        _ => return None,
+    })
+}
+
+/// The static DynamoDB half of the check, one line per finding: a permission some store method
+/// of `function` may need that its policy lacks, and a DynamoDB grant no store method needs.
+/// Tables are found through the function's environment (`CAMPAIGNS_TABLE: !Ref CampaignsTable`).
+pub fn check_stores(template: &Template, function: &str, uses: &[Uses]) -> Result<Vec<String>> {
+    let needs = store_needs(uses).map_err(anyhow::Error::msg).with_context(|| function.to_string())?;
+    let variables = template.function_property(function, "Environment").and_then(|e| e.get("Variables"));
+    let mut needed = BTreeSet::new();
+    for need in needs {
+        let table = variables
+            .and_then(|v| v.get(need.table))
+            .and_then(|r| r.get("Ref"))
+            .and_then(Value::as_str)
+            .with_context(|| format!("{function} uses {} but its environment has no `!Ref` for it", need.table))?;
+        let resource = match need.index {
+            None => format!("!GetAtt {table}.Arn"),
+            Some(index) => format!("!Sub ${{{table}.Arn}}/index/{index}"),
+        };
+        needed.insert((need.action.to_string(), resource));
+    }
+    let granted: BTreeSet<(String, String)> = grants(template)?
+        .into_iter()
+        .filter(|g| g.function == function && g.action.starts_with("dynamodb:"))
+        .map(|g| (g.action.clone(), written(&g.resource)))
+        .collect();
+    let missing = needed.difference(&granted).map(|(action, resource)| {
+        format!("{function} may call {action} on {resource}, which its policy does not allow")
+    });
+    let unneeded = granted.difference(&needed).map(|(action, resource)| {
+        format!("{function}: {action} on {resource} is allowed but no store method needs it")
+    });
+    Ok(missing.chain(unneeded).collect())
 }
 
 #[cfg(test)]

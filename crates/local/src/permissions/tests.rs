@@ -189,3 +189,46 @@ fn requests_name_the_actions_and_resources_iam_authorizes() {
     let unknown = request(Some("Foo.Bar"), "kinesis", "POST", "http://127.0.0.1:5000/", json!({}));
     assert_eq!(needed_by(&unknown)[0].action, "kinesis:?");
 }
+
+#[test]
+fn every_dynamodb_permission_a_store_method_may_need_is_granted_and_no_other() {
+    let template = crate::load_template().unwrap();
+    let mut findings = Vec::new();
+    for function in template.functions() {
+        let uses = stores_of(&function).unwrap_or_else(|| panic!("{function}: no store list"));
+        findings.extend(check_stores(&template, &function, uses).unwrap());
+    }
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+}
+
+#[test]
+fn the_static_check_finds_a_need_without_its_grant_and_a_grant_without_its_need() {
+    use fanmail_common::store::iam::Port;
+    let template = Template::parse(
+        r#"
+Resources:
+  LedgerTable:
+    Type: AWS::DynamoDB::Table
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          LEDGER_TABLE: !Ref LedgerTable
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: [dynamodb:PutItem, dynamodb:Scan]
+              Resource: !GetAtt LedgerTable.Arn
+"#,
+    )
+    .unwrap();
+    let uses = [Uses { port: Port::Ledger, methods: &["record_once"] }];
+    assert_eq!(
+        check_stores(&template, "Fn", &uses).unwrap(),
+        [
+            "Fn may call dynamodb:GetItem on !GetAtt LedgerTable.Arn, which its policy does not allow",
+            "Fn: dynamodb:Scan on !GetAtt LedgerTable.Arn is allowed but no store method needs it",
+        ]
+    );
+}
