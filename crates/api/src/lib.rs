@@ -18,6 +18,7 @@
 
 mod audit;
 mod campaigns;
+mod one_click;
 mod preview;
 mod stats;
 mod suppressions;

@@ -121,8 +121,8 @@ pub async fn one_click<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpReque
         Err(refusal) => return refusal.page(),
     };
     let body = request.body_bytes().unwrap_or_default();
-    let one_click = String::from_utf8_lossy(&body).split('&').any(|field| field.trim() == ONE_CLICK_BODY);
-    if !one_click {
+    let content_type = request.headers.get("content-type").and_then(|v| v.to_str().ok());
+    if !crate::one_click::asks_to_unsubscribe(content_type, &body) {
         return page(
             400,
             "Nothing changed",
@@ -208,6 +208,20 @@ mod tests {
         (res.status_code, page)
     }
 
+    /// A one-click POST as RFC 8058 §3.1 shows it.
+    async fn send_multipart(deps: &Deps<MemoryPorts>, token: &str) -> (i64, String) {
+        let body = "-----FormBoundaryjWmhtjORrn\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n-----FormBoundaryjWmhtjORrn--\r\n";
+        let mut req = ApiGatewayV2httpRequest::default();
+        req.route_key = Some("POST /unsubscribe".into());
+        req.query_string_parameters = format!("token={token}").parse().unwrap();
+        req.headers.insert("content-type", "multipart/form-data; boundary=---FormBoundaryjWmhtjORrn".parse().unwrap());
+        req.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
+        req.is_base64_encoded = true;
+        let res = handler(deps, LambdaEvent::new(req, Default::default())).await.unwrap();
+        let Some(Body::Text(page)) = res.body else { panic!("an HTML page") };
+        (res.status_code, page)
+    }
+
     async fn sender_suppressions(deps: &Deps<MemoryPorts>, address: &str) -> Vec<Suppression> {
         deps.suppressions.find(&EmailAddress::parse(address).unwrap()).await.unwrap()
     }
@@ -231,6 +245,11 @@ mod tests {
         }
         let found = sender_suppressions(&deps, "kim@example.com").await;
         assert_eq!(found.len(), 1, "idempotent");
+        // RFC 8058's own example body: multipart/form-data.
+        let token = token_for("lee@example.com");
+        let (status, page) = send_multipart(&deps, &token).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(sender_suppressions(&deps, "lee@example.com").await.len(), 1);
         assert_eq!(found[0].scope, SuppressionScope::Domain("example.com".into()), "the whole sending domain");
         assert_eq!(found[0].reason, SuppressionReason::Unsubscribed);
         assert_eq!(found[0].campaign_id.as_ref().map(|c| c.as_str()), Some("c1"));
