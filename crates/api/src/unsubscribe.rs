@@ -20,8 +20,6 @@ use fanmail_common::store::{AuditLog, ResultLog, StoreError, SuppressionStore};
 
 use crate::{Deps, Ports};
 
-/// The form field and value RFC 8058 prescribes.
-pub const ONE_CLICK_BODY: &str = "List-Unsubscribe=One-Click";
 
 fn page(status: u16, title: &str, body: &str) -> ApiGatewayV2httpResponse {
     let html = format!(
@@ -183,6 +181,9 @@ mod tests {
     use super::*;
     use crate::test_support::{deps, KEY};
     use crate::{handler, MemoryPorts};
+
+    /// The form field and value RFC 8058 prescribes, urlencoded.
+    const ONE_CLICK_BODY: &str = "List-Unsubscribe=One-Click";
 
     fn token_for(address: &str) -> String {
         UnsubscribeToken {
