@@ -20,7 +20,6 @@ use fanmail_common::store::{AuditLog, ResultLog, StoreError, SuppressionStore};
 
 use crate::{Deps, Ports};
 
-
 fn page(status: u16, title: &str, body: &str) -> ApiGatewayV2httpResponse {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\

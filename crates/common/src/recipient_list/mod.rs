@@ -1,6 +1,7 @@
 //! Reading a recipient list as a stream of rows, from CSV or TSV text ([`csv_rows`]: the
 //! encoding detected — UTF-8 with or without BOM, UTF-16 with BOM, otherwise CP949/EUC-KR as
-//! Korean Excel writes it — and the delimiter sniffed) or from an Excel workbook's first sheet
+//! Korean Excel writes it or Windows-1252 as Western-European Excel does — and the delimiter
+//! sniffed) or from an Excel workbook's first sheet
 //! ([`workbook`]). The header row names the variables ([`columns`]: names match as people write
 //! them), the address column is found by name, and every row comes out as a recipient, a
 //! duplicate, or a rejected row with its reason. Nothing is held but the current row and the

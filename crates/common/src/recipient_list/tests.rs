@@ -66,6 +66,43 @@ fn cp949_as_korean_excel_writes_it() {
     assert_eq!((vars["이름"].as_str(), address.as_str()), ("김민수", "minsu@example.com"));
 }
 
+/// Western-European Excel's "CSV (comma delimited)": Windows-1252, one byte per accented
+/// letter, some of which CP949 would also take (Ä and an ASCII letter make a CP949 syllable).
+#[test]
+fn windows_1252_as_western_european_excel_writes_it() {
+    let text = "Email,Name\r\nmueller@example.com,Müller\r\nzoe@example.com,Zoé\r\nnunez@example.com,Núñez\r\nae@example.com,Ärger Æsir\r\n";
+    let (bytes, _, lossy) = encoding_rs::WINDOWS_1252.encode(text);
+    assert!(!lossy);
+    assert!(std::str::from_utf8(&bytes).is_err(), "the sample really is not UTF-8");
+    let mut list = RecipientList::open(&bytes[..]).unwrap();
+    assert_eq!(list.format(), "windows-1252");
+    let mut names = Vec::new();
+    while let Some(row) = list.next_row() {
+        let ListRow::Recipient { vars, .. } = row.unwrap() else { panic!("every row is a recipient") };
+        names.push(vars["Name"].clone());
+    }
+    assert_eq!(names, ["Müller", "Zoé", "Núñez", "Ärger Æsir"]);
+}
+
+/// The first 64 KiB are ASCII, so the first row that is not decides, on its own bytes.
+#[test]
+fn a_list_ascii_at_first_decides_between_cp949_and_windows_1252_on_its_first_other_row() {
+    let mut head = String::from("email,name\n");
+    for i in 0..3000 {
+        head.push_str(&format!("user{i}@example.com,User {i}\n"));
+    }
+    for (tail, encoding, name) in [
+        ("late@example.com,Zoé Müller\n", encoding_rs::WINDOWS_1252, "Zoé Müller"),
+        ("late@example.com,김민수\n", EUC_KR, "김민수"),
+    ] {
+        let mut bytes = head.clone().into_bytes();
+        bytes.extend_from_slice(&encoding.encode(tail).0);
+        let (_, rows) = read_all(&bytes);
+        let Some(ListRow::Recipient { vars, .. }) = rows.last() else { panic!("{:?}", rows.last()) };
+        assert_eq!(vars["name"], name);
+    }
+}
+
 #[test]
 fn utf16_with_bom_is_read() {
     let mut bytes = vec![0xFF, 0xFE];

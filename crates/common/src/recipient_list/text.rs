@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 
-use encoding_rs::{Decoder, Encoding, EUC_KR, UTF_8};
+use encoding_rs::{Decoder, Encoding, EUC_KR, UTF_8, WINDOWS_1252};
 
 /// The encoding of the list's text (after any UTF-16 has been turned into UTF-8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,13 +11,16 @@ pub enum TextEncoding {
     Utf8,
     /// CP949 (EUC-KR and its extension), as Korean Excel writes CSV.
     Cp949,
+    /// Windows-1252, as Western-European Excel writes "CSV (comma delimited)".
+    Windows1252,
     /// Only ASCII so far, the same in either: the first row that is not decides.
     Undecided,
 }
 
 impl TextEncoding {
     /// From the list's first bytes: a BOM decides (UTF-16 is read as UTF-8 once converted);
-    /// bytes that are not UTF-8 mean CP949; UTF-8 beyond ASCII means UTF-8; plain ASCII
+    /// bytes that are not UTF-8 are CP949 or Windows-1252 by [`legacy`]; UTF-8 beyond ASCII
+    /// means UTF-8; plain ASCII
     /// decides nothing yet. Returns the length of the BOM and the UTF-16 encoding to convert.
     pub fn detect(sample: &[u8]) -> (Self, usize, Option<&'static Encoding>) {
         if let Some((encoding, bom)) = Encoding::for_bom(sample) {
@@ -29,7 +32,7 @@ impl TextEncoding {
             // A sequence cut at the end of the sample is fine.
             Err(e) if e.error_len().is_none() && sample[..e.valid_up_to()].is_ascii() => Self::Undecided,
             Err(e) if e.error_len().is_none() => Self::Utf8,
-            Err(_) => Self::Cp949,
+            Err(_) => legacy(sample),
         };
         (decided, 0, None)
     }
@@ -38,6 +41,7 @@ impl TextEncoding {
         match self {
             Self::Utf8 | Self::Undecided => "UTF-8",
             Self::Cp949 => "EUC-KR",
+            Self::Windows1252 => "windows-1252",
         }
     }
 
@@ -46,7 +50,7 @@ impl TextEncoding {
     pub fn decode_row(&mut self, fields: &csv::ByteRecord) -> Option<Vec<String>> {
         if *self == Self::Undecided && !fields.iter().all(|f| f.is_ascii()) {
             let utf8 = fields.iter().all(|f| std::str::from_utf8(f).is_ok());
-            *self = if utf8 { Self::Utf8 } else { Self::Cp949 };
+            *self = if utf8 { Self::Utf8 } else { legacy(&fields.iter().collect::<Vec<_>>().join(&b',')) };
         }
         fields
             .iter()
@@ -55,8 +59,40 @@ impl TextEncoding {
                 Self::Cp949 => {
                     EUC_KR.decode_without_bom_handling_and_without_replacement(field).map(|text| text.into_owned())
                 }
+                Self::Windows1252 => WINDOWS_1252
+                    .decode_without_bom_handling_and_without_replacement(field)
+                    .map(|text| text.into_owned()),
             })
             .collect()
+    }
+}
+
+/// The encoding of text that is not UTF-8, from all of `bytes`: CP949 when they read as Korean
+/// text — valid CP949, with more of its double-byte characters in KS X 1001's Hangul and Hanja
+/// rows (both bytes 0xA1 or above) than outside them — and Windows-1252 otherwise. A Western
+/// accented letter is one byte followed by ASCII ("M\xfcller"), which CP949 either refuses or
+/// reads as a rare extension syllable; Korean text is pairs of high bytes.
+pub(super) fn legacy(bytes: &[u8]) -> TextEncoding {
+    let (mut common, mut other, mut i) = (0usize, 0usize, 0);
+    let mut end = bytes.len();
+    while i < bytes.len() {
+        if bytes[i] < 0x80 {
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            // A character cut at the end of a sample says nothing.
+            None => end = i,
+            Some(&trail) if bytes[i] >= 0xA1 && trail >= 0xA1 => common += 1,
+            Some(_) => other += 1,
+        }
+        i += 2;
+    }
+    let valid = EUC_KR.decode_without_bom_handling_and_without_replacement(&bytes[..end]).is_some();
+    if valid && common > other {
+        TextEncoding::Cp949
+    } else {
+        TextEncoding::Windows1252
     }
 }
 
