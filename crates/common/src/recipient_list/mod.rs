@@ -227,6 +227,16 @@ impl<'a> RecipientList<'a> {
                 return Some(Ok(ListRow::Rejected(RejectedRow { row, reason, value })));
             }
         };
+        if let Some((header, c)) = self.columns.variables().find_map(|(i, key)| {
+            let cell = fields.get(i).map_or("", String::as_str);
+            cell.chars().find(|c| !sendable(*c)).map(|c| (key, c))
+        }) {
+            let reason = format!(
+                "the '{header}' column holds the character U+{:04X}, which no mail can carry (it cannot be queued)",
+                u32::from(c)
+            );
+            return Some(Ok(ListRow::Rejected(RejectedRow { row, reason, value: None })));
+        }
         let id = recipient_id(&address);
         let key = u128::from_str_radix(id.as_str(), 16).expect("hex id");
         match self.seen.insert(key) {
@@ -241,6 +251,14 @@ impl<'a> RecipientList<'a> {
             .collect();
         Some(Ok(ListRow::Recipient { row, id, address, vars }))
     }
+}
+
+/// Whether a value's character can travel in a queue message. SQS takes only tab, line feed,
+/// carriage return, U+0020 to U+D7FF, U+E000 to U+FFFD and U+10000 up, and refuses the whole
+/// batch of a message that holds another; the JSON a recipient travels in escapes the other
+/// control characters, which leaves the noncharacters U+FFFE and U+FFFF.
+fn sendable(c: char) -> bool {
+    !matches!(c, '\u{FFFE}' | '\u{FFFF}')
 }
 
 #[cfg(test)]

@@ -235,3 +235,21 @@ mod encoding {
         assert!(matches!(&rows[2002], ListRow::Recipient { vars, .. } if vars["name"] == "박지훈"));
     }
 }
+
+/// A cell SQS cannot carry makes its row a rejected row with the reason; the rest are read.
+#[test]
+fn a_cell_no_queue_message_can_carry_rejects_its_row() {
+    let csv = "email,name\na@example.com,A\u{FFFE}\nb@example.com,B\u{FFFF}x\nc@example.com,C\u{FFFD}\u{1F600}\ta\n";
+    let (_, rows) = read_all(csv.as_bytes());
+    assert_eq!(addresses(&rows), [(4, "c@example.com".into())], "U+FFFD, emoji and tab travel");
+    let reasons: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match r {
+            ListRow::Rejected(rejected) => Some(format!("{}: {}", rejected.row, rejected.reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].starts_with("2: the 'name' column holds the character U+FFFE"), "{reasons:?}");
+    assert!(reasons[1].starts_with("3: the 'name' column holds the character U+FFFF"), "{reasons:?}");
+}
