@@ -29,9 +29,10 @@
 //! - A duplicate of a message whose recipient another instance is sending right now: re-queued
 //!   with a short delay, so it is settled in seconds rather than after the visibility timeout.
 //! - Rejected (bad address, content): the recipient is marked failed with the reason.
-//! - The account cannot send (SES paused or suspended it, or its daily quota is used up):
-//!   the campaign is paused with the reason and its recipients parked, unsent and unfailed,
-//!   for the resume. The daily quota is read with the rate and checked before sending.
+//! - The account or the campaign cannot send (SES paused or suspended the account, its daily
+//!   quota is used up, the sender's identity is unverified, the configuration set is gone, the
+//!   permission is denied): the campaign is paused with the reason and its recipients parked,
+//!   unsent and unfailed, for the resume — never failed one by one. The daily quota is read with the rate and checked before sending.
 //! - Outcomes that cannot be recorded (DynamoDB throttling past the retries): the messages
 //!   are not acknowledged; they return once the claims have run out, and SES's record of
 //!   what it accepted settles each recipient without a second mail.

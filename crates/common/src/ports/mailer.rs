@@ -17,7 +17,9 @@ pub enum MailError {
     /// connection): the mail may have been accepted. Sending it again could mail twice.
     #[error("mail service outcome unknown: {0}")]
     Unknown(String),
-    /// Sending is paused or the account's daily quota is used up; retry much later.
+    /// Nothing of the campaign can be sent until someone acts: the account's sending is paused
+    /// or its daily quota used up, or the sender's identity is unverified, the configuration
+    /// set gone, the permission denied. The campaign is paused with the reason.
     #[error("account cannot send now: {0}")]
     AccountBlocked(String),
 }
