@@ -194,7 +194,8 @@ pub async fn create<P: Ports>(
     if let Some(at) = &send_at {
         detail.push(("sendAt", at.instant.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()));
     }
-    crate::audit::record(deps, request, AuditAction::CampaignCreated, AuditSubject::campaign(&id), &detail).await?;
+    // The follow-up (the schedule, or the split job) comes before the audit entry: a campaign
+    // whose entry could not be written must not be left without it.
     if let Some(at) = &send_at {
         if let Err(e) = deps.scheduler.create(&schedule_spec(&campaign, at)).await {
             let reason = "its schedule could not be created; create the campaign again";
@@ -205,6 +206,7 @@ pub async fn create<P: Ports>(
             return Err(e.into());
         }
         tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, "campaign scheduled");
+        crate::audit::record(deps, request, AuditAction::CampaignCreated, AuditSubject::campaign(&id), &detail).await?;
         return Ok(json_response(202, &CampaignView::from(&campaign)));
     }
     let job = serde_json::to_string(&SplitJob::start(campaign.id.clone())).map_err(ApiError::internal)?;
@@ -217,5 +219,6 @@ pub async fn create<P: Ports>(
         return Err(e.into());
     }
     tracing::info!(campaign = %id, template = %campaign.template_id, version = campaign.template_version, "campaign queued");
+    crate::audit::record(deps, request, AuditAction::CampaignCreated, AuditSubject::campaign(&id), &detail).await?;
     Ok(json_response(202, &CampaignView::from(&campaign)))
 }

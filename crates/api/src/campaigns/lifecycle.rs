@@ -46,6 +46,14 @@ pub async fn reschedule<P: Ports>(
         .map_err(|e| ApiError::bad_request("invalid_send_at", e.to_string()))?;
     let campaign =
         deps.campaigns.reschedule(&id, campaign.schedule_generation, at.instant, &request.caller(), now).await?;
+    let spec = schedule_spec(&campaign, &at);
+    let updated = match deps.scheduler.update(&spec).await {
+        Err(SchedulerError::NotFound(_)) => deps.scheduler.create(&spec).await,
+        other => other,
+    };
+    // The campaign already carries the new generation: the old schedule can no longer start it.
+    updated?;
+    // After the schedule: a change whose entry could not be written still has its schedule.
     audit::record(
         deps,
         request,
@@ -57,13 +65,6 @@ pub async fn reschedule<P: Ports>(
         ],
     )
     .await?;
-    let spec = schedule_spec(&campaign, &at);
-    let updated = match deps.scheduler.update(&spec).await {
-        Err(SchedulerError::NotFound(_)) => deps.scheduler.create(&spec).await,
-        other => other,
-    };
-    // The campaign already carries the new generation: the old schedule can no longer start it.
-    updated?;
     tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, generation = campaign.schedule_generation, "campaign rescheduled");
     Ok(json_response(200, &CampaignView::from(&campaign)))
 }
@@ -168,7 +169,6 @@ pub async fn resume<P: Ports>(
         }
         Err(e) => return Err(e.into()),
     };
-    audit::record(deps, request, AuditAction::CampaignResumed, AuditSubject::campaign(&id), &[]).await?;
     // Paused just as its last outcomes were counted: nothing is left to send.
     let campaign = complete_if_done(&deps.campaigns, campaign, deps.clock.now()).await?;
     if !campaign.split_finished {
@@ -181,6 +181,8 @@ pub async fn resume<P: Ports>(
     tokio::time::sleep(RESUME_SWEEP_DELAY).await;
     requeued += requeue_parked(deps, &campaign).await?;
     tracing::info!(campaign = %id, requeued, "campaign resumed");
+    // After the follow-up: a resume whose entry could not be written still re-queued them.
+    audit::record(deps, request, AuditAction::CampaignResumed, AuditSubject::campaign(&id), &[]).await?;
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }
 

@@ -273,6 +273,40 @@ async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_t
     assert_eq!(status, 409, "a running campaign cannot be resumed");
 }
 
+/// The audit table refuses a change's entry: the change still has its follow-up (a created
+/// campaign its split job, a resumed one its parked recipients re-queued), and the caller is
+/// told the entry is missing (503).
+#[tokio::test(start_paused = true)]
+async fn a_change_whose_audit_entry_fails_still_has_its_follow_up() {
+    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
+    let deps = ready().await;
+    deps.audit.refuse_next(1);
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
+    assert_eq!(status, 503, "{json}");
+    assert_eq!(deps.split_jobs.sent().len(), 1, "the campaign's split job is queued all the same");
+    let (_, listed) = call(&deps, "GET /campaigns", None, &[], None).await;
+    let id = CampaignId::parse(listed["items"][0]["id"].as_str().unwrap()).unwrap();
+
+    let at = datetime!(2026-11-23 09:00 UTC);
+    deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Paused, None, None, at).await.unwrap();
+    let job = RecipientJob {
+        campaign_id: id.clone(),
+        recipient_id: RecipientId::parse("r1").unwrap(),
+        address: EmailAddress::parse("u1@example.com").unwrap(),
+        vars: Default::default(),
+        row: 2,
+    };
+    deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
+    deps.recipients
+        .finish(&id, &SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Paused), at)
+        .await
+        .unwrap();
+    deps.audit.refuse_next(1);
+    let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
+    assert_eq!(status, 503, "{json}");
+    assert!(!deps.recipient_jobs.bulk.sent().is_empty(), "the parked recipient is queued all the same");
+}
+
 /// A created campaign moved to `sending` with every one of its `total` recipients sent.
 async fn sent_in_full(deps: &Deps<MemoryPorts>, total: u64) -> fanmail_common::domain::CampaignId {
     use fanmail_common::domain::SplitTotals;
