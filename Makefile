@@ -65,9 +65,10 @@ bench: tools local-aws ## release-mode figures: render rate, 1M-row list (CSV an
 	target/release/fanmail-bench hotpath
 	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline
 
-bench-local: tools local-aws ## one campaign of N recipients (N=30000) through the local stack: time, mails/s, calls, memory, exactly-once
+bench-local: tools local-aws ## one campaign of N recipients (N=30000) through the local stack: time, mails/s, calls, memory, exactly-once; then 2,000 at the template's own rate (14/s, as make dev)
 	cargo build --release -p fanmail-bench
 	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline $(or $(N),30000)
+	$(WITH_LOCAL_AWS) target/release/fanmail-bench pipeline 2000 --template-defaults
 
 scale: ## release-mode simulation of the real splitter and sender, one run per scenario (quotas from the sandbox up, faults, 1,000,000 rows): table in target/scenarios/table.md (about 17 min)
 	scripts/scale-scenarios.sh

@@ -84,15 +84,21 @@ async fn mails_by_recipient(sesv2: &str, domain: &str) -> Result<HashMap<String,
     Ok(counts)
 }
 
-pub async fn pipeline(mails: u64) -> Result<()> {
+/// `template_defaults`: the template's own send rate and sender concurrency (as `make dev`),
+/// else a rate high enough that the stack, not the pacer, sets the pace.
+pub async fn pipeline(mails: u64, template_defaults: bool) -> Result<()> {
     let endpoints = LocalEndpoints::from_env()?;
     let (sdk, counts) = metering::metered(&endpoints.sdk_config().await)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let stack = format!("bench{}", std::process::id());
-    let parameters = BTreeMap::from([
-        ("MaxSendRate".to_string(), "2000".to_string()),
-        ("SenderConcurrency".to_string(), "4".to_string()),
-    ]);
+    let parameters = if template_defaults {
+        BTreeMap::new()
+    } else {
+        BTreeMap::from([
+            ("MaxSendRate".to_string(), "2000".to_string()),
+            ("SenderConcurrency".to_string(), "4".to_string()),
+        ])
+    };
     let runner = Runner::start_with(&endpoints, &sdk, &stack, listener, &parameters).await?;
     let api = ApiClient::new(runner.api_url.clone());
     let domain = format!("{stack}.example.com");

@@ -10,7 +10,8 @@
 //!   rows past 1,000) through the local stack (API, splitter, sender, real SDK clients): wall
 //!   time, mails/s, every AWS call by service and operation, peak memory of each process, and a
 //!   check that every valid recipient got exactly one mail; then the calls that record its
-//!   delivery results.
+//!   delivery results. `pipeline N --template-defaults` runs it with the template's own
+//!   `MaxSendRate` (14) and `SenderConcurrency` (5), as `make dev` does.
 //! - `dry-run [ROWS]`: a dry run of a ROWS-row list with the ~100 KB template through the
 //!   API's handler: CPU per row (what a dry run covers in its 20 s).
 //! - `hotpath`: CPU per mail of the sender's hot path through the real SDK (render, request,
@@ -137,7 +138,8 @@ async fn main() -> Result<()> {
         }
         Some("pipeline") => {
             let mails = std::env::args().nth(2).map_or(Ok(1000), |n| n.parse()).context("mails: a number")?;
-            local::pipeline(mails).await
+            let defaults = std::env::args().nth(3).as_deref() == Some("--template-defaults");
+            local::pipeline(mails, defaults).await
         }
         Some("dry-run") => {
             let rows = std::env::args().nth(2).map_or(Ok(100_000), |n| n.parse()).context("rows: a number")?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -48,8 +48,8 @@ pub struct Functions {
     trigger: fanmail_trigger::Deps<AwsPorts>,
     sender: fanmail_sender::Deps<AwsPorts>,
     recorder: fanmail_recorder::Deps<AwsPorts>,
-    /// Each function's `Timeout` from the template.
-    timeouts: Mutex<BTreeMap<String, Duration>>,
+    /// Each function's `Timeout` from the template, shared by every instance of the runner.
+    timeouts: Arc<Mutex<BTreeMap<String, Duration>>>,
 }
 
 impl Functions {
@@ -103,7 +103,14 @@ impl Functions {
             .iter()
             .map(|function| Ok((function.to_string(), stack.function_timeout(function)?.unwrap_or(DEFAULT_TIMEOUT))))
             .collect::<Result<_>>()?;
-        Ok(Self { upload_url, api, splitter, trigger, sender, recorder, timeouts: Mutex::new(timeouts) })
+        Ok(Self { upload_url, api, splitter, trigger, sender, recorder, timeouts: Arc::new(Mutex::new(timeouts)) })
+    }
+
+    /// The same functions with `other`'s timeouts: another execution environment of the same
+    /// stack, whose timeouts a test changes through any of them.
+    pub fn sharing_timeouts_of(mut self, other: &Functions) -> Self {
+        self.timeouts = other.timeouts.clone();
+        self
     }
 
     /// The time `function` may run before it is stopped.

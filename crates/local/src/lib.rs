@@ -117,6 +117,9 @@ pub struct Runner {
     pub stack: Stack,
     pub functions: Arc<Functions>,
     pub api_url: String,
+    /// The execution environments the queues' pollers invoke, by function: one per concurrent
+    /// invocation each event source allows.
+    pub instances: BTreeMap<String, usize>,
     ses_events_open: tokio::sync::watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -144,7 +147,8 @@ impl Runner {
         let template = load_template()?;
         let stack = Stack::provision_with(&sdk, template, stack_name, parameters).await?;
         let api_url = format!("http://{}", listener.local_addr()?);
-        let functions = Arc::new(Functions::build(&sdk, &stack, &local_overrides(&stack, endpoints, &api_url)?).await?);
+        let overrides = local_overrides(&stack, endpoints, &api_url)?;
+        let functions = Arc::new(Functions::build(&sdk, &stack, &overrides).await?);
 
         let topic = stack
             .template
@@ -163,9 +167,16 @@ impl Runner {
             }
         }));
         let sqs = pollers::client(&sdk);
+        let mut instances = BTreeMap::new();
         for source in stack.template.sqs_event_sources()? {
             let poller = Poller::resolve(&stack, &source)?;
-            tasks.push(tokio::spawn(pollers::run(sqs.clone(), functions.clone(), poller)));
+            // An execution environment per concurrent invocation, as Lambda gives.
+            let mut own = Vec::with_capacity(poller.concurrency);
+            for _ in 0..poller.concurrency {
+                own.push(Arc::new(Functions::build(&sdk, &stack, &overrides).await?.sharing_timeouts_of(&functions)));
+            }
+            *instances.entry(poller.function.clone()).or_insert(0) += own.len();
+            tasks.push(tokio::spawn(pollers::run(sqs.clone(), own, poller)));
         }
         let group = stack
             .template
@@ -183,7 +194,7 @@ impl Runner {
             .collect();
         let clock = ScheduleClock::new(aws_sdk_scheduler::Client::new(&sdk), sqs, group, queue_urls);
         tasks.push(tokio::spawn(clock.run(functions.clone())));
-        Ok(Self { stack, functions, api_url, ses_events_open, tasks })
+        Ok(Self { stack, functions, api_url, instances, ses_events_open, tasks })
     }
 }
 

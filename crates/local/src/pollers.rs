@@ -127,11 +127,13 @@ pub async fn poll_once(sqs: &aws_sdk_sqs::Client, functions: &Functions, poller:
     Ok(messages.len())
 }
 
-/// Runs `poller.concurrency` polling loops until the task is dropped.
-pub async fn run(sqs: aws_sdk_sqs::Client, functions: Arc<Functions>, poller: Poller) {
+/// Runs one polling loop per instance (`poller.concurrency` of them) until the task is dropped.
+/// Lambda runs each concurrent invocation in an execution environment of its own, with its own
+/// warm state (the sender's pacer and caches), so each loop has its own functions.
+pub async fn run(sqs: aws_sdk_sqs::Client, instances: Vec<Arc<Functions>>, poller: Poller) {
     let mut loops = Vec::new();
-    for _ in 0..poller.concurrency {
-        let (sqs, functions, poller) = (sqs.clone(), functions.clone(), poller.clone());
+    for functions in instances {
+        let (sqs, poller) = (sqs.clone(), poller.clone());
         loops.push(tokio::spawn(async move {
             loop {
                 if let Err(e) = poll_once(&sqs, &functions, &poller).await {

@@ -272,3 +272,15 @@ async fn the_clock_fires_a_due_schedule_once_and_leaves_a_future_one() {
 
     assert_eq!(queue_depth(&sqs, stack.reference("SplitJobsQueue").unwrap()).await, 1, "one split job queued");
 }
+
+/// Lambda runs each concurrent invocation in an execution environment of its own, each with
+/// its own warm state; with one shared instance the sender's five bulk pollers shared one
+/// pacer at a fifth of the rate (2–3 mails/s under `make dev`, not 14).
+#[tokio::test]
+async fn each_concurrent_invocation_gets_an_execution_environment_of_its_own() {
+    let runner = runner().await;
+    // The template's defaults: SenderConcurrency 5 on the bulk queue, 2 on the priority queue,
+    // 2 on the dead-letter queue.
+    assert_eq!(runner.instances.get(fanmail_local::functions::SENDER), Some(&9), "{:?}", runner.instances);
+    assert!(runner.instances.values().all(|n| *n >= 1), "{:?}", runner.instances);
+}
