@@ -71,6 +71,13 @@ pub async fn add<P: Ports>(
         campaign_id: None,
         created_at: deps.clock.now(),
     };
+    // A complaint stays what it is: written over by hand, it could be lifted without `force`.
+    let existing = deps.suppressions.find(&suppression.address).await?;
+    if let Some(complaint) =
+        existing.iter().find(|s| s.scope == suppression.scope && s.reason == SuppressionReason::Complaint)
+    {
+        return Ok(json_response(200, &SuppressionView::from(complaint)));
+    }
     deps.suppressions.put(&suppression).await?;
     audit::record(
         deps,
@@ -257,5 +264,28 @@ mod tests {
         let (status, _) = call_address(&deps, route, "lee@example.com", "force=true").await;
         assert_eq!(status, 204);
         assert!(deps.suppressions.find(&lee).await.unwrap().is_empty());
+    }
+
+    /// Suppressing by hand an address that complained keeps the complaint (200, unchanged):
+    /// overwritten, it could be lifted without `force`.
+    #[tokio::test]
+    async fn a_manual_suppression_never_writes_over_a_complaint() {
+        let deps = deps();
+        let lee = EmailAddress::parse("lee@example.com").unwrap();
+        let complaint = Suppression {
+            address: lee.clone(),
+            scope: SuppressionScope::All,
+            reason: SuppressionReason::Complaint,
+            campaign_id: None,
+            created_at: deps.clock.now(),
+        };
+        deps.suppressions.put(&complaint).await.unwrap();
+        let (status, body) =
+            call(&deps, "POST /suppressions", None, &[], Some(json!({"address": "lee@example.com"}))).await;
+        assert_eq!((status, body["reason"].as_str()), (200, Some("complaint")), "{body}");
+        let found = deps.suppressions.find(&lee).await.unwrap();
+        assert_eq!((found.len(), found[0].reason), (1, SuppressionReason::Complaint));
+        let (status, body) = call_address(&deps, "DELETE /suppressions/{address}", "lee@example.com", "").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("complaint_suppression")));
     }
 }
