@@ -146,7 +146,7 @@ pub async fn one_click<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpReque
 /// Suppresses the address for the sender (idempotent) and counts it on the campaign once.
 async fn unsubscribe<P: Ports>(deps: &Deps<P>, token: &UnsubscribeToken) -> Result<(), StoreError> {
     let now = deps.clock.now();
-    let scope = SuppressionScope::of_sender(&token.sender);
+    let scope = SuppressionScope::of_sender_in(&token.sender, &deps.config.sender_domain);
     let suppression = Suppression {
         address: token.address.clone(),
         scope,

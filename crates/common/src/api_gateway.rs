@@ -58,7 +58,7 @@ impl From<StoreError> for ApiError {
                 Self::bad_request("bad_cursor", "the 'cursor' parameter is not one this API issued")
             }
             e @ (StoreError::Throttled | StoreError::Unavailable(_)) => Self::unavailable(e),
-            e @ StoreError::Corrupt(_) => Self::internal(e),
+            e @ (StoreError::Corrupt(_) | StoreError::Refused(_)) => Self::internal(e),
         }
     }
 }

@@ -50,9 +50,31 @@ impl SuppressionScope {
         Self::Domain(sender.domain().to_ascii_lowercase())
     }
 
-    /// Every scope that keeps mail from `sender` from an address.
-    pub fn covering(sender: &EmailAddress) -> [Self; 3] {
-        [Self::All, Self::of_sender(sender), Self::Sender(sender.to_string())]
+    /// The scope of an unsubscribe from mail sent by `sender` for the verified `domain`: that
+    /// whole domain when the sender is in it or in one of its subdomains (any of which a
+    /// campaign may send from), else the sender's own domain.
+    pub fn of_sender_in(sender: &EmailAddress, domain: &str) -> Self {
+        let own = sender.domain().to_ascii_lowercase();
+        let domain = domain.to_ascii_lowercase();
+        if own == domain || own.ends_with(&format!(".{domain}")) {
+            Self::Domain(domain)
+        } else {
+            Self::Domain(own)
+        }
+    }
+
+    /// Every scope that keeps mail from `sender` from an address: everything, the sender, its
+    /// domain and each parent domain of it (`mail.example.com`, `example.com`; not the
+    /// top-level label), so an unsubscribe from a domain covers its subdomains.
+    pub fn covering(sender: &EmailAddress) -> Vec<Self> {
+        let domain = sender.domain().to_ascii_lowercase();
+        let mut scopes = vec![Self::All, Self::Sender(sender.to_string())];
+        let mut rest = domain.as_str();
+        while rest.contains('.') {
+            scopes.push(Self::Domain(rest.to_string()));
+            rest = rest.split_once('.').map_or("", |(_, parent)| parent);
+        }
+        scopes
     }
 
     pub fn key(&self) -> String {
@@ -120,5 +142,24 @@ mod tests {
         assert!(SuppressionScope::covering(&news2).contains(&scope));
         let other = EmailAddress::parse("news@other.example").unwrap();
         assert!(!SuppressionScope::covering(&other).contains(&scope));
+    }
+
+    /// A campaign may send from any subdomain of the verified domain: an unsubscribe from one
+    /// covers the verified domain, and so mail from each of its subdomains.
+    #[test]
+    fn an_unsubscribe_covers_the_verified_domain_and_its_subdomains() {
+        let from_sub = EmailAddress::parse("news@mail.Example.com").unwrap();
+        let scope = SuppressionScope::of_sender_in(&from_sub, "example.com");
+        assert_eq!(scope, SuppressionScope::Domain("example.com".into()));
+        for sender in ["news@example.com", "offers@mail.example.com", "a@b.c.example.com"] {
+            let sender = EmailAddress::parse(sender).unwrap();
+            assert!(SuppressionScope::covering(&sender).contains(&scope), "{sender}");
+        }
+        for sender in ["news@example.org", "news@notexample.com"] {
+            assert!(!SuppressionScope::covering(&EmailAddress::parse(sender).unwrap()).contains(&scope), "{sender}");
+        }
+        assert!(!SuppressionScope::covering(&from_sub).contains(&SuppressionScope::Domain("com".into())));
+        let elsewhere = EmailAddress::parse("news@other.example").unwrap();
+        assert_eq!(SuppressionScope::of_sender_in(&elsewhere, "example.com"), SuppressionScope::of_sender(&elsewhere));
     }
 }

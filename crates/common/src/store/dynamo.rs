@@ -193,9 +193,14 @@ pub(crate) enum Refused {
 /// cancels a transaction for a failed condition, and also for a throttled item or a
 /// conflicting transaction on one of them (`TransactionConflict`), which say nothing of the
 /// conditions and must be retried whole.
+///
+/// Each call carries a token of its own: the SDK's retry of an attempt whose answer was lost
+/// is then taken as the same transaction (DynamoDB answers it as done for ten minutes) instead
+/// of being cancelled by the conditions the first attempt already moved on.
 pub(crate) async fn transact(
     request: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
 ) -> Result<(), Refused> {
+    let request = request.client_request_token(uuid::Uuid::new_v4().to_string());
     let err = match request.send().await {
         Ok(_) => return Ok(()),
         Err(err) => err,
@@ -214,11 +219,13 @@ pub(crate) async fn transact(
     let failed: Vec<usize> =
         reasons.iter().enumerate().filter(|(_, r)| code(r) == "ConditionalCheckFailed").map(|(i, _)| i).collect();
     let other = reasons.iter().map(code).find(|c| c != "None" && c != "ConditionalCheckFailed");
-    match other {
-        Some(c) if c.contains("Throttl") || c.contains("ThroughputExceeded") || c.contains("LimitExceeded") => {
+    match other.as_deref() {
+        Some("ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded") => {
             Err(Refused::Failed(StoreError::Throttled))
         }
-        Some(c) => Err(Refused::Failed(StoreError::Unavailable(format!("transaction cancelled: {c}")))),
+        Some("TransactionConflict") => Err(Refused::Failed(StoreError::Unavailable("transaction conflict".into()))),
+        // ItemCollectionSizeLimitExceeded, ValidationError: the same request fails again.
+        Some(c) => Err(Refused::Failed(StoreError::Refused(format!("transaction cancelled: {c}")))),
         None if failed.is_empty() => Err(Refused::Failed(fault(&err))),
         None => Err(Refused::Conditions(failed)),
     }

@@ -64,6 +64,10 @@ pub enum StoreError {
     /// An item that does not decode into its domain type.
     #[error("stored item is corrupt: {0}")]
     Corrupt(String),
+    /// A request the store will never take as it stands (a transaction cancelled for a reason
+    /// other than a condition, a throttle or a conflict): retrying it changes nothing.
+    #[error("store refused the request: {0}")]
+    Refused(String),
 }
 
 impl StoreError {

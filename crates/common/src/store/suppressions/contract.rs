@@ -43,4 +43,17 @@ pub async fn run(store: &impl SuppressionStore) {
     assert!(store.remove(&address, &SuppressionScope::All).await.unwrap());
     assert!(!store.remove(&address, &SuppressionScope::All).await.unwrap());
     assert_eq!(store.find(&address).await.unwrap(), [unsub]);
+
+    // Unsubscribed from the verified domain: no mail from any of its subdomains either.
+    let domain_wide = Suppression {
+        address: fine.clone(),
+        scope: SuppressionScope::Domain("example.com".into()),
+        reason: SuppressionReason::Unsubscribed,
+        ..all.clone()
+    };
+    store.put(&domain_wide).await.unwrap();
+    let from_sub = EmailAddress::parse("offers@mail.example.com").unwrap();
+    assert_eq!(store.suppressed_among(&[fine.clone()], &from_sub).await.unwrap(), [fine.clone()].into());
+    let elsewhere = EmailAddress::parse("offers@example.org").unwrap();
+    assert!(store.suppressed_among(&[fine], &elsewhere).await.unwrap().is_empty());
 }

@@ -27,7 +27,7 @@ impl SuppressionStore for DynamoSuppressionStore {
         addresses: &[EmailAddress],
         sender: &EmailAddress,
     ) -> Result<HashSet<EmailAddress>, StoreError> {
-        let scopes = SuppressionScope::covering(sender).map(|scope| scope.key());
+        let scopes: Vec<String> = SuppressionScope::covering(sender).iter().map(SuppressionScope::key).collect();
         let keys: Vec<Item> = addresses
             .iter()
             .collect::<HashSet<_>>()
