@@ -53,7 +53,7 @@ pub async fn run(store: &impl SuppressionStore) {
     };
     store.put(&domain_wide).await.unwrap();
     let from_sub = EmailAddress::parse("offers@mail.example.com").unwrap();
-    assert_eq!(store.suppressed_among(&[fine.clone()], &from_sub).await.unwrap(), [fine.clone()].into());
+    assert_eq!(store.suppressed_among(std::slice::from_ref(&fine), &from_sub).await.unwrap(), [fine.clone()].into());
     let elsewhere = EmailAddress::parse("offers@example.org").unwrap();
     assert!(store.suppressed_among(&[fine], &elsewhere).await.unwrap().is_empty());
 }
