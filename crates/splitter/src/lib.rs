@@ -46,8 +46,9 @@ use tokio::sync::mpsc;
 
 /// Recipient messages sent per `send_all` call (ten SQS batches, several in flight).
 pub const FLUSH_SIZE: usize = 200;
-/// A run stops and queues its continuation when less than this is left before the deadline.
-pub const DEADLINE_MARGIN: Duration = Duration::from_secs(90);
+/// A run stops and queues its continuation when less than this is left before the deadline:
+/// time for its last flush (200 messages), a report part, the totals and the continuation.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
 /// Suppressed recipients recorded per transaction.
 const SKIP_BATCH: usize = 10;
 /// How long a claim of a suppressed recipient holds before it is recorded.

@@ -58,7 +58,7 @@ const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(180);
 /// The queue's redrive policy in `template.yaml`.
 const MAX_RECEIVES: u32 = 3;
 /// The splitter's Lambda timeout in `template.yaml`.
-const SPLITTER_TIMEOUT: Duration = Duration::from_secs(900);
+const SPLITTER_TIMEOUT: Duration = Duration::from_secs(60);
 /// The sender's `Timeout` in the template.
 const SENDER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an idle instance waits before polling again (the event source's long poll).

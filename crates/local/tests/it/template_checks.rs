@@ -74,6 +74,19 @@ fn every_queue_visibility_timeout_is_at_least_six_times_its_consumers_timeout() 
     }
 }
 
+/// A split that dies part-way (out of memory, a runtime crash) is taken up again when its job's
+/// visibility timeout runs out: that must be minutes, and leave the run time to work past the
+/// margin it keeps for its checkpoint.
+#[test]
+fn a_crashed_split_is_taken_up_again_within_minutes() {
+    let t = template();
+    let timeout = number(t.function_property("SplitterFunction", "Timeout")).unwrap();
+    let visibility = number(t.properties("SplitJobsQueue").get("VisibilityTimeout")).unwrap();
+    assert!(visibility <= 600, "a crashed split waits {visibility}s before it is taken up again");
+    let margin = fanmail_splitter::DEADLINE_MARGIN.as_secs() as i64;
+    assert!(timeout >= 2 * margin, "a run of {timeout}s keeps {margin}s for its checkpoint: too little left to work");
+}
+
 #[test]
 fn sqs_event_sources_report_partial_failures_cap_concurrency_and_use_known_properties() {
     const KNOWN: &[&str] = &[
