@@ -12,8 +12,6 @@ const SAMPLE_BYTES: usize = 64 * 1024;
 
 /// A zip archive's first bytes: an Excel workbook (.xlsx) sent as CSV.
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
-/// An OLE compound file's first bytes: an Excel 97-2003 workbook (.xls).
-const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
 type Text<R> = Chain<Cursor<Vec<u8>>, LineEndings<Utf8Reader<R>>>;
 
@@ -26,10 +24,13 @@ pub(super) struct CsvRows<R: Read> {
 impl<R: Read> CsvRows<R> {
     pub fn open(mut reader: R) -> Result<Self, ListError> {
         let sample = read_up_to(&mut reader, SAMPLE_BYTES)?;
+        if super::is_open_document(&sample) {
+            return Err(ListError::OpenDocument);
+        }
         if sample.starts_with(ZIP_MAGIC) {
             return Err(ListError::WorkbookAsCsv);
         }
-        if sample.starts_with(OLE_MAGIC) {
+        if sample.starts_with(super::OLE_MAGIC) {
             return Err(ListError::OldWorkbook);
         }
         // CSV's delimiters, quotes and line breaks never occur inside a CP949 character, so

@@ -48,6 +48,8 @@ pub enum ListError {
     WorkbookAsCsv,
     #[error("the list is an Excel 97-2003 workbook (.xls): save it as .xlsx or as CSV UTF-8 and upload that")]
     OldWorkbook,
+    #[error("the list is an OpenDocument spreadsheet (.ods): save it as .xlsx or as CSV UTF-8 and upload that")]
+    OpenDocument,
     #[error("the workbook cannot be read: {0}")]
     Workbook(String),
     #[error("the address {0}")]
@@ -60,6 +62,17 @@ pub enum ListError {
 
 /// The content type of an Excel workbook (`.xlsx`).
 pub const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// An OLE compound file's first bytes: an Excel 97-2003 workbook (.xls).
+pub(crate) const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+
+/// An OpenDocument file's first bytes after its zip header: its `mimetype` entry, stored first.
+pub(crate) const ODS_MIMETYPE: &[u8] = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet";
+
+/// Whether a file's first bytes are an OpenDocument spreadsheet's.
+pub(crate) fn is_open_document(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04") && head.windows(ODS_MIMETYPE.len()).take(64).any(|w| w == ODS_MIMETYPE)
+}
 
 /// Whether the list uploaded at `key` is an Excel workbook (its key ends in `.xlsx`).
 pub fn is_workbook(key: &str) -> bool {

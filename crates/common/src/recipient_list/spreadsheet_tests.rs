@@ -183,3 +183,27 @@ fn a_long_sheet_streams_row_by_row() {
     assert_eq!(read.len(), 5_000);
     assert_eq!(read[4_999], (5_001, "user4999@example.com".into(), vars(&[("name", "User 4999")])));
 }
+
+/// An OpenDocument spreadsheet's first bytes (its `mimetype` entry, stored first).
+fn open_document() -> Vec<u8> {
+    let mut bytes = b"PK\x03\x04".to_vec();
+    bytes.extend_from_slice(&[0u8; 26]);
+    bytes.extend_from_slice(super::ODS_MIMETYPE);
+    bytes.extend_from_slice(&[0u8; 200]);
+    bytes
+}
+
+/// An .ods is refused by name with what to do, uploaded as a workbook or as CSV; so is an .xls
+/// uploaded as a workbook (not "File not found 'xl/_rels/workbook.xml.rels'").
+#[test]
+fn other_spreadsheet_files_are_refused_by_name() {
+    for result in [RecipientList::open_workbook(&open_document()[..]), RecipientList::open(&open_document()[..])] {
+        let error = result.map(|_| ()).unwrap_err();
+        assert!(matches!(error, ListError::OpenDocument), "{error}");
+        assert!(error.to_string().contains("save it as .xlsx or as CSV UTF-8"), "{error}");
+    }
+    let mut xls = super::OLE_MAGIC.to_vec();
+    xls.extend_from_slice(&[0u8; 512]);
+    let error = RecipientList::open_workbook(&xls[..]).map(|_| ()).unwrap_err();
+    assert!(matches!(error, ListError::OldWorkbook), "{error}");
+}

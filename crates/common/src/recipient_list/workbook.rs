@@ -10,6 +10,8 @@ use super::{ListError, RawRow, Rows};
 
 /// Rows read ahead of the consumer.
 const READ_AHEAD: usize = 256;
+/// Excel's columns (A to XFD).
+const MAX_COLUMNS: usize = 16_384;
 
 pub(super) struct SheetRows {
     rows: Receiver<Result<RawRow, ListError>>,
@@ -20,7 +22,15 @@ impl SheetRows {
     pub fn open<F: Read + Seek + Send + 'static>(file: F) -> Self {
         let (sender, rows) = sync_channel(READ_AHEAD);
         std::thread::spawn(move || {
-            if let Err(e) = read_first_sheet(file, |row| sender.send(Ok(row)).is_ok()) {
+            // A panic in the reader must not pass for the end of the list.
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_first_sheet(file, |row| sender.send(Ok(row)).is_ok())
+            }));
+            let failed = match read {
+                Ok(result) => result.err(),
+                Err(_) => Some(ListError::Workbook("its first sheet could not be read to the end".into())),
+            };
+            if let Some(e) = failed {
                 let _ = sender.send(Err(e));
             }
         });
@@ -39,7 +49,16 @@ impl Rows for SheetRows {
 }
 
 /// Hands each non-empty row of the first sheet to `take` until it answers `false`.
-fn read_first_sheet<F: Read + Seek>(file: F, mut take: impl FnMut(RawRow) -> bool) -> Result<(), ListError> {
+fn read_first_sheet<F: Read + Seek>(mut file: F, mut take: impl FnMut(RawRow) -> bool) -> Result<(), ListError> {
+    let mut head = [0u8; 128];
+    let read = file.read(&mut head)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    if super::is_open_document(&head[..read]) {
+        return Err(ListError::OpenDocument);
+    }
+    if head[..read].starts_with(super::OLE_MAGIC) {
+        return Err(ListError::OldWorkbook);
+    }
     let unreadable = |e: calamine::XlsxError| ListError::Workbook(e.to_string());
     let mut workbook: Xlsx<_> = Xlsx::new(BufReader::new(file)).map_err(unreadable)?;
     let sheet =
@@ -62,6 +81,13 @@ fn read_first_sheet<F: Read + Seek>(file: F, mut take: impl FnMut(RawRow) -> boo
         }
         current = Some(row);
         let column = column as usize;
+        // A crafted sheet may name any column: rows are held as wide as their last cell.
+        if column >= MAX_COLUMNS {
+            return Err(ListError::Workbook(format!(
+                "a cell lies in column {}, beyond Excel's last ({MAX_COLUMNS})",
+                column + 1
+            )));
+        }
         if fields.len() <= column {
             fields.resize(column + 1, String::new());
         }
