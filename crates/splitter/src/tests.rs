@@ -388,7 +388,7 @@ async fn split_with_time_left(rows: usize, left: time::Duration) -> MemDeps {
 
 #[tokio::test]
 async fn near_the_deadline_by_the_injected_clock_a_split_checkpoints_after_its_flush() {
-    let deps = split_with_time_left(1000, time::Duration::seconds(60)).await;
+    let deps = split_with_time_left(1000, time::Duration::seconds(DEADLINE_MARGIN.as_secs() as i64 / 2)).await;
     assert_eq!(deps.recipient_jobs.bulk.sent().len(), FLUSH_SIZE);
     let next: Vec<SplitJob> = deps.split_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
     assert_eq!(next.len(), 1, "one continuation");
