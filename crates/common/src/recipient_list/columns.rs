@@ -57,10 +57,15 @@ impl Columns {
                 return Err(ListError::SameColumnTwice { first: headers[j].clone(), second: headers[i].clone() });
             }
         }
-        let address = folded
-            .iter()
-            .position(|name| ADDRESS_HEADERS.contains(&name.replace(['_', '.'], "").as_str()))
-            .ok_or_else(|| ListError::NoAddressColumn(headers.clone()))?;
+        let address = folded.iter().position(|name| ADDRESS_HEADERS.contains(&name.replace(['_', '.'], "").as_str()));
+        let Some(address) = address else {
+            // A first row that holds an address is data, not names: saying what was found
+            // would put that address into logs and the campaign's reason.
+            if headers.iter().any(|h| crate::domain::EmailAddress::parse(h).is_ok()) {
+                return Err(ListError::NoHeaderRow);
+            }
+            return Err(ListError::NoAddressColumn(headers.clone()));
+        };
         Ok(Self { keys: headers.clone(), headers, address })
     }
 

@@ -35,6 +35,8 @@ pub enum ListError {
     EmptySheet(String),
     #[error("no column holds the e-mail address: expected a header such as 'email' or '이메일', found {0:?}")]
     NoAddressColumn(Vec<String>),
+    #[error("the first row holds an address, not column names: add a header row such as 'email,name'")]
+    NoHeaderRow,
     #[error(
         "the columns '{first}' and '{second}' have the same name once case, spaces, '-' and '_' are set aside; rename one"
     )]

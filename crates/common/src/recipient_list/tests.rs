@@ -253,3 +253,12 @@ fn a_cell_no_queue_message_can_carry_rejects_its_row() {
     assert!(reasons[0].starts_with("2: the 'name' column holds the character U+FFFE"), "{reasons:?}");
     assert!(reasons[1].starts_with("3: the 'name' column holds the character U+FFFF"), "{reasons:?}");
 }
+
+/// A list without a header row: refused with what to do, and without the first row's address
+/// (the message goes into logs and the campaign's stored reason).
+#[test]
+fn a_list_without_a_header_row_is_refused_without_naming_its_first_address() {
+    let err = RecipientList::open(&b"kim@example.com,Kim\nlee@example.com,Lee\n"[..]).map(|_| ()).unwrap_err();
+    assert!(matches!(err, ListError::NoHeaderRow), "{err}");
+    assert!(!err.to_string().contains("kim@"), "{err}");
+}
