@@ -3,8 +3,8 @@
 //! - `GET /audit?subject=&limit=&cursor=`: newest first, every subject's or one subject's
 //!   (`campaign/<id>`, `template/<id>`, `suppression/<address>`).
 //!
-//! The routes that change state call [`record`] once the change is made; a change whose entry
-//! cannot be written answers 503 (the change stands; the caller sees that something failed).
+//! The routes that change state call [`record`] once the change and its follow-up are made; a
+//! change whose entry cannot be written answers as the change did, the missing entry logged.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
@@ -16,21 +16,23 @@ use serde::Serialize;
 use crate::{page_params, Deps, Ports};
 
 /// Notes a change made at the caller's request.
+/// Writes the entry of a change already made. Its failure does not fail the request: the change
+/// and its follow-up stand, and a 503 would invite a retry of a change already made (a second
+/// campaign, mailed again). The missing entry is logged as an error.
 pub(crate) async fn record<P: Ports>(
     deps: &Deps<P>,
     request: &ApiGatewayV2httpRequest,
     action: AuditAction,
     subject: AuditSubject,
     detail: &[(&str, String)],
-) -> Result<(), ApiError> {
+) {
     let mut entry = AuditEntry::new(deps.clock.now(), &request.caller(), action, subject);
     for (key, value) in detail {
         entry = entry.with(key, value);
     }
-    deps.audit.record(&entry).await.map_err(|e| {
+    if let Err(e) = deps.audit.record(&entry).await {
         tracing::error!(action = %action, error = %e, "the change was made but its audit entry was not written");
-        ApiError::unavailable(e)
-    })
+    }
 }
 
 #[derive(Serialize)]

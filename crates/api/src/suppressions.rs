@@ -86,7 +86,7 @@ pub async fn add<P: Ports>(
         AuditSubject::suppression(&suppression.address),
         &[("scope", suppression.scope.key())],
     )
-    .await?;
+    .await;
     tracing::info!(address = %suppression.address.redacted(), "address suppressed by hand");
     Ok(json_response(201, &SuppressionView::from(&suppression)))
 }
@@ -147,7 +147,7 @@ pub async fn remove<P: Ports>(
         AuditSubject::suppression(&address),
         &[("reasons", reasons.join(",")), ("forced", complaint.to_string())],
     )
-    .await?;
+    .await;
     tracing::info!(
         address = %address.redacted(),
         reasons = %reasons.join(","),

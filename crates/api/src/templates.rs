@@ -106,7 +106,7 @@ pub async fn create<P: Ports>(
         AuditSubject::template(&template.id),
         &[("version", template.version.to_string())],
     )
-    .await?;
+    .await;
     tracing::info!(template = %template.id, "template created");
     Ok(answer(201, &template, &compiled))
 }
@@ -180,7 +180,7 @@ pub async fn update<P: Ports>(
                     AuditSubject::template(&id),
                     &[("version", template.version.to_string())],
                 )
-                .await?;
+                .await;
                 tracing::info!(template = %id, version = template.version, "template updated");
                 return Ok(answer(200, &template, &compiled));
             }
@@ -197,7 +197,7 @@ pub async fn delete<P: Ports>(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = template_id(request)?;
     if deps.templates.delete(&id).await? {
-        audit::record(deps, request, AuditAction::TemplateDeleted, AuditSubject::template(&id), &[]).await?;
+        audit::record(deps, request, AuditAction::TemplateDeleted, AuditSubject::template(&id), &[]).await;
         tracing::info!(template = %id, "template deleted");
         Ok(empty_response(204))
     } else {

@@ -206,7 +206,7 @@ pub async fn create<P: Ports>(
             return Err(e.into());
         }
         tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, "campaign scheduled");
-        crate::audit::record(deps, request, AuditAction::CampaignCreated, AuditSubject::campaign(&id), &detail).await?;
+        crate::audit::record(deps, request, AuditAction::CampaignCreated, AuditSubject::campaign(&id), &detail).await;
         return Ok(json_response(202, &CampaignView::from(&campaign)));
     }
     let job = serde_json::to_string(&SplitJob::start(campaign.id.clone())).map_err(ApiError::internal)?;
@@ -219,6 +219,6 @@ pub async fn create<P: Ports>(
         return Err(e.into());
     }
     tracing::info!(campaign = %id, template = %campaign.template_id, version = campaign.template_version, "campaign queued");
-    crate::audit::record(deps, request, AuditAction::CampaignCreated, AuditSubject::campaign(&id), &detail).await?;
+    crate::audit::record(deps, request, AuditAction::CampaignCreated, AuditSubject::campaign(&id), &detail).await;
     Ok(json_response(202, &CampaignView::from(&campaign)))
 }

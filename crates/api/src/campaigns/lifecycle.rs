@@ -64,7 +64,7 @@ pub async fn reschedule<P: Ports>(
             ("timezone", at.zone.clone()),
         ],
     )
-    .await?;
+    .await;
     tracing::info!(campaign = %id, send_at = %at.instant, zone = %at.zone, generation = campaign.schedule_generation, "campaign rescheduled");
     Ok(json_response(200, &CampaignView::from(&campaign)))
 }
@@ -102,7 +102,7 @@ pub async fn cancel<P: Ports>(
         AuditSubject::campaign(&id),
         &[("was", before.status.to_string())],
     )
-    .await?;
+    .await;
     if before.status == CampaignStatus::Scheduled {
         match deps.scheduler.delete(&campaign.schedule_name()).await {
             Ok(()) | Err(SchedulerError::NotFound(_)) => {}
@@ -135,7 +135,7 @@ pub async fn pause<P: Ports>(
         .await
     {
         Ok(campaign) => {
-            audit::record(deps, request, AuditAction::CampaignPaused, AuditSubject::campaign(&id), &[]).await?;
+            audit::record(deps, request, AuditAction::CampaignPaused, AuditSubject::campaign(&id), &[]).await;
             tracing::info!(campaign = %id, "campaign paused");
             Ok(json_response(200, &CampaignView::from(&campaign)))
         }
@@ -182,7 +182,7 @@ pub async fn resume<P: Ports>(
     requeued += requeue_parked(deps, &campaign).await?;
     tracing::info!(campaign = %id, requeued, "campaign resumed");
     // After the follow-up: a resume whose entry could not be written still re-queued them.
-    audit::record(deps, request, AuditAction::CampaignResumed, AuditSubject::campaign(&id), &[]).await?;
+    audit::record(deps, request, AuditAction::CampaignResumed, AuditSubject::campaign(&id), &[]).await;
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }
 
@@ -256,7 +256,7 @@ pub async fn retry_failed<P: Ports>(
         AuditSubject::campaign(&id),
         &[("released", released.to_string()), ("requeued", requeued.to_string())],
     )
-    .await?;
+    .await;
     tracing::info!(campaign = %id, released, requeued, "failed recipients re-queued");
     Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
 }
