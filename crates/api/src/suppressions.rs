@@ -30,11 +30,13 @@ fn address_param(request: &ApiGatewayV2httpRequest) -> Result<EmailAddress, ApiE
     EmailAddress::parse(&decoded).map_err(|e| ApiError::bad_request("invalid_address", e.to_string()))
 }
 
-fn sender_scope(sender: Option<&str>) -> Result<SuppressionScope, ApiError> {
+/// The scope `sender` names, as an unsubscribe link writes it: the verified domain for a
+/// sender in it or one of its subdomains.
+fn sender_scope(sender: Option<&str>, verified_domain: &str) -> Result<SuppressionScope, ApiError> {
     match sender {
         None => Ok(SuppressionScope::All),
         Some(raw) => EmailAddress::parse(raw)
-            .map(|sender| SuppressionScope::of_sender(&sender))
+            .map(|sender| SuppressionScope::of_sender_in(&sender, verified_domain))
             .map_err(|e| ApiError::bad_request("invalid_sender", format!("'sender': {e}"))),
     }
 }
@@ -63,7 +65,7 @@ pub async fn add<P: Ports>(
     let input: AddSuppression = request.json_body()?;
     let address = EmailAddress::parse(&input.address)
         .map_err(|e| ApiError::bad_request("invalid_address", format!("'address': {e}")))?;
-    let scope = sender_scope(input.sender.as_deref())?;
+    let scope = sender_scope(input.sender.as_deref(), &deps.config.sender_domain)?;
     let suppression = Suppression {
         address,
         scope,
@@ -116,7 +118,8 @@ pub async fn remove<P: Ports>(
             return Err(ApiError::bad_request("invalid_force", format!("'force' is true or false, not '{other}'")))
         }
     };
-    let only = request.query("sender").map(|sender| sender_scope(Some(sender))).transpose()?;
+    let only =
+        request.query("sender").map(|sender| sender_scope(Some(sender), &deps.config.sender_domain)).transpose()?;
     let found: Vec<Suppression> = deps
         .suppressions
         .find(&address)
@@ -264,6 +267,28 @@ mod tests {
         let (status, _) = call_address(&deps, route, "lee@example.com", "force=true").await;
         assert_eq!(status, 204);
         assert!(deps.suppressions.find(&lee).await.unwrap().is_empty());
+    }
+
+    /// An unsubscribe from a subdomain's sender is the verified domain's: lifted by naming any
+    /// sender of it, as it was made.
+    #[tokio::test]
+    async fn an_unsubscribe_is_lifted_by_naming_a_sender_of_any_subdomain() {
+        let deps = deps();
+        let kim = EmailAddress::parse("kim@example.org").unwrap();
+        let from_sub = EmailAddress::parse("offers@mail.example.com").unwrap();
+        let scope = SuppressionScope::of_sender_in(&from_sub, &deps.config.sender_domain);
+        let suppression = Suppression {
+            address: kim.clone(),
+            scope,
+            reason: SuppressionReason::Unsubscribed,
+            campaign_id: None,
+            created_at: deps.clock.now(),
+        };
+        deps.suppressions.put(&suppression).await.unwrap();
+        let (status, body) =
+            call_address(&deps, "DELETE /suppressions/{address}", "kim@example.org", "sender=news@example.com").await;
+        assert_eq!(status, 204, "{body}");
+        assert!(deps.suppressions.find(&kim).await.unwrap().is_empty());
     }
 
     /// Suppressing by hand an address that complained keeps the complaint (200, unchanged):

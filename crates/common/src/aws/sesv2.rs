@@ -141,6 +141,14 @@ fn campaign_wide(code: &str, message: &str, from: &str) -> bool {
     match code {
         // The sender's MAIL FROM domain, the configuration set, or this function's permission.
         "MailFromDomainNotVerifiedException" | "NotFoundException" | "AccessDeniedException" | "AccessDenied" => true,
+        // The function's credentials or its request's signature (a clock far off).
+        "ExpiredTokenException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "RequestExpired"
+        | "MissingAuthenticationTokenException" => true,
         // "Email address is not verified. The following identities failed the check in region
         // US-EAST-1: news@example.com". In the SES sandbox an unverified recipient is named
         // instead, and only its mail is refused.
@@ -149,11 +157,14 @@ fn campaign_wide(code: &str, message: &str, from: &str) -> bool {
     }
 }
 
-/// Whether a refusal's (lower-cased) text names the sender's address or domain.
+/// Whether a refusal's (lower-cased) text names the sender's address or domain, as a whole
+/// identity of its list (`thenews@example.com` is not `news@example.com`).
 fn names_sender(text: &str, from: &str) -> bool {
     let address = from.rsplit('<').next().unwrap_or(from).trim_end_matches('>').trim().to_ascii_lowercase();
     let domain = address.rsplit('@').next().unwrap_or_default();
-    text.contains(&address) || text.split([' ', ',', ':']).any(|token| token.trim_end_matches('.') == domain)
+    text.split([' ', ',', ':', ';'])
+        .map(|token| token.trim_end_matches('.'))
+        .any(|token| token == address || token == domain)
 }
 
 #[cfg(test)]
@@ -183,6 +194,8 @@ mod tests {
             (400, "MailFromDomainNotVerifiedException", "MAIL FROM domain is not verified"),
             (404, "NotFoundException", "Configuration set <fanmail> does not exist."),
             (403, "AccessDeniedException", "User is not authorized to perform: ses:SendEmail"),
+            (403, "ExpiredTokenException", "The security token included in the request is expired"),
+            (403, "InvalidSignatureException", "Signature expired: 20261207T100000Z is now earlier than ..."),
             (429, "TooManyRequestsException", "Daily message quota exceeded."),
             (400, "ThrottlingException", "Throttling: Daily message quota exceeded."),
         ] {
@@ -199,6 +212,11 @@ mod tests {
             "Email address is not verified. The following identities failed the check in region US-EAST-1: kim@example.org",
         );
         assert!(matches!(unverified_recipient, MailError::Rejected(_)), "{unverified_recipient:?}");
+        for lookalike in ["thenews@example.com", "news@example.com.au"] {
+            let text = format!("Email address is not verified. The following identities failed the check in region US-EAST-1: {lookalike}");
+            let refused = refused(400, "MessageRejected", &text);
+            assert!(matches!(refused, MailError::Rejected(_)), "{lookalike}: {refused:?}");
+        }
         assert!(matches!(
             refused(429, "TooManyRequestsException", "Maximum sending rate exceeded."),
             MailError::Throttled

@@ -52,20 +52,18 @@ impl Columns {
     /// no address column.
     pub fn new(headers: Vec<String>) -> Result<Self, ListError> {
         let folded: Vec<String> = headers.iter().map(|h| fold(h)).collect();
+        let address = folded.iter().position(|name| ADDRESS_HEADERS.contains(&name.replace(['_', '.'], "").as_str()));
+        // A first row that holds an address is data, not names: saying what was found would
+        // put that address into logs and the campaign's reason.
+        if address.is_none() && headers.iter().any(|h| h.contains('@')) {
+            return Err(ListError::NoHeaderRow);
+        }
         for (i, name) in folded.iter().enumerate().filter(|(_, name)| !name.is_empty()) {
             if let Some(j) = folded[..i].iter().position(|earlier| earlier == name) {
                 return Err(ListError::SameColumnTwice { first: headers[j].clone(), second: headers[i].clone() });
             }
         }
-        let address = folded.iter().position(|name| ADDRESS_HEADERS.contains(&name.replace(['_', '.'], "").as_str()));
-        let Some(address) = address else {
-            // A first row that holds an address is data, not names: saying what was found
-            // would put that address into logs and the campaign's reason.
-            if headers.iter().any(|h| crate::domain::EmailAddress::parse(h).is_ok()) {
-                return Err(ListError::NoHeaderRow);
-            }
-            return Err(ListError::NoAddressColumn(headers.clone()));
-        };
+        let address = address.ok_or_else(|| ListError::NoAddressColumn(headers.clone()))?;
         Ok(Self { keys: headers.clone(), headers, address })
     }
 

@@ -261,4 +261,8 @@ fn a_list_without_a_header_row_is_refused_without_naming_its_first_address() {
     let err = RecipientList::open(&b"kim@example.com,Kim\nlee@example.com,Lee\n"[..]).map(|_| ()).unwrap_err();
     assert!(matches!(err, ListError::NoHeaderRow), "{err}");
     assert!(!err.to_string().contains("kim@"), "{err}");
+    for first_row in ["kim@example.com,kim@example.com\n", "Kim <kim@example.com>,Kim\n", "kim@example,Kim\n"] {
+        let err = RecipientList::open(first_row.as_bytes()).map(|_| ()).unwrap_err();
+        assert!(matches!(err, ListError::NoHeaderRow), "{first_row}: {err}");
+    }
 }

@@ -36,8 +36,10 @@ impl CallLog {
         if seen.contains(&call) {
             return;
         }
-        if let Ok(line) = serde_json::to_string(&call) {
-            let _ = writeln!(file, "{line}");
+        // One write a line: the logs of several execution environments append to one file.
+        if let Ok(mut line) = serde_json::to_string(&call) {
+            line.push('\n');
+            let _ = file.write_all(line.as_bytes());
         }
         seen.insert(call);
     }
