@@ -236,9 +236,23 @@ async fn cancelling_a_scheduled_campaign_deletes_its_schedule_and_a_finished_one
     assert_eq!(status, 409);
 }
 
+/// What a sender records for a recipient it receives while the campaign is paused: `r1` parked.
+async fn park_one_recipient(deps: &Deps<MemoryPorts>, id: &CampaignId, at: time::OffsetDateTime) {
+    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
+    let job = RecipientJob {
+        campaign_id: id.clone(),
+        recipient_id: RecipientId::parse("r1").unwrap(),
+        address: EmailAddress::parse("u1@example.com").unwrap(),
+        vars: Default::default(),
+        row: 2,
+    };
+    deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
+    deps.recipients.finish(id, &SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Paused), at).await.unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_the_split() {
-    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome, SplitTotals};
+    use fanmail_common::domain::SplitTotals;
     let deps = ready().await;
     let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
     let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
@@ -249,18 +263,7 @@ async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_t
     // What the splitter and a sender record while it is paused.
     let totals = SplitTotals { total: 200, queued: 200, rows_done: 200, report_parts: 1, ..Default::default() };
     deps.campaigns.set_split_totals(&id, &totals).await.unwrap();
-    let job = RecipientJob {
-        campaign_id: id.clone(),
-        recipient_id: RecipientId::parse("r1").unwrap(),
-        address: EmailAddress::parse("u1@example.com").unwrap(),
-        vars: Default::default(),
-        row: 2,
-    };
-    deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
-    deps.recipients
-        .finish(&id, &SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Paused), at)
-        .await
-        .unwrap();
+    park_one_recipient(&deps, &id, at).await;
 
     let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
     assert_eq!((status, json["campaign"]["status"].as_str()), (202, Some("splitting")), "{json}");
@@ -278,7 +281,6 @@ async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_t
 /// the change's own (a 503 would invite a retry: a second campaign, mailed again).
 #[tokio::test(start_paused = true)]
 async fn a_change_whose_audit_entry_fails_still_has_its_follow_up() {
-    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
     let deps = ready().await;
     deps.audit.refuse_next(1);
     let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
@@ -289,18 +291,7 @@ async fn a_change_whose_audit_entry_fails_still_has_its_follow_up() {
 
     let at = datetime!(2026-11-23 09:00 UTC);
     deps.campaigns.transition(&id, &[CampaignStatus::Queued], CampaignStatus::Paused, None, None, at).await.unwrap();
-    let job = RecipientJob {
-        campaign_id: id.clone(),
-        recipient_id: RecipientId::parse("r1").unwrap(),
-        address: EmailAddress::parse("u1@example.com").unwrap(),
-        vars: Default::default(),
-        row: 2,
-    };
-    deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
-    deps.recipients
-        .finish(&id, &SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Paused), at)
-        .await
-        .unwrap();
+    park_one_recipient(&deps, &id, at).await;
     deps.audit.refuse_next(1);
     let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
     assert_eq!(status, 202, "{json}");
