@@ -31,7 +31,7 @@ use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::aws::ScheduleTarget;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::UnsubscribeKey;
-use fanmail_common::ports::{Clock, RecipientQueues};
+use fanmail_common::ports::Clock;
 use fanmail_common::store::iam::{Port, Uses};
 use fanmail_common::system::{RandomIds, SystemClock};
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -47,8 +47,6 @@ pub struct Config {
     pub audit_table: String,
     pub bucket: String,
     pub split_jobs_queue_url: String,
-    pub recipients_queue_url: String,
-    pub priority_queue_url: String,
     /// Every campaign's From address must be in this domain (the verified SES identity).
     pub sender_domain: String,
     pub schedule: ScheduleTarget,
@@ -71,8 +69,6 @@ impl Config {
             audit_table: env.required(vars::AUDIT_TABLE)?,
             bucket: env.required(vars::UPLOAD_BUCKET)?,
             split_jobs_queue_url: env.required(vars::SPLIT_JOBS_QUEUE_URL)?,
-            recipients_queue_url: env.required(vars::RECIPIENTS_QUEUE_URL)?,
-            priority_queue_url: env.required(vars::PRIORITY_QUEUE_URL)?,
             sender_domain: env.required(vars::SENDER_DOMAIN)?.to_ascii_lowercase(),
             schedule: ScheduleTarget {
                 group: env.required(vars::SCHEDULE_GROUP)?,
@@ -96,13 +92,10 @@ pub struct Deps<P: Ports> {
     pub ledger: P::Ledger,
     /// Who changed what: written by every route that changes state, read by `GET /audit`.
     pub audit: P::Audit,
-    /// Releases failed recipients for a retry, with their counts.
-    pub send_log: P::SendLog,
     /// An unsubscribe's result on its recipient, with its count.
     pub results: P::ResultLog,
     pub objects: P::Objects,
     pub split_jobs: P::Queue,
-    pub recipient_jobs: RecipientQueues<P::Queue>,
     pub scheduler: P::Scheduler,
     /// Reads the account's send quota (a dry run's estimate) and sends test mails.
     pub mailer: P::Mailer,
@@ -126,13 +119,15 @@ impl<P: Ports> Deps<P> {
 /// The store methods this function's code can call (the static half of the permission check).
 pub const STORES: &[Uses] = &[
     Uses { port: Port::Templates, methods: &["put_version", "get", "list", "delete"] },
-    Uses { port: Port::Campaigns, methods: &["get", "list", "create", "transition", "reschedule"] },
+    Uses {
+        port: Port::Campaigns,
+        methods: &["get", "list", "create", "transition", "reschedule", "set_requeue_progress"],
+    },
     Uses { port: Port::Recipients, methods: &["list_by_status"] },
     Uses { port: Port::Suppressions, methods: &["suppressed_among", "put", "add", "find", "remove", "list"] },
     // Idempotency keys of `POST /campaigns`; today's sent count.
     Uses { port: Port::Ledger, methods: &["record_once", "sent_between"] },
     Uses { port: Port::Audit, methods: &["record", "list"] },
-    Uses { port: Port::SendLog, methods: &["release_failed"] },
     // An unsubscribe's result.
     Uses { port: Port::ResultLog, methods: &["record"] },
 ];
@@ -147,11 +142,9 @@ impl Deps<AwsPorts> {
             suppressions: aws.suppressions(&config.suppressions_table),
             ledger: aws.ledger(&config.ledger_table),
             audit: aws.audit(&config.audit_table),
-            send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
             results: aws.result_log(&config.recipients_table, &config.campaigns_table),
             objects: aws.objects(&config.bucket),
             split_jobs: aws.queue(&config.split_jobs_queue_url),
-            recipient_jobs: aws.recipient_queues(&config.recipients_queue_url, &config.priority_queue_url),
             scheduler: aws.scheduler(config.schedule.clone()),
             mailer: aws.mailer(None),
             clock: SystemClock,
@@ -172,11 +165,9 @@ impl Deps<MemoryPorts> {
             suppressions: world.suppressions.clone(),
             ledger: world.ledger.clone(),
             audit: world.audit.clone(),
-            send_log: world.send_log(),
             results: world.result_log(),
             objects: world.objects.clone(),
             split_jobs: world.split_jobs.clone(),
-            recipient_jobs: world.recipient_queues(),
             scheduler: world.scheduler.clone(),
             mailer: world.mailer.clone(),
             clock: world.clock.clone(),

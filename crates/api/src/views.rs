@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fanmail_common::domain::{
-    Campaign, CampaignCounters, Recipient, Suppression, SuppressionScope, Template, TemplateSummary,
+    Campaign, CampaignCounters, Recipient, RequeueKind, RequeueProgress, Suppression, SuppressionScope, Template,
+    TemplateSummary,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -150,6 +151,33 @@ pub struct CampaignView<'a> {
     pub created_by: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<&'a str>,
+    /// How far its latest resume or retry has got re-queueing recipients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requeue: Option<RequeueView>,
+}
+
+/// A resume's or retry's background re-queueing, as far as it has got.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequeueView {
+    pub kind: RequeueKind,
+    pub requeued: u64,
+    pub released: u64,
+    pub finished: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&RequeueProgress> for RequeueView {
+    fn from(p: &RequeueProgress) -> Self {
+        Self {
+            kind: p.kind,
+            requeued: p.requeued,
+            released: p.released,
+            finished: p.finished,
+            updated_at: p.updated_at,
+        }
+    }
 }
 
 impl<'a> From<&'a Campaign> for CampaignView<'a> {
@@ -173,6 +201,7 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             priority: c.priority.as_str(),
             created_by: c.created_by.as_deref(),
             updated_by: c.updated_by.as_deref(),
+            requeue: c.requeue.as_ref().map(RequeueView::from),
         }
     }
 }

@@ -41,7 +41,8 @@
 //!   shared by five senders fits five mails in an invocation).
 //! - Suppressed or unsubscribed: not sent, counted as skipped.
 //! - Campaign cancelled: claimed recipients are marked stopped. Paused: they are parked as
-//!   `paused` and acknowledged; the resume re-queues them.
+//!   `paused` and acknowledged; the resume re-queues them (and the sender itself, when a fresh
+//!   read after parking finds the campaign resumed meanwhile).
 //!
 //! The batch that records a campaign's last outcomes completes it (near the end, the campaign
 //! is read afresh after each batch's outcomes are recorded).
@@ -456,6 +457,11 @@ async fn send_campaign_batch<P: Ports>(
         failed.extend(claimed.iter().map(|d| d.message_id.clone()).chain(accepted_ids));
         return failed;
     }
+    if parked == Some(RecipientStatus::Paused) && resumed_since_parking(deps, campaign_id).await {
+        // The resume's own pass may have read the parked recipients before these joined them.
+        let parked: Vec<&Delivery> = claimed.iter().collect();
+        failed.extend(requeue(deps, campaign.priority, &parked, |_| Duration::ZERO).await);
+    }
     failed.extend(requeue(deps, campaign.priority, &throttled, requeue_delay).await);
     failed.extend(requeue(deps, campaign.priority, &recheck, |_| RECHECK_DELAY).await);
     if let Some(reason) = blocked {
@@ -464,6 +470,18 @@ async fn send_campaign_batch<P: Ports>(
     }
     complete_near_the_end(deps, &campaign).await;
     failed
+}
+
+/// Whether the campaign runs again, read fresh after its recipients were parked: either this
+/// read sees the resume, or the resume's pass comes after the parking and sees them. An
+/// unreadable campaign counts as resumed: the copy queued again is parked again if not.
+async fn resumed_since_parking<P: Ports>(deps: &Deps<P>, campaign_id: &CampaignId) -> bool {
+    deps.warm.campaigns.lock().unwrap().remove(campaign_id);
+    match deps.campaign(campaign_id).await {
+        Ok(Some(fresh)) => matches!(fresh.status, CampaignStatus::Splitting | CampaignStatus::Sending),
+        Ok(None) => false,
+        Err(_) => true,
+    }
 }
 
 /// Near the end (by counts that may be seconds old, and whatever status they were read with),

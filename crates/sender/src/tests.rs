@@ -89,6 +89,7 @@ async fn world_with(status: CampaignStatus, config: Config) -> World {
             priority: Default::default(),
             created_by: None,
             updated_by: None,
+            requeue: None,
         })
         .await
         .unwrap();
@@ -568,6 +569,25 @@ async fn a_paused_campaign_parks_its_recipients_without_sending_or_failing() {
     deliver(&world, &[job(1)], 1).await;
     assert_eq!(world.mailer.sent().len(), 1);
     assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Sent);
+}
+
+/// The resume lands between the sender's fresh read (paused) and its parking: the resume's
+/// pass may have read the parked recipients before these joined them, so the sender, which
+/// looks once more after parking, queues them again itself.
+#[tokio::test]
+async fn recipients_parked_just_as_the_campaign_is_resumed_are_queued_again_by_their_sender() {
+    let world = world(CampaignStatus::Paused).await;
+    let id = CampaignId::parse("c1").unwrap();
+    // Read 1: the cached read; read 2: the fresh one before parking. The resume comes after.
+    world.campaigns.change_after_reads(&id, 2, |c| c.status = CampaignStatus::Sending);
+    assert!(deliver(&world, &[job(1), job(2)], 1).await.is_empty());
+    assert_eq!(recipient(&world, 1).await.status, RecipientStatus::Paused, "parked");
+    let again: Vec<RecipientJob> = world.queue.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+    let ids: Vec<&str> = again.iter().map(|j| j.recipient_id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "both queued again: {ids:?}");
+    world.deps.warm.campaigns.lock().unwrap().clear();
+    deliver(&world, &[job(1), job(2)], 1).await;
+    assert_eq!(world.mailer.sent().len(), 2, "and sent once each");
 }
 
 #[tokio::test]

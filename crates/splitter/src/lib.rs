@@ -1,5 +1,6 @@
 //! The list splitter: consumes split jobs and fans a campaign's recipient list (CSV, TSV or an
-//! Excel workbook) out into one recipient message each.
+//! Excel workbook) out into one recipient message each. The same queue carries requeue jobs (a
+//! resume's parked recipients, a retry's failed ones), which `requeue` pages through.
 //!
 //! A run streams the list from S3 (parsed on a blocking thread, a bounded channel away; a
 //! workbook is first copied to `/tmp`, as a zip archive is read from its end), so a list of
@@ -27,8 +28,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::{
-    rejected_rows_key, Campaign, CampaignStatus, EmailAddress, Recipient, RecipientJob, RecipientRetention,
-    RecipientStatus, RejectedRow, SendOutcome, SplitJob, SplitTotals,
+    rejected_rows_key, Campaign, CampaignJob, CampaignStatus, EmailAddress, Recipient, RecipientJob,
+    RecipientRetention, RecipientStatus, RejectedRow, SendOutcome, SplitJob, SplitTotals,
 };
 use fanmail_common::ports::{Clock, ObjectStore, ObjectStoreError, OutgoingMessage, Queue, RecipientQueues};
 use fanmail_common::recipient_list::{is_workbook, ListError, ListRow, RecipientList};
@@ -43,6 +44,9 @@ use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
 use lambda_runtime::{Error, LambdaEvent};
 use tokio::sync::mpsc;
+
+mod requeue;
+pub use requeue::{PAGE as REQUEUE_PAGE, SECOND_LOOK_DELAY};
 
 /// Recipient messages sent per `send_all` call (ten SQS batches, several in flight).
 pub const FLUSH_SIZE: usize = 200;
@@ -108,11 +112,11 @@ pub struct Deps<P: Ports> {
 /// The store methods this function's code can call (the static half of the permission check).
 pub const STORES: &[Uses] = &[
     Uses { port: Port::Templates, methods: &["get"] },
-    Uses { port: Port::Campaigns, methods: &["get", "set_split_totals", "transition"] },
-    Uses { port: Port::Recipients, methods: &["claim_batch"] },
+    Uses { port: Port::Campaigns, methods: &["get", "set_split_totals", "set_requeue_progress", "transition"] },
+    Uses { port: Port::Recipients, methods: &["claim_batch", "list_by_status"] },
     Uses { port: Port::Suppressions, methods: &["suppressed_among"] },
-    // Its outcomes are skips (suppressed addresses), never sends.
-    Uses { port: Port::SendLog, methods: &["record_unsent"] },
+    // Its outcomes are skips (suppressed addresses), never sends; a retry releases failed ones.
+    Uses { port: Port::SendLog, methods: &["record_unsent", "release_failed"] },
 ];
 
 impl Deps<AwsPorts> {
@@ -154,11 +158,12 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> 
     let deadline = (event.context.deadline > 0)
         .then(|| time::OffsetDateTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline));
     Ok(process(event.payload, |message| async move {
-        let job: SplitJob = match decode(&message) {
-            Ok(job) => job,
+        let done = match decode(&message) {
+            Ok(CampaignJob::Split(job)) => split(deps, &job, deadline).await,
+            Ok(CampaignJob::Requeue(job)) => requeue::requeue(deps, &job, deadline).await,
             Err(reason) => return RecordOutcome::Poison(reason),
         };
-        match split(deps, &job, deadline).await {
+        match done {
             Ok(outcome) => outcome,
             Err(e) if e.retryable() => RecordOutcome::Retry(e.to_string()),
             Err(e) => RecordOutcome::Poison(e.to_string()),
@@ -531,5 +536,7 @@ async fn record_suppressed<P: Ports>(
     Ok(())
 }
 
+#[cfg(test)]
+mod requeue_tests;
 #[cfg(test)]
 mod tests;

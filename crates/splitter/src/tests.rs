@@ -33,36 +33,44 @@ async fn deps_with_list_at(key: &str, list: &[u8], html: &str, shared: &[(&str, 
         .await
         .unwrap();
     deps.objects.put(key, list.to_vec(), "text/csv").await.unwrap();
-    deps.campaigns
-        .create(&Campaign {
-            id: CampaignId::parse("c1").unwrap(),
-            template_id: TemplateId::parse("t").unwrap(),
-            template_version: 1,
-            list_key: key.into(),
-            sender: Sender { address: EmailAddress::parse("news@example.com").unwrap(), name: None, reply_to: None },
-            shared_vars: shared.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
-            status: CampaignStatus::Queued,
-            status_reason: None,
-            counters: Default::default(),
-            created_at: at,
-            updated_at: at,
-            send_at: None,
-            schedule_generation: 0,
-            idempotency_key: None,
-            report_parts: 0,
-            split_rows: 0,
-            split_finished: false,
-            max_rate: None,
-            priority: Default::default(),
-            created_by: None,
-            updated_by: None,
-        })
-        .await
-        .unwrap();
+    let campaign = Campaign {
+        list_key: key.into(),
+        shared_vars: shared.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        ..stored_campaign(at)
+    };
+    deps.campaigns.create(&campaign).await.unwrap();
     deps
 }
 
-fn event(bodies: &[String]) -> SqsEvent {
+/// Campaign `c1`, queued, created at `at`.
+pub(crate) fn stored_campaign(at: time::OffsetDateTime) -> Campaign {
+    Campaign {
+        id: CampaignId::parse("c1").unwrap(),
+        template_id: TemplateId::parse("t").unwrap(),
+        template_version: 1,
+        list_key: "lists/l.csv".into(),
+        sender: Sender { address: EmailAddress::parse("news@example.com").unwrap(), name: None, reply_to: None },
+        shared_vars: Default::default(),
+        status: CampaignStatus::Queued,
+        status_reason: None,
+        counters: Default::default(),
+        created_at: at,
+        updated_at: at,
+        send_at: None,
+        schedule_generation: 0,
+        idempotency_key: None,
+        report_parts: 0,
+        split_rows: 0,
+        split_finished: false,
+        max_rate: None,
+        priority: Default::default(),
+        created_by: None,
+        updated_by: None,
+        requeue: None,
+    }
+}
+
+pub(crate) fn event(bodies: &[String]) -> SqsEvent {
     let mut event = SqsEvent::default();
     for (i, body) in bodies.iter().enumerate() {
         let mut m = SqsMessage::default();
@@ -77,7 +85,7 @@ async fn run(deps: &MemDeps, job: &SplitJob) -> SqsBatchResponse {
     handler(deps, LambdaEvent::new(event(&[serde_json::to_string(job).unwrap()]), Default::default())).await.unwrap()
 }
 
-fn campaign_id() -> CampaignId {
+pub(crate) fn campaign_id() -> CampaignId {
     CampaignId::parse("c1").unwrap()
 }
 
@@ -367,7 +375,7 @@ async fn suppressed_addresses_are_recorded_as_skipped_not_queued_and_counted_onc
 }
 
 /// A Lambda context whose deadline is `left` after the deps' clock.
-fn context_with_time_left(deps: &MemDeps, left: time::Duration) -> lambda_runtime::Context {
+pub(crate) fn context_with_time_left(deps: &MemDeps, left: time::Duration) -> lambda_runtime::Context {
     let mut context = lambda_runtime::Context::default();
     let deadline = deps.clock.now() + left;
     context.deadline = (deadline - time::OffsetDateTime::UNIX_EPOCH).whole_milliseconds() as u64;

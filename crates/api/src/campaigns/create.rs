@@ -188,6 +188,7 @@ pub async fn create<P: Ports>(
         priority: input.priority.as_deref().and_then(Priority::parse).unwrap_or_default(),
         created_by: Some(request.caller()),
         updated_by: Some(request.caller()),
+        requeue: None,
     };
     deps.campaigns.create(&campaign).await?;
     let mut detail = vec![("template", format!("{}@{}", campaign.template_id, campaign.template_version))];

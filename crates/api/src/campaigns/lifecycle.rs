@@ -1,14 +1,12 @@
 //! Changing a running or scheduled campaign: reschedule, cancel, pause, resume, and retry of
-//! its failed recipients. Each change is a conditional write from the statuses it may leave.
+//! its failed recipients (the last two re-queue in the background, see the splitter's `requeue`). Each change is a conditional write from the statuses it may leave.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
-use fanmail_common::domain::{
-    AuditAction, AuditSubject, Campaign, CampaignStatus, RecipientId, RecipientStatus, SendAt, SplitJob,
-};
+use fanmail_common::domain::{AuditAction, AuditSubject, Campaign, CampaignStatus, RequeueJob, SendAt, SplitJob};
 use fanmail_common::ports::{Clock, OutgoingMessage, Queue, Scheduler, SchedulerError};
 use fanmail_common::store::campaigns::complete_if_done;
-use fanmail_common::store::{CampaignStore, RecipientStore, SendLog, StoreError};
+use fanmail_common::store::{CampaignStore, StoreError};
 use serde::Deserialize;
 
 use crate::audit;
@@ -146,63 +144,59 @@ pub async fn pause<P: Ports>(
     }
 }
 
-/// How long after a resume the parked recipients are looked for a second time: longer than a
-/// sender's campaign cache (two seconds), so a sender that parked a recipient on a read taken
-/// just before the resume is caught too.
-pub const RESUME_SWEEP_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// `POST /campaigns/{id}/resume`: the split continues where it stopped and every parked
-/// recipient is queued again (a recipient queued twice is sent once: the claim decides).
+/// recipient is queued again, by background work that pages through them (the splitter's
+/// requeue job), however many there are; the answer is 202 with its progress, which the
+/// campaign shows as it goes. A resume of a campaign already running hands the work out
+/// again (a retried call, or one whose job could not be queued): a recipient queued twice is
+/// sent once, as its claim decides.
 pub async fn resume<P: Ports>(
     deps: &Deps<P>,
     request: &ApiGatewayV2httpRequest,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let id = campaign_id(request)?;
     let campaign = existing(&deps.campaigns, &id).await?;
-    let to = if campaign.split_finished { CampaignStatus::Sending } else { CampaignStatus::Splitting };
-    let caller = request.caller();
-    let resumed = deps.campaigns.transition(&id, &[CampaignStatus::Paused], to, None, Some(&caller), deps.clock.now());
-    let campaign = match resumed.await {
-        Ok(campaign) => campaign,
-        Err(StoreError::Conflict { current }) => {
-            return Err(ApiError::conflict(format!("a {current} campaign cannot be resumed")))
+    let campaign = if matches!(campaign.status, CampaignStatus::Splitting | CampaignStatus::Sending) {
+        campaign
+    } else {
+        let to = if campaign.split_finished { CampaignStatus::Sending } else { CampaignStatus::Splitting };
+        let caller = request.caller();
+        let resumed =
+            deps.campaigns.transition(&id, &[CampaignStatus::Paused], to, None, Some(&caller), deps.clock.now());
+        let campaign = match resumed.await {
+            Ok(campaign) => campaign,
+            Err(StoreError::Conflict { current }) => {
+                return Err(ApiError::conflict(format!("a {current} campaign cannot be resumed")))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Paused just as its last outcomes were counted: nothing is left to send.
+        let campaign = complete_if_done(&deps.campaigns, campaign, deps.clock.now()).await?;
+        if !campaign.split_finished {
+            let job =
+                SplitJob { campaign_id: id.clone(), resume_after_row: campaign.split_rows, run: campaign.report_parts };
+            let body = serde_json::to_string(&job).map_err(ApiError::internal)?;
+            deps.split_jobs.send_all(&[OutgoingMessage::new("resume", body)]).await?;
         }
-        Err(e) => return Err(e.into()),
+        campaign
     };
-    // Paused just as its last outcomes were counted: nothing is left to send.
-    let campaign = complete_if_done(&deps.campaigns, campaign, deps.clock.now()).await?;
-    if !campaign.split_finished {
-        let job =
-            SplitJob { campaign_id: id.clone(), resume_after_row: campaign.split_rows, run: campaign.report_parts };
-        let body = serde_json::to_string(&job).map_err(ApiError::internal)?;
-        deps.split_jobs.send_all(&[OutgoingMessage::new("resume", body)]).await?;
-    }
-    let mut requeued = requeue_parked(deps, &campaign).await?;
-    tokio::time::sleep(RESUME_SWEEP_DELAY).await;
-    requeued += requeue_parked(deps, &campaign).await?;
-    tracing::info!(campaign = %id, requeued, "campaign resumed");
-    // After the follow-up: a resume whose entry could not be written still re-queued them.
+    let campaign = if campaign.status == CampaignStatus::Completed {
+        campaign
+    } else {
+        start_requeue(deps, campaign, RequeueJob::resume(id.clone())).await?
+    };
+    tracing::info!(campaign = %id, "campaign resumed");
+    // After the follow-up: a resume whose entry could not be written still re-queues them.
     audit::record(deps, request, AuditAction::CampaignResumed, AuditSubject::campaign(&id), &[]).await;
-    Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
+    Ok(requeue_started(&campaign))
 }
 
-/// Queues every recipient parked as `paused` again; returns how many.
-async fn requeue_parked<P: Ports>(deps: &Deps<P>, campaign: &Campaign) -> Result<usize, ApiError> {
-    let mut count = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let page =
-            deps.recipients.list_by_status(&campaign.id, RecipientStatus::Paused, PAGE, cursor.as_deref()).await?;
-        count += requeue(deps, campaign.priority, &page.items).await?;
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(count),
-        }
-    }
-}
-
-/// Re-queues the recipients that failed for a transient reason or were given back unsent;
-/// recipients that SES rejected, that were sent, or that are suppressed stay as they are.
+/// `POST /campaigns/{id}/retry-failed`: the recipients that failed for a transient reason or
+/// were given back unsent are queued again, by background work as for a resume (released
+/// first, `failed` → `queued` with the count lowered once each, then every queued recipient
+/// re-queued); recipients that SES rejected, that were sent, or that are suppressed stay as
+/// they are. A repeated call finds the released ones queued and queues them again, which
+/// their claims make harmless.
 pub async fn retry_failed<P: Ports>(
     deps: &Deps<P>,
     request: &ApiGatewayV2httpRequest,
@@ -215,51 +209,36 @@ pub async fn retry_failed<P: Ports>(
             campaign.status
         )));
     }
-    // Released first (failed → queued, with the `failed` count lowered, each exactly once),
-    // then every queued recipient re-queued: a repeated or retried call finds the released
-    // ones queued and re-queues them again, which their claims make harmless. Both page
-    // through the recipients, a thousand at a time, however many there are.
-    let now = deps.clock.now();
-    let mut released = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = deps.recipients.list_by_status(&id, RecipientStatus::Failed, PAGE, cursor.as_deref()).await?;
-        let retryable: Vec<RecipientId> =
-            page.items.into_iter().filter(|r| r.retryable).map(|r| r.recipient_id).collect();
-        released += deps.send_log.release_failed(&id, &retryable, now).await?;
-        let Some(next) = page.next else { break };
-        cursor = Some(next);
-    }
-    let mut page = deps.recipients.list_by_status(&id, RecipientStatus::Queued, PAGE, None).await?;
-    if page.items.is_empty() {
-        return Ok(json_response(
-            200,
-            &serde_json::json!({ "requeued": 0, "campaign": CampaignView::from(&campaign) }),
-        ));
-    }
-    let mut campaign = campaign;
-    if campaign.status == CampaignStatus::Completed {
-        campaign = deps
-            .campaigns
-            .transition(&id, &[CampaignStatus::Completed], CampaignStatus::Sending, None, Some(&request.caller()), now)
-            .await?;
-    }
-    let mut requeued = requeue(deps, campaign.priority, &page.items).await?;
-    while let Some(next) = page.next {
-        page = deps.recipients.list_by_status(&id, RecipientStatus::Queued, PAGE, Some(&next)).await?;
-        requeued += requeue(deps, campaign.priority, &page.items).await?;
-    }
+    let failed = campaign.counters.failed;
+    let campaign = start_requeue(deps, campaign, RequeueJob::retry_failed(id.clone())).await?;
     audit::record(
         deps,
         request,
         AuditAction::CampaignRetried,
         AuditSubject::campaign(&id),
-        &[("released", released.to_string()), ("requeued", requeued.to_string())],
+        &[("failed", failed.to_string())],
     )
     .await;
-    tracing::info!(campaign = %id, released, requeued, "failed recipients re-queued");
-    Ok(json_response(202, &serde_json::json!({ "requeued": requeued, "campaign": CampaignView::from(&campaign) })))
+    tracing::info!(campaign = %id, failed, "retry of failed recipients started");
+    Ok(requeue_started(&campaign))
 }
 
-/// Recipients read per page by the routes that go through all of a campaign's.
-const PAGE: u32 = 1000;
+/// Shows the work as started on the campaign, then hands it to the splitter. In this order: a
+/// job that finishes before the answer is written is never shown as unfinished.
+async fn start_requeue<P: Ports>(
+    deps: &Deps<P>,
+    mut campaign: Campaign,
+    job: RequeueJob,
+) -> Result<Campaign, ApiError> {
+    let progress = job.progress(false, deps.clock.now());
+    deps.campaigns.set_requeue_progress(&campaign.id, &progress).await?;
+    campaign.requeue = Some(progress);
+    let body = serde_json::to_string(&job).map_err(ApiError::internal)?;
+    deps.split_jobs.send_all(&[OutgoingMessage::new("requeue", body)]).await?;
+    Ok(campaign)
+}
+
+fn requeue_started(campaign: &Campaign) -> ApiGatewayV2httpResponse {
+    let view = CampaignView::from(campaign);
+    json_response(202, &serde_json::json!({ "requeue": view.requeue, "campaign": view }))
+}

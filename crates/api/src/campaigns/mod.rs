@@ -25,11 +25,9 @@ pub use test_send::{send_template_test, send_test};
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use fanmail_common::api_gateway::{ApiError, RequestExt};
-use fanmail_common::domain::{Campaign, CampaignId, Priority, Recipient, RecipientJob, ScheduledSend, SendAt};
-use fanmail_common::ports::{OutgoingMessage, Queue, ScheduleSpec};
+use fanmail_common::domain::{Campaign, CampaignId, ScheduledSend, SendAt};
+use fanmail_common::ports::ScheduleSpec;
 use fanmail_common::store::CampaignReader;
-
-use crate::{Deps, Ports};
 
 /// The one-time schedule that starts `campaign` at `at`.
 fn schedule_spec(campaign: &Campaign, at: &SendAt) -> ScheduleSpec {
@@ -54,18 +52,4 @@ async fn existing(campaigns: &impl CampaignReader, id: &CampaignId) -> Result<Ca
 
 fn unprocessable(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(422, code, message)
-}
-
-/// Puts stored recipients back on their campaign's recipients queue; returns how many.
-async fn requeue<P: Ports>(deps: &Deps<P>, priority: Priority, recipients: &[Recipient]) -> Result<usize, ApiError> {
-    let messages: Vec<OutgoingMessage> = recipients
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let body = serde_json::to_string(&RecipientJob::from(r)).expect("jobs serialise");
-            OutgoingMessage::new(i.to_string(), body).in_group(r.campaign_id.as_str())
-        })
-        .collect();
-    deps.recipient_jobs.for_priority(priority).send_all(&messages).await?;
-    Ok(messages.len())
 }

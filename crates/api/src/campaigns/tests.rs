@@ -1,8 +1,8 @@
 use crate::test_support::{call, deps};
 use crate::{Deps, MemoryPorts};
 use fanmail_common::domain::{
-    rejected_rows_key, CampaignId, CampaignStatus, Counter, CounterDelta, EmailAddress, Priority, RecipientJob,
-    RecipientStatus, RejectedRow, SplitJob, SplitTotals, Template, TemplateId,
+    rejected_rows_key, CampaignId, CampaignJob, CampaignStatus, Counter, CounterDelta, EmailAddress, Priority,
+    RecipientJob, RecipientStatus, RejectedRow, RequeueJob, SplitJob, SplitTotals, Template, TemplateId,
 };
 use fanmail_common::ports::{Clock, ObjectStore};
 use fanmail_common::store::{CampaignReader, CampaignStore, RecipientStore, TemplateStore};
@@ -96,62 +96,38 @@ async fn an_idempotency_key_expires_a_day_later_by_the_injected_clock() {
     assert_eq!(deps.split_jobs.sent().len(), 2);
 }
 
-#[tokio::test]
-async fn retry_failed_requeues_only_transient_failures_and_given_back_recipients() {
-    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
-    let deps = ready().await;
-    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
-    let id = fanmail_common::domain::CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
-    let at = datetime!(2026-11-23 09:00 UTC);
-    for (n, status, retryable) in [
-        (1, RecipientStatus::Failed, true),
-        (2, RecipientStatus::Failed, false),
-        (3, RecipientStatus::Sent, false),
-        (4, RecipientStatus::Queued, false),
-    ] {
-        let job = RecipientJob {
-            campaign_id: id.clone(),
-            recipient_id: RecipientId::parse(format!("r{n}")).unwrap(),
-            address: EmailAddress::parse(&format!("u{n}@example.com")).unwrap(),
-            vars: Default::default(),
-            row: n + 1,
-        };
-        deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
-        let mut outcome = SendOutcome::new(job.recipient_id.clone(), status);
-        outcome.retryable = retryable;
-        deps.recipients.finish(&id, &outcome, at).await.unwrap();
-    }
-    for from in [CampaignStatus::Queued, CampaignStatus::Splitting, CampaignStatus::Sending] {
-        let to = match from {
-            CampaignStatus::Queued => CampaignStatus::Splitting,
-            CampaignStatus::Splitting => CampaignStatus::Sending,
-            _ => CampaignStatus::Completed,
-        };
-        deps.campaigns.transition(&id, &[from], to, None, None, at).await.unwrap();
-    }
-    deps.campaigns
-        .add_counters(&id, &CounterDelta::default().add(Counter::Failed, 2).add(Counter::Sent, 1))
-        .await
-        .unwrap();
-
-    let (status, json) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
-    assert_eq!((status, json["requeued"].as_u64()), (202, Some(2)), "{json}");
-    let requeued: Vec<String> = deps
-        .recipient_jobs
-        .bulk
+/// The requeue jobs the API handed to the splitter, in order.
+fn requeue_jobs(deps: &Deps<MemoryPorts>) -> Vec<RequeueJob> {
+    deps.split_jobs
         .sent()
         .iter()
-        .map(|m| serde_json::from_str::<RecipientJob>(&m.body).unwrap().recipient_id.to_string())
-        .collect();
-    assert_eq!(requeued, ["r1", "r4"]);
-    let campaign = deps.campaigns.get(&id).await.unwrap().unwrap();
-    assert_eq!((campaign.status, campaign.counters.failed), (CampaignStatus::Sending, 1));
+        .filter_map(|m| match serde_json::from_str(&m.body).unwrap() {
+            CampaignJob::Requeue(job) => Some(job),
+            CampaignJob::Split(_) => None,
+        })
+        .collect()
+}
 
-    // A repeated call (a client's retry) re-queues the still-queued ones again, which their
-    // claims make harmless, and lowers nothing twice.
+/// However many failed recipients a campaign has, the route only hands the work to the
+/// splitter (which pages through them, see its requeue tests) and answers at once.
+#[tokio::test]
+async fn retry_failed_hands_the_work_out_and_answers_202_with_its_progress() {
+    let deps = ready().await;
+    let id = sent_in_full(&deps, 3).await;
     let (status, json) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
-    assert_eq!((status, json["requeued"].as_u64()), (202, Some(2)), "{json}");
-    assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap().counters.failed, 1, "lowered once");
+    assert_eq!(status, 202, "{json}");
+    assert_eq!(
+        (json["requeue"]["kind"].as_str(), json["requeue"]["finished"].as_bool()),
+        (Some("retry_failed"), Some(false))
+    );
+    assert_eq!(json["campaign"]["requeue"], json["requeue"], "the campaign shows it too");
+    assert_eq!(requeue_jobs(&deps), [RequeueJob::retry_failed(id.clone())]);
+    let (_, view) = call(&deps, "GET /campaigns/{id}", Some(id.as_str()), &[], None).await;
+    assert_eq!(view["requeue"]["kind"], "retry_failed");
+
+    call(&deps, "POST /campaigns/{id}/cancel", Some(id.as_str()), &[], None).await;
+    let (status, _) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
+    assert_eq!((status, requeue_jobs(&deps).len()), (409, 1), "a cancelled campaign retries nothing");
 }
 
 #[tokio::test]
@@ -267,13 +243,25 @@ async fn pause_parks_and_resume_requeues_the_parked_recipients_and_the_rest_of_t
 
     let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
     assert_eq!((status, json["campaign"]["status"].as_str()), (202, Some("splitting")), "{json}");
-    let split: Vec<SplitJob> = deps.split_jobs.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
-    assert_eq!((split.last().unwrap().resume_after_row, split.last().unwrap().run), (200, 1));
-    let requeued: Vec<RecipientJob> =
-        deps.recipient_jobs.bulk.sent().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
-    assert!(requeued.iter().all(|j| j.recipient_id.as_str() == "r1") && !requeued.is_empty());
+    let split: Vec<SplitJob> = deps
+        .split_jobs
+        .sent()
+        .iter()
+        .filter_map(|m| match serde_json::from_str(&m.body).unwrap() {
+            CampaignJob::Split(job) => Some(job),
+            CampaignJob::Requeue(_) => None,
+        })
+        .collect();
+    assert_eq!((split.last().unwrap().resume_after_row, split.last().unwrap().run), (200, 1), "the split goes on");
+    assert_eq!(requeue_jobs(&deps), [RequeueJob::resume(id.clone())], "the parked recipient's requeue is handed out");
+    assert_eq!(json["requeue"]["kind"], "resume");
+    // A repeated resume (a client's retry) hands the requeue out again, harmlessly; a
+    // cancelled campaign cannot be resumed.
     let (status, _) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
-    assert_eq!(status, 409, "a running campaign cannot be resumed");
+    assert_eq!((status, requeue_jobs(&deps).len()), (202, 2));
+    call(&deps, "POST /campaigns/{id}/cancel", Some(id.as_str()), &[], None).await;
+    let (status, _) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
+    assert_eq!(status, 409, "a cancelled campaign cannot be resumed");
 }
 
 /// The audit table refuses a change's entry: the change still has its follow-up (a created
@@ -295,7 +283,7 @@ async fn a_change_whose_audit_entry_fails_still_has_its_follow_up() {
     deps.audit.refuse_next(1);
     let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
     assert_eq!(status, 202, "{json}");
-    assert!(!deps.recipient_jobs.bulk.sent().is_empty(), "the parked recipient is queued all the same");
+    assert_eq!(requeue_jobs(&deps).len(), 1, "the parked recipient's requeue is handed out all the same");
 }
 
 /// A created campaign moved to `sending` with every one of its `total` recipients sent.
@@ -332,10 +320,7 @@ async fn resuming_a_campaign_whose_every_outcome_is_counted_completes_it() {
     let at = deps.clock.now();
     deps.campaigns.transition(&id, &[CampaignStatus::Sending], CampaignStatus::Paused, None, None, at).await.unwrap();
     let (status, json) = call(&deps, "POST /campaigns/{id}/resume", Some(id.as_str()), &[], None).await;
-    assert_eq!(
-        (status, json["campaign"]["status"].as_str(), json["requeued"].as_u64()),
-        (202, Some("completed"), Some(0))
-    );
+    assert_eq!((status, json["campaign"]["status"].as_str(), requeue_jobs(&deps).len()), (202, Some("completed"), 0));
 }
 
 #[tokio::test]
@@ -386,51 +371,6 @@ async fn rejected_rows_page_through_every_report_part_in_order() {
     let query = [("cursor", "7")];
     let (status, json) = call(&deps, "GET /campaigns/{id}/rejected-rows", Some(id.as_str()), &query, None).await;
     assert_eq!((status, json["error"]["code"].as_str()), (400, Some("bad_cursor")));
-}
-
-#[tokio::test]
-async fn retry_failed_goes_through_more_failed_recipients_than_one_page_each_once() {
-    use fanmail_common::domain::{Recipient, RecipientId, SendOutcome};
-    let deps = ready().await;
-    let (_, created) = call(&deps, "POST /campaigns", None, &[], Some(input())).await;
-    let id = CampaignId::parse(created["id"].as_str().unwrap()).unwrap();
-    let at = datetime!(2026-11-23 09:00 UTC);
-    let failed = 2_345;
-    for n in 0..failed {
-        let job = RecipientJob {
-            campaign_id: id.clone(),
-            recipient_id: RecipientId::parse(format!("r{n:05}")).unwrap(),
-            address: EmailAddress::parse(&format!("u{n}@example.com")).unwrap(),
-            vars: Default::default(),
-            row: n + 2,
-        };
-        deps.recipients.claim(&Recipient::from_job(&job, at), at, at).await.unwrap();
-        let mut outcome = SendOutcome::new(job.recipient_id.clone(), RecipientStatus::Failed);
-        outcome.retryable = true;
-        deps.recipients.finish(&id, &outcome, at).await.unwrap();
-    }
-    for (from, to) in [
-        (CampaignStatus::Queued, CampaignStatus::Splitting),
-        (CampaignStatus::Splitting, CampaignStatus::Sending),
-        (CampaignStatus::Sending, CampaignStatus::Completed),
-    ] {
-        deps.campaigns.transition(&id, &[from], to, None, None, at).await.unwrap();
-    }
-    deps.campaigns.add_counters(&id, &CounterDelta::default().add(Counter::Failed, failed as i64)).await.unwrap();
-
-    let (status, json) = call(&deps, "POST /campaigns/{id}/retry-failed", Some(id.as_str()), &[], None).await;
-    assert_eq!((status, json["requeued"].as_u64()), (202, Some(failed)), "{json}");
-    let mut requeued: Vec<String> = deps
-        .recipient_jobs
-        .bulk
-        .sent()
-        .iter()
-        .map(|m| serde_json::from_str::<RecipientJob>(&m.body).unwrap().recipient_id.to_string())
-        .collect();
-    requeued.sort();
-    requeued.dedup();
-    assert_eq!(requeued.len() as u64, failed, "every one once");
-    assert_eq!(deps.campaigns.get(&id).await.unwrap().unwrap().counters.failed, 0);
 }
 
 #[tokio::test]

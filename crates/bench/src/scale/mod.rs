@@ -211,14 +211,12 @@ impl World {
             suppressions: self.suppressions.clone(),
             ledger: self.ledger.clone(),
             audit: Default::default(),
-            send_log: self.send_log(Arc::default()),
             results: fanmail_common::store::StoreResultLog {
                 recipients: self.recipients.clone(),
                 campaigns: self.campaigns.clone(),
             },
             objects: MemoryObjectStore::default(),
             split_jobs: self.split_jobs.clone(),
-            recipient_jobs: self.recipient_queues(),
             scheduler: MemoryScheduler::default(),
             mailer: InstanceMailer { ses: self.ses.clone(), crash: Arc::default() },
             clock: self.clock.at_wall_speed(),
@@ -458,6 +456,7 @@ fn campaign(id: CampaignId, list_key: &str, now: OffsetDateTime) -> Result<Campa
         priority: Default::default(),
         created_by: None,
         updated_by: None,
+        requeue: None,
     })
 }
 

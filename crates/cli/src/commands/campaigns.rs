@@ -56,7 +56,7 @@ pub async fn run(
             if json {
                 return table::json(out, &answer);
             }
-            let _ = writeln!(out, "{} failed recipients queued again", table::cell(&answer["requeued"]));
+            show(out, answer.get("campaign").unwrap_or(&answer), false);
         }
         CampaignsCommand::RejectedRows { id, limit } => {
             let page = api.get(&format!("/campaigns/{}/rejected-rows?limit={limit}", segment(id))).await?;
@@ -85,11 +85,8 @@ async fn act(api: &Api, id: &str, action: &str, out: &mut dyn std::io::Write, js
     if json {
         return table::json(out, &answer);
     }
-    // A resume answers the campaign with how many parked mails it queued again.
+    // A resume answers the campaign, with its parked mails being queued again.
     show(out, answer.get("campaign").unwrap_or(&answer), false);
-    if let Some(requeued) = answer["requeued"].as_u64() {
-        let _ = writeln!(out, "{requeued} parked mails queued again");
-    }
     Ok(())
 }
 
@@ -105,6 +102,22 @@ pub fn show(out: &mut dyn std::io::Write, campaign: &Value, json: bool) {
     if let Some(at) = campaign["sendAt"].as_str() {
         let _ = writeln!(out, "send at: {at}");
     }
+    if let Some(line) = requeue_line(&campaign["requeue"]) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// How far a resume or retry has got queueing its recipients again (done in the background).
+fn requeue_line(requeue: &Value) -> Option<String> {
+    let kind = match requeue["kind"].as_str()? {
+        "resume" => "parked mails",
+        _ => "failed recipients",
+    };
+    let count = requeue["requeued"].as_u64().unwrap_or(0);
+    Some(match requeue["finished"].as_bool() {
+        Some(true) => format!("{kind} queued again: {count}"),
+        _ => format!("{kind} being queued again: {count} so far"),
+    })
 }
 
 /// What a test send answered: one line per address.

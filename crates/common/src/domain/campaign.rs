@@ -200,6 +200,9 @@ pub struct Campaign {
     /// Who last changed it through the API (cancel, pause, resume, retry, reschedule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// How far its latest resume or retry has got re-queueing its recipients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeue: Option<super::RequeueProgress>,
 }
 
 /// A campaign's place in line. Bulk campaigns share the recipients queue fairly (one message

@@ -8,6 +8,7 @@ mod email;
 mod hours;
 mod ids;
 mod recipient;
+mod requeue;
 mod send_at;
 mod suppression;
 mod template;
@@ -30,6 +31,7 @@ pub use ids::{CampaignId, IdError, RecipientId, TemplateId};
 pub use recipient::{
     accepted_key, Recipient, RecipientJob, RecipientRetention, RecipientStatus, SendOutcome, ACCEPTED_LIFETIME,
 };
+pub use requeue::{CampaignJob, RequeueJob, RequeueKind, RequeueProgress, RequeueStep};
 pub use send_at::{SendAt, SendAtError};
 pub use suppression::{Suppression, SuppressionReason, SuppressionScope};
 pub use template::{Template, TemplateSummary};
@@ -64,6 +66,7 @@ pub(crate) mod tests_support {
             priority: Default::default(),
             created_by: None,
             updated_by: None,
+            requeue: None,
         }
     }
 }

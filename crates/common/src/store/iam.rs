@@ -81,6 +81,7 @@ const CAMPAIGNS: &[Method] = &[
     method("transition", &[on(C, UPDATE), on(C, GET)]),
     method("reschedule", &[on(C, UPDATE), on(C, GET)]),
     method("set_split_totals", &[on(C, UPDATE)]),
+    method("set_requeue_progress", &[on(C, UPDATE)]),
     method("add_counters", &[on(C, UPDATE)]),
 ];
 

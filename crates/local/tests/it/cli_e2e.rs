@@ -89,7 +89,7 @@ async fn a_campaign_is_dry_run_test_sent_sent_and_watched_with_the_cli_alone() {
     let (code, out, _) = fanmail(&url, &["campaigns", "rejected-rows", &id]).await;
     assert!(code == 0 && out.contains("3    ") && out.contains("no '@'"), "{out}");
     let (code, out, err) = fanmail(&url, &["campaigns", "retry-failed", &id]).await;
-    assert!(code == 0 && out.contains("failed recipients queued again"), "{out}{err}");
+    assert!(code == 0 && out.contains("failed recipients being queued again"), "{out}{err}");
 }
 
 #[tokio::test]

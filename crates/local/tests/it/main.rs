@@ -14,6 +14,7 @@ mod list_formats_e2e;
 mod openapi_checks;
 mod priority_e2e;
 mod quota_e2e;
+mod requeue;
 mod runner;
 mod schedule_e2e;
 mod smoke;

@@ -2,7 +2,7 @@
 
 use time::Duration;
 
-use crate::domain::{Campaign, CampaignId, CampaignStatus, Counter, CounterDelta};
+use crate::domain::{Campaign, CampaignId, CampaignStatus, Counter, CounterDelta, RequeueJob};
 use crate::store::fixtures::*;
 use crate::store::{CampaignStore, StoreError};
 
@@ -52,6 +52,14 @@ pub async fn run(store: &impl CampaignStore) {
         store.add_counters(&missing, &CounterDelta::one(Counter::Sent)).await,
         Err(StoreError::NotFound(_))
     ));
+
+    // A requeue's progress is written over the last, and read back with the campaign.
+    let mut progress = RequeueJob { requeued: 1000, ..RequeueJob::resume(c.id.clone()) }.progress(false, later);
+    store.set_requeue_progress(&c.id, &progress).await.unwrap();
+    progress.finished = true;
+    store.set_requeue_progress(&c.id, &progress).await.unwrap();
+    assert_eq!(store.get(&c.id).await.unwrap().unwrap().requeue, Some(progress));
+    assert!(matches!(store.set_requeue_progress(&missing, &progress).await, Err(StoreError::NotFound(_))));
 
     // Listing: newest first, a page at a time, or one status only.
     for (hours, id) in [(1, "l1"), (2, "l2"), (3, "l3")] {

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
-use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
+use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, RequeueProgress, SplitTotals};
 use crate::store::campaigns::{check_transition, listing_key, CampaignReader};
 use crate::store::dynamo::*;
 use crate::store::{CampaignStore, Page, StoreError};
@@ -188,6 +188,25 @@ impl CampaignStore for DynamoCampaignStore {
             .expression_attribute_values(":parts", n(totals.report_parts))
             .expression_attribute_values(":rows", n(totals.rows_done))
             .expression_attribute_values(":finished", AttributeValue::Bool(totals.finished))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound(format!("campaign {id}"))),
+            Err(e) => Err(fault(&e)),
+        }
+    }
+
+    async fn set_requeue_progress(&self, id: &CampaignId, progress: &RequeueProgress) -> Result<(), StoreError> {
+        let value = serde_dynamo::to_attribute_value(progress).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(id.as_str()))
+            .condition_expression("attribute_exists(id)")
+            .update_expression("SET requeue = :progress")
+            .expression_attribute_values(":progress", value)
             .send()
             .await;
         match result {

@@ -5,18 +5,53 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
-use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
+use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, RequeueProgress, SplitTotals};
 use crate::store::campaigns::{check_transition, listing_key, CampaignReader};
 use crate::store::{CampaignStore, Page, StoreError};
 
-#[derive(Debug, Default, Clone)]
+/// A change made to a campaign once it has been read a number of times more.
+type LaterChange = (usize, Box<dyn FnOnce(&mut Campaign) + Send>);
+
+#[derive(Default, Clone)]
 pub struct MemoryCampaignStore {
     campaigns: Arc<Mutex<BTreeMap<CampaignId, Campaign>>>,
+    after_reads: Arc<Mutex<Option<(CampaignId, LaterChange)>>>,
+}
+
+impl std::fmt::Debug for MemoryCampaignStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryCampaignStore").field("campaigns", &self.campaigns).finish_non_exhaustive()
+    }
+}
+
+impl MemoryCampaignStore {
+    /// Changes campaign `id` right after it has been read `reads` more times, as another
+    /// writer would between two of a caller's reads (a race a test must be able to set up).
+    pub fn change_after_reads(
+        &self,
+        id: &CampaignId,
+        reads: usize,
+        change: impl FnOnce(&mut Campaign) + Send + 'static,
+    ) {
+        *self.after_reads.lock().unwrap() = Some((id.clone(), (reads, Box::new(change))));
+    }
 }
 
 impl CampaignReader for MemoryCampaignStore {
     async fn get(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
-        Ok(self.campaigns.lock().unwrap().get(id).cloned())
+        let mut all = self.campaigns.lock().unwrap();
+        let read = all.get(id).cloned();
+        let mut pending = self.after_reads.lock().unwrap();
+        if let Some((_, (reads, _))) = pending.as_mut().filter(|(target, _)| target == id) {
+            *reads = reads.saturating_sub(1);
+            if *reads == 0 {
+                let (_, (_, change)) = pending.take().expect("just matched");
+                if let Some(campaign) = all.get_mut(id) {
+                    change(campaign);
+                }
+            }
+        }
+        Ok(read)
     }
 
     async fn list(
@@ -107,6 +142,13 @@ impl CampaignStore for MemoryCampaignStore {
         campaign.report_parts = totals.report_parts;
         campaign.split_rows = totals.rows_done;
         campaign.split_finished = totals.finished;
+        Ok(())
+    }
+
+    async fn set_requeue_progress(&self, id: &CampaignId, progress: &RequeueProgress) -> Result<(), StoreError> {
+        let mut all = self.campaigns.lock().unwrap();
+        let campaign = all.get_mut(id).ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+        campaign.requeue = Some(*progress);
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, SplitTotals};
+use crate::domain::{Campaign, CampaignId, CampaignStatus, CounterDelta, RequeueProgress, SplitTotals};
 use crate::store::{Page, StoreError};
 
 /// Reading a campaign: all that a caller which only looks needs.
@@ -57,6 +57,12 @@ pub trait CampaignStore: CampaignReader {
         &self,
         id: &CampaignId,
         totals: &SplitTotals,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes how far the campaign's latest requeue has got (over what was there).
+    fn set_requeue_progress(
+        &self,
+        id: &CampaignId,
+        progress: &RequeueProgress,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Atomically adds to the campaign's counters.
     fn add_counters(
