@@ -31,7 +31,7 @@ use fanmail_common::api_gateway::{json_response, ApiError, RequestExt};
 use fanmail_common::aws::ScheduleTarget;
 use fanmail_common::config::{vars, ConfigError, Env};
 use fanmail_common::domain::UnsubscribeKey;
-use fanmail_common::ports::Clock;
+use fanmail_common::ports::{Clock, UnsubscribeKeys};
 use fanmail_common::store::iam::{Port, Uses};
 use fanmail_common::system::{RandomIds, SystemClock};
 use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts, Ports};
@@ -102,15 +102,16 @@ pub struct Deps<P: Ports> {
     pub clock: P::Clock,
     pub ids: P::Ids,
     pub config: Config,
-    /// Makes and verifies unsubscribe tokens; `None` when the secret could not be read (the
-    /// routes that need it answer 503, the others work).
-    pub unsubscribe_key: Option<UnsubscribeKey>,
+    /// Make and verify unsubscribe tokens; read again on a link made with a key rotated in
+    /// since the cold start. While the secret cannot be read, the routes that need it answer
+    /// 503 and the others work.
+    pub unsubscribe_keys: UnsubscribeKeys,
 }
 
 impl<P: Ports> Deps<P> {
-    /// The unsubscribe keys, or a 503 when the secret could not be read at start.
-    pub(crate) fn unsubscribe_key(&self) -> Result<&UnsubscribeKey, ApiError> {
-        self.unsubscribe_key.as_ref().ok_or_else(|| {
+    /// The unsubscribe keys, or a 503 while the secret cannot be read.
+    pub(crate) async fn unsubscribe_key(&self) -> Result<UnsubscribeKey, ApiError> {
+        self.unsubscribe_keys.current(self.clock.now()).await.ok_or_else(|| {
             ApiError::new(503, "unsubscribe_key_unavailable", "the unsubscribe key could not be read; try again later")
         })
     }
@@ -134,7 +135,7 @@ pub const STORES: &[Uses] = &[
 
 impl Deps<AwsPorts> {
     /// The production wiring, shared by `main.rs` and the local runner.
-    pub fn aws(aws: &AwsAdapters, config: Config, unsubscribe_key: Option<UnsubscribeKey>) -> Self {
+    pub fn aws(aws: &AwsAdapters, config: Config, unsubscribe_keys: UnsubscribeKeys) -> Self {
         Self {
             templates: aws.templates(&config.templates_table),
             campaigns: aws.campaigns(&config.campaigns_table),
@@ -150,7 +151,7 @@ impl Deps<AwsPorts> {
             clock: SystemClock,
             ids: RandomIds,
             config,
-            unsubscribe_key,
+            unsubscribe_keys,
         }
     }
 }
@@ -173,7 +174,7 @@ impl Deps<MemoryPorts> {
             clock: world.clock.clone(),
             ids: world.ids.clone(),
             config,
-            unsubscribe_key,
+            unsubscribe_keys: UnsubscribeKeys::fixed(unsubscribe_key),
         }
     }
 }
@@ -348,7 +349,7 @@ mod tests {
     #[tokio::test]
     async fn without_the_unsubscribe_key_health_answers_and_only_link_routes_are_503() {
         let mut deps = deps();
-        deps.unsubscribe_key = None;
+        deps.unsubscribe_keys = fanmail_common::ports::UnsubscribeKeys::fixed(None);
         let (status, json) = call(&deps, "GET /health", None, &[], None).await;
         assert_eq!((status, json["status"].as_str()), (200, Some("ok")));
         let (status, _) = call(&deps, "GET /campaigns", None, &[], None).await;

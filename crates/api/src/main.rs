@@ -1,5 +1,7 @@
 use fanmail_api::{handler, Config, Deps};
 use fanmail_common::config::Env;
+use fanmail_common::ports::{Clock, UnsubscribeKeys};
+use fanmail_common::system::SystemClock;
 use fanmail_common::wiring::AwsAdapters;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -14,6 +16,8 @@ async fn main() -> Result<(), Error> {
         .await
         .inspect_err(|e| tracing::error!(error = %e, "unsubscribe key unavailable"))
         .ok();
-    let deps = Deps::aws(&AwsAdapters::new(&sdk), config, key);
+    let source = fanmail_common::aws::SecretKeySource::new(&sdk, &config.unsubscribe_secret_arn);
+    let keys = UnsubscribeKeys::new(std::sync::Arc::new(source), key, SystemClock.now());
+    let deps = Deps::aws(&AwsAdapters::new(&sdk), config, keys);
     run(service_fn(|event: LambdaEvent<_>| handler(&deps, event))).await
 }

@@ -125,6 +125,7 @@ pub async fn preview<P: Ports>(
     let campaign = CampaignId::parse(PREVIEW_CAMPAIGN).expect("a valid id");
     let recipient = recipient_id(&row.address);
     let unsubscribe_base = format!("{}/unsubscribe?token=", deps.config.public_base_url);
+    let key = deps.unsubscribe_key().await?;
     let mail = compose(
         &compiled,
         &MailInput {
@@ -132,7 +133,7 @@ pub async fn preview<P: Ports>(
             shared: &vars,
             vars: &row.vars,
             unsubscribe_base: &unsubscribe_base,
-            unsubscribe_key: deps.unsubscribe_key()?.bytes(),
+            unsubscribe_key: key.bytes(),
         },
     )
     .map_err(|e| ApiError::new(422, "render_failed", e.to_string()))?;

@@ -82,10 +82,20 @@ impl Refusal {
 }
 
 /// The token's claims, or why the link is refused.
-fn verified<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpRequest) -> Result<UnsubscribeToken, Refusal> {
+/// A link made with a key this instance does not hold (rotated in since its cold start) has
+/// the keys read again, at most once a minute, before it is refused as expired.
+async fn verified<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpRequest) -> Result<UnsubscribeToken, Refusal> {
     let token = request.query("token").filter(|t| !t.is_empty()).ok_or(Refusal::NoToken)?;
-    let keys = deps.unsubscribe_key.as_ref().ok_or(Refusal::Unavailable)?;
-    UnsubscribeToken::verify_with(token, keys).map_err(|e| match e {
+    let now = deps.clock.now();
+    let keys = deps.unsubscribe_keys.current(now).await.ok_or(Refusal::Unavailable)?;
+    let verified = match UnsubscribeToken::verify_with(token, &keys) {
+        Err(TokenError::UnknownKey) => match deps.unsubscribe_keys.reread(now).await {
+            Some(fresh) if fresh != keys => UnsubscribeToken::verify_with(token, &fresh),
+            _ => Err(TokenError::UnknownKey),
+        },
+        other => other,
+    };
+    verified.map_err(|e| match e {
         TokenError::BadSignature => Refusal::Forged,
         TokenError::UnknownKey => Refusal::Expired,
         TokenError::Malformed | TokenError::WeakKey => Refusal::Damaged,
@@ -94,7 +104,7 @@ fn verified<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpRequest) -> Resu
 
 /// `GET /unsubscribe?token=`: the confirmation page.
 pub async fn confirm_page<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    match verified(deps, request) {
+    match verified(deps, request).await {
         // The form posts to this same URL (token included) with the one-click body.
         Ok(token) => page(
             200,
@@ -113,7 +123,7 @@ pub async fn confirm_page<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpRe
 
 /// `POST /unsubscribe?token=`: unsubscribes at once.
 pub async fn one_click<P: Ports>(deps: &Deps<P>, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    let token = match verified(deps, request) {
+    let token = match verified(deps, request).await {
         Ok(token) => token,
         Err(refusal) => return refusal.page(),
     };
@@ -174,7 +184,7 @@ async fn unsubscribe<P: Ports>(deps: &Deps<P>, token: &UnsubscribeToken) -> Resu
 mod tests {
     use aws_lambda_events::encodings::Body;
     use base64::Engine;
-    use fanmail_common::domain::{CampaignId, EmailAddress};
+    use fanmail_common::domain::{CampaignId, EmailAddress, UnsubscribeKey};
     use lambda_runtime::LambdaEvent;
 
     use super::*;
@@ -279,9 +289,33 @@ mod tests {
         assert_eq!(status, 400, "a POST must say List-Unsubscribe=One-Click");
         assert!(sender_suppressions(&deps, "kim@example.com").await.is_empty());
         // Without the key nothing can be checked: the page says to come back.
-        deps.unsubscribe_key = None;
+        deps.unsubscribe_keys = fanmail_common::ports::UnsubscribeKeys::fixed(None);
         let (status, page) = send(&deps, "POST", &token, Some(ONE_CLICK_BODY)).await;
         assert!(status == 503 && page.contains("try again"), "{status} {page}");
         assert!(sender_suppressions(&deps, "kim@example.com").await.is_empty());
+    }
+
+    /// The secret was rotated after this instance read it: a link made with the new key (by a
+    /// sender started since) has the keys read again and is honoured, not answered 410.
+    #[tokio::test]
+    async fn a_link_made_with_a_key_rotated_in_since_the_cold_start_is_honoured() {
+        use fanmail_common::ports::{FixedKey, UnsubscribeKeys, KEY_REREAD_INTERVAL};
+        let mut deps = deps();
+        const ROTATED: &[u8] = b"the key rotated in after the cold start, 32+";
+        let rotated = UnsubscribeKey::new(ROTATED.to_vec()).unwrap().with_previous(KEY.to_vec()).unwrap();
+        let started = deps.clock.now();
+        deps.unsubscribe_keys = UnsubscribeKeys::new(
+            std::sync::Arc::new(FixedKey(rotated)),
+            Some(UnsubscribeKey::new(KEY.to_vec()).unwrap()),
+            started,
+        );
+        deps.clock.advance(KEY_REREAD_INTERVAL);
+        let token = UnsubscribeToken::verify(&token_for("kim@example.com"), KEY).unwrap().sign(ROTATED).unwrap();
+        let (status, page) = send(&deps, "POST", &token, Some(ONE_CLICK_BODY)).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(sender_suppressions(&deps, "kim@example.com").await.len(), 1);
+        // Links made with the key before the rotation still work.
+        let (status, _) = send(&deps, "POST", &token_for("lee@example.com"), Some(ONE_CLICK_BODY)).await;
+        assert_eq!(status, 200);
     }
 }

@@ -12,8 +12,10 @@ use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use fanmail_common::aws::read_unsubscribe_key;
+use fanmail_common::aws::{read_unsubscribe_key, SecretKeySource};
 use fanmail_common::config::Env;
+use fanmail_common::ports::{Clock, UnsubscribeKeys};
+use fanmail_common::system::SystemClock;
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 
 use fanmail_common::wiring::{AwsAdapters, AwsPorts};
@@ -78,7 +80,9 @@ impl Functions {
         let api_config = fanmail_api::Config::from_env(&config(&vars)).context(API)?;
         let api_sdk = sdk_of(API)?;
         let key = read_unsubscribe_key(&api_sdk, &api_config.unsubscribe_secret_arn).await.context(API)?;
-        let api = fanmail_api::Deps::aws(&AwsAdapters::new(&api_sdk), api_config, Some(key));
+        let source = SecretKeySource::new(&api_sdk, &api_config.unsubscribe_secret_arn);
+        let keys = UnsubscribeKeys::new(std::sync::Arc::new(source), Some(key), SystemClock.now());
+        let api = fanmail_api::Deps::aws(&AwsAdapters::new(&api_sdk), api_config, keys);
         let vars = env_of(SPLITTER)?;
         let splitter = fanmail_splitter::Deps::aws(
             &AwsAdapters::new(&sdk_of(SPLITTER)?),

@@ -147,7 +147,7 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
         sender: plan.sender.clone(),
         shared: plan.shared_vars.clone(),
         unsubscribe_base: format!("{}/unsubscribe?token=", deps.config.public_base_url),
-        key: deps.unsubscribe_key()?.bytes().to_vec(),
+        key: deps.unsubscribe_key().await?.bytes().to_vec(),
     };
     let workbook = is_workbook(plan.list_key);
     let reader = tokio::task::spawn_blocking(move || {

@@ -96,12 +96,13 @@ pub async fn send_test<P: Ports>(
         (None, number) => RowSource::List { key: &campaign.list_key, number },
     };
     let (row, row_number) = resolve_row(deps, source, &compiled, &campaign.shared_vars).await?;
+    let key = deps.unsubscribe_key().await?;
     let mails = Mails {
         compiled: &compiled,
         sender: &campaign.sender,
         tag_campaign: &id,
         shared: &campaign.shared_vars,
-        key: deps.unsubscribe_key()?,
+        key: &key,
     };
     let (subject, sent, failed) = mails.send(deps, &row.vars, &to).await;
     answer(TestView {
@@ -123,12 +124,13 @@ pub async fn send_template_test<P: Ports>(
     let prepared = crate::preview::prepare(deps, request).await?;
     let to = test_addresses(&prepared.to)?;
     let tag_campaign = CampaignId::parse("test").expect("a valid id");
+    let key = deps.unsubscribe_key().await?;
     let mails = Mails {
         compiled: &prepared.compiled,
         sender: &prepared.sender,
         tag_campaign: &tag_campaign,
         shared: &prepared.vars,
-        key: deps.unsubscribe_key()?,
+        key: &key,
     };
     let (subject, sent, failed) = mails.send(deps, &prepared.row.vars, &to).await;
     answer(TestView {

@@ -222,7 +222,9 @@ impl World {
             clock: self.clock.at_wall_speed(),
             ids: SequentialIds::default(),
             config: fanmail_api::Config::from_env(&env)?,
-            unsubscribe_key: Some(UnsubscribeKey::new(KEY.to_vec()).expect("long enough")),
+            unsubscribe_keys: fanmail_common::ports::UnsubscribeKeys::fixed(Some(
+                UnsubscribeKey::new(KEY.to_vec()).expect("long enough"),
+            )),
         })
     }
 

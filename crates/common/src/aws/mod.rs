@@ -12,7 +12,7 @@ mod sqs;
 
 pub use s3::{s3_client, S3ObjectStore};
 pub use scheduler::{at_expression, parse_at_expression, EventBridgeScheduler, ScheduleTarget};
-pub use secrets::{read_unsubscribe_key, SecretError};
+pub use secrets::{read_unsubscribe_key, SecretError, SecretKeySource};
 pub use sesv2::SesMailer;
 pub use sqs::SqsQueue;
 

@@ -1,7 +1,32 @@
-//! The unsubscribe keys, read from Secrets Manager once per cold start: the secret's current
-//! version, and its previous one (`AWSPREVIOUS`, after a rotation) for links already sent.
+//! The unsubscribe keys, read from Secrets Manager at a cold start (and again by the API when a
+//! link names a key it does not hold): the secret's current version, and its previous one
+//! (`AWSPREVIOUS`, after a rotation) for links already sent.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::domain::UnsubscribeKey;
+use crate::ports::{KeyError, KeySource};
+
+/// The secret the keys are read from.
+pub struct SecretKeySource {
+    sdk: aws_config::SdkConfig,
+    secret_id: String,
+}
+
+impl SecretKeySource {
+    pub fn new(sdk: &aws_config::SdkConfig, secret_id: impl Into<String>) -> Self {
+        Self { sdk: sdk.clone(), secret_id: secret_id.into() }
+    }
+}
+
+impl KeySource for SecretKeySource {
+    fn read(&self) -> Pin<Box<dyn Future<Output = Result<UnsubscribeKey, KeyError>> + Send + '_>> {
+        Box::pin(
+            async move { read_unsubscribe_key(&self.sdk, &self.secret_id).await.map_err(|e| KeyError(e.to_string())) },
+        )
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {

@@ -9,11 +9,13 @@
 //! Traits return `impl Future + Send` so that handlers generic over them can run on a
 //! multi-threaded runtime; implementations simply write `async fn`.
 
+mod keys;
 mod mailer;
 mod object_store;
 mod queue;
 mod scheduler;
 
+pub use keys::{FixedKey, KeyError, KeySource, UnsubscribeKeys, KEY_REREAD_INTERVAL};
 pub use mailer::{MailError, Mailer, OutgoingMail, SendQuota};
 pub use object_store::{ByteStream, ObjectMeta, ObjectStore, ObjectStoreError, PresignedUpload};
 pub use queue::{OutgoingMessage, Queue, QueueError, RecipientQueues};
