@@ -77,7 +77,8 @@ where
     match commands::dispatch(&cli, out).await {
         Ok(()) => 0,
         Err(e) => {
-            let _ = writeln!(err, "error: {e}");
+            // An API error can quote a list's header or cell.
+            let _ = writeln!(err, "error: {}", table::printable(&e.to_string()));
             e.exit_code()
         }
     }

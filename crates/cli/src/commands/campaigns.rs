@@ -97,7 +97,7 @@ pub fn show(out: &mut dyn std::io::Write, campaign: &Value, json: bool) {
     }
     let _ = writeln!(out, "{}", watch::summary(campaign));
     if let Some(reason) = campaign["statusReason"].as_str() {
-        let _ = writeln!(out, "reason: {reason}");
+        let _ = writeln!(out, "reason: {}", table::printable(reason));
     }
     if let Some(at) = campaign["sendAt"].as_str() {
         let _ = writeln!(out, "send at: {at}");

@@ -85,9 +85,28 @@ impl std::fmt::Debug for MailTemplate {
 }
 
 fn compile(part: TemplatePart, source: &str) -> Result<Compiled, TemplateSyntaxError> {
-    Compiled::compile(source).map_err(|e| {
+    let compiled = Compiled::compile(source).map_err(|e| {
         let (line, column) = e.pos().map_or((None, None), |(l, c)| (Some(l), Some(c)));
         TemplateSyntaxError { part, line, column, message: e.reason().to_string() }
+    })?;
+    if uses_partials(&compiled) {
+        // None are registered, and inline ones may call each other until the stack overflows.
+        let message = "partials ({{> name}}) and decorators ({{#*inline}}, {{*name}}) are not supported; \
+                       write the part out where it is used";
+        return Err(TemplateSyntaxError { part, line: None, column: None, message: message.into() });
+    }
+    Ok(compiled)
+}
+
+/// Whether a partial or a decorator appears anywhere, blocks included.
+fn uses_partials(template: &Compiled) -> bool {
+    template.elements.iter().any(|element| match element {
+        TemplateElement::PartialExpression(_)
+        | TemplateElement::PartialBlock(_)
+        | TemplateElement::DecoratorExpression(_)
+        | TemplateElement::DecoratorBlock(_) => true,
+        TemplateElement::HelperBlock(h) => [&h.template, &h.inverse].into_iter().flatten().any(uses_partials),
+        _ => false,
     })
 }
 
@@ -270,6 +289,16 @@ pub struct MailData<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn partials_and_inline_partials_are_refused_so_none_can_recurse() {
+        let recursive = r#"{{#*inline "a"}}{{> b}}{{/inline}}{{#*inline "b"}}{{> a}}{{/inline}}<p>{{> a}}</p>"#;
+        let refused = MailTemplate::compile("s", recursive, "t").unwrap_err();
+        assert!(refused.message.contains("partials"), "{refused:?}");
+        for source in ["{{> footer}}", "{{#if x}}{{#> layout}}x{{/layout}}{{/if}}", "{{*log}}"] {
+            assert!(MailTemplate::compile("s", "<p>x</p>", source).is_err(), "{source}");
+        }
+    }
+
     use super::*;
 
     #[test]
