@@ -151,6 +151,9 @@ pub struct CampaignView<'a> {
     pub created_by: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<&'a str>,
+    /// The list's address column as the user named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_column: Option<&'a str>,
     /// How far its latest resume or retry has got re-queueing recipients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requeue: Option<RequeueView>,
@@ -201,6 +204,7 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             priority: c.priority.as_str(),
             created_by: c.created_by.as_deref(),
             updated_by: c.updated_by.as_deref(),
+            email_column: c.email_column.as_deref(),
             requeue: c.requeue.as_ref().map(RequeueView::from),
         }
     }

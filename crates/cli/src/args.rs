@@ -115,6 +115,10 @@ pub struct SendArgs {
     /// Mails a second for this campaign at most.
     #[arg(long)]
     pub max_rate: Option<u32>,
+    /// The list's address column (a header name or a 1-based number), when neither its header
+    /// nor its values make it plain.
+    #[arg(long, value_name = "COLUMN")]
+    pub email_column: Option<String>,
     /// `high` goes ahead of bulk campaigns.
     #[arg(long)]
     pub priority: Option<String>,

@@ -276,10 +276,17 @@ async fn split<P: Ports>(
     // (`Name` satisfies `{{name}}`); the campaign's shared variables cover the rest.
     let wanted: Vec<String> = compiled.required_columns(&BTreeSet::new()).cloned().collect();
     let workbook = is_workbook(&campaign.list_key);
+    let email_column = campaign.email_column.clone();
+    let campaign_id = campaign.id.clone();
     let (sender, mut parsed) = mpsc::channel::<Parsed>(1024);
     let reader = tokio::task::spawn_blocking(move || {
         let bridge = tokio_util::io::SyncIoBridge::new(body);
-        let opened = if workbook { RecipientList::open_workbook(bridge) } else { RecipientList::open(bridge) };
+        let chosen = email_column.as_deref();
+        let opened = if workbook {
+            RecipientList::open_workbook_choosing(bridge, chosen)
+        } else {
+            RecipientList::open_choosing(bridge, chosen)
+        };
         let mut list = match opened {
             Ok(list) => list,
             Err(e) => {
@@ -287,6 +294,8 @@ async fn split<P: Ports>(
                 return;
             }
         };
+        let (address_column, found_by) = list.address_column();
+        tracing::info!(campaign = %campaign_id, address_column = %address_column, found_by = ?found_by, format = list.format(), "list opened");
         let unmatched = list.match_variables(wanted.iter().map(String::as_str));
         let header = Parsed::Header { unmatched, columns: list.headers().to_vec() };
         if sender.blocking_send(header).is_err() {

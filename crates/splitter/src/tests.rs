@@ -66,6 +66,7 @@ pub(crate) fn stored_campaign(at: time::OffsetDateTime) -> Campaign {
         priority: Default::default(),
         created_by: None,
         updated_by: None,
+        email_column: None,
         requeue: None,
     }
 }
@@ -435,4 +436,24 @@ async fn a_list_whose_every_address_is_suppressed_completes_at_the_hand_over() {
         (CampaignStatus::Completed, 2),
         "nobody is left to complete it"
     );
+}
+
+/// The campaign names its list's address column: the split reads the addresses from it, even
+/// where another column has a usual address header.
+#[tokio::test]
+async fn a_campaigns_email_column_is_where_the_split_reads_the_addresses() {
+    let list = b"Email,Personal,name\nkim@work.example,kim@home.example,Kim\n";
+    let deps = deps_with(list, "<p>{{name}}</p>", &[]).await;
+    let named = Deps::memory(&MemoryAdapters::at(datetime!(2026-11-23 09:00 UTC)));
+    let at = datetime!(2026-11-23 09:00 UTC);
+    let template = deps.templates.get(&TemplateId::parse("t").unwrap(), Some(1)).await.unwrap().unwrap();
+    named.templates.put_version(&template).await.unwrap();
+    named.objects.put("lists/l.csv", list.to_vec(), "text/csv").await.unwrap();
+    named.campaigns.create(&Campaign { email_column: Some("personal".into()), ..stored_campaign(at) }).await.unwrap();
+    run(&named, &SplitJob::start(campaign_id())).await;
+    let addresses: Vec<String> = queued_jobs(&named).iter().map(|j| j.address.to_string()).collect();
+    assert_eq!(addresses, ["kim@home.example"]);
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    let addresses: Vec<String> = queued_jobs(&deps).iter().map(|j| j.address.to_string()).collect();
+    assert_eq!(addresses, ["kim@work.example"], "without it, the usual header");
 }

@@ -59,6 +59,10 @@ struct CampaignInput {
     /// `bulk` (the default) or `high`: a test or transactional send, ahead of bulk campaigns.
     #[serde(default)]
     priority: Option<String>,
+    /// The list's address column (a header name or a 1-based number), when neither its header
+    /// nor its values make it plain.
+    #[serde(default)]
+    email_column: Option<String>,
     /// Read and render the whole list and answer what the campaign would do; nothing is stored.
     #[serde(default)]
     dry_run: bool,
@@ -101,6 +105,16 @@ fn validate_shape(input: &CampaignInput, sender_domain: &str) -> Result<Sender, 
     }
     if input.priority.as_deref().is_some_and(|p| Priority::parse(p).is_none()) {
         return Err(ApiError::bad_request("invalid_priority", "'priority' is 'bulk' (the default) or 'high'"));
+    }
+    if input
+        .email_column
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty() || c.len() > 200 || c.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_email_column",
+            "'emailColumn' names the list's address column: a header name or a column number, 1-200 characters",
+        ));
     }
     if input.timezone.is_some() && input.send_at.is_none() {
         return Err(ApiError::bad_request("invalid_send_at", "'timezone' goes with a local 'sendAt'"));
@@ -145,6 +159,7 @@ pub async fn create<P: Ports>(
             shared_vars: &input.vars,
             list_key: &input.list_key,
             max_rate: input.max_rate,
+            email_column: input.email_column.as_deref(),
             budget: dry_run::BUDGET,
         };
         return Ok(json_response(200, &dry_run::report(deps, &plan).await?));
@@ -188,6 +203,7 @@ pub async fn create<P: Ports>(
         priority: input.priority.as_deref().and_then(Priority::parse).unwrap_or_default(),
         created_by: Some(request.caller()),
         updated_by: Some(request.caller()),
+        email_column: input.email_column.map(|c| c.trim().to_string()),
         requeue: None,
     };
     deps.campaigns.create(&campaign).await?;

@@ -14,7 +14,7 @@ use fanmail_common::api_gateway::ApiError;
 use fanmail_common::compose::{compose, Envelope, MailInput};
 use fanmail_common::domain::{CampaignId, EmailAddress, RecipientJob, RejectedRow, Sender, Template};
 use fanmail_common::ports::{Clock, Mailer, ObjectStore, ObjectStoreError, SendQuota};
-use fanmail_common::recipient_list::{is_workbook, ListError, ListRow, RecipientList};
+use fanmail_common::recipient_list::{is_workbook, AddressFoundBy, ListError, ListRow, RecipientList};
 use fanmail_common::render::MailTemplate;
 use fanmail_common::store::SuppressionStore;
 use futures::StreamExt;
@@ -40,6 +40,8 @@ pub struct Plan<'a> {
     pub shared_vars: &'a BTreeMap<String, String>,
     pub list_key: &'a str,
     pub max_rate: Option<u32>,
+    /// The address column the user named, if any.
+    pub email_column: Option<&'a str>,
     /// How long to read before answering with what was read ([`BUDGET`]).
     pub budget: time::Duration,
 }
@@ -81,6 +83,8 @@ pub struct DryRunReport {
     pub last_row: u64,
     pub template_id: String,
     pub template_version: u32,
+    /// The column the addresses were read from, and how it was found.
+    pub address_column: Option<AddressColumn>,
     /// Data rows read.
     pub rows: u64,
     /// Mails that would be sent.
@@ -97,6 +101,15 @@ pub struct DryRunReport {
     pub blank_rows: u64,
     pub blank: Vec<RowProblem>,
     pub estimate: Estimate,
+}
+
+/// The list's address column: its header (or `column N`), and whether it was found by that
+/// name, by its values, or named by the user.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressColumn {
+    pub name: String,
+    pub found_by: AddressFoundBy,
 }
 
 /// A row that would be mailed, and why its mail would not render, if it would not.
@@ -121,6 +134,7 @@ enum Read {
     Header {
         unmatched: Vec<String>,
         columns: Vec<String>,
+        address: AddressColumn,
     },
     Chunk(Chunk),
     /// A chunk and its suppressed addresses.
@@ -150,9 +164,15 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
         key: deps.unsubscribe_key().await?.bytes().to_vec(),
     };
     let workbook = is_workbook(plan.list_key);
+    let email_column = plan.email_column.map(str::to_string);
     let reader = tokio::task::spawn_blocking(move || {
         let bridge = tokio_util::io::SyncIoBridge::new(body);
-        let opened = if workbook { RecipientList::open_workbook(bridge) } else { RecipientList::open(bridge) };
+        let chosen = email_column.as_deref();
+        let opened = if workbook {
+            RecipientList::open_workbook_choosing(bridge, chosen)
+        } else {
+            RecipientList::open_choosing(bridge, chosen)
+        };
         match opened {
             Ok(list) => renderer.read_all(list, &tx),
             Err(e) => {
@@ -167,6 +187,7 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
         last_row: 0,
         template_id: template.id.to_string(),
         template_version: template.version,
+        address_column: None,
         rows: 0,
         recipients: 0,
         rejected_rows: 0,
@@ -200,7 +221,8 @@ pub async fn report<P: Ports>(deps: &Deps<P>, plan: &Plan<'_>) -> Result<DryRunR
             Read::Invalid(e) => {
                 return Err(ApiError::new(422, "invalid_list", format!("the list cannot be read: {e}")));
             }
-            Read::Header { unmatched, columns } => {
+            Read::Header { unmatched, columns, address } => {
+                report.address_column = Some(address);
                 let missing: Vec<&String> = unmatched.iter().filter(|v| !plan.shared_vars.contains_key(*v)).collect();
                 if !missing.is_empty() {
                     return Err(ApiError::new(
@@ -334,7 +356,10 @@ impl Renderer {
     fn read_all(&self, mut list: RecipientList<'_>, tx: &mpsc::Sender<Read>) {
         let wanted: Vec<String> = self.template.required_columns(&BTreeSet::new()).cloned().collect();
         let unmatched = list.match_variables(wanted.iter().map(String::as_str));
-        if tx.blocking_send(Read::Header { unmatched, columns: list.headers().to_vec() }).is_err() {
+        let (name, found_by) = list.address_column();
+        let header =
+            Read::Header { unmatched, columns: list.headers().to_vec(), address: AddressColumn { name, found_by } };
+        if tx.blocking_send(header).is_err() {
             return;
         }
         let campaign = CampaignId::parse("dry-run").expect("a valid id");

@@ -111,6 +111,7 @@ async fn a_list_longer_than_the_budget_is_reported_as_far_as_it_was_read() {
         shared_vars: &shared,
         list_key: "lists/l.csv",
         max_rate: None,
+        email_column: None,
         budget: time::Duration::ZERO,
     };
     let got = report(&deps, &plan).await.unwrap();
@@ -151,4 +152,32 @@ async fn a_lists_link_that_is_not_web_or_mail_fails_its_row_and_its_raw_html_is_
     let preview = json!({"row": {"email": "a@example.com", "link": "https://example.com/a", "promo": "<b>x</b>"}});
     let (_, mail) = call(&deps, "POST /templates/{id}/preview", Some("links"), &[], Some(preview)).await;
     assert!(mail["html"].as_str().unwrap().contains("&lt;b&gt;x&lt;/b&gt;"), "a list's raw HTML is escaped: {mail}");
+}
+
+/// An address-book export whose address column has no usual name: the dry run says which
+/// column it read the addresses from and how it found it; `emailColumn` names another.
+#[tokio::test]
+async fn a_dry_run_says_which_column_holds_the_addresses_and_email_column_chooses_it() {
+    let list = "Name,E-mail 1 - Value,Other,Headline,Coupon\nKim,kim@example.com,k2@example.com,Hi,\n";
+    let deps = with_list(list).await;
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(dry_run())).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["addressColumn"], json!({"name": "E-mail 1 - Value", "foundBy": "content"}));
+    assert_eq!(json["recipients"], 1);
+
+    let mut chosen = dry_run();
+    chosen["emailColumn"] = json!("other");
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(chosen.clone())).await;
+    assert_eq!((status, &json["addressColumn"]["name"]), (200, &json!("Other")), "{json}");
+    chosen["emailColumn"] = json!("Mobile");
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(chosen.clone())).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (422, Some("invalid_list")), "{json}");
+    chosen["emailColumn"] = json!(" ");
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(chosen.clone())).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_email_column")), "{json}");
+
+    chosen["emailColumn"] = json!("Other");
+    chosen["dryRun"] = json!(false);
+    let (status, json) = call(&deps, "POST /campaigns", None, &[], Some(chosen)).await;
+    assert_eq!((status, json["emailColumn"].as_str()), (202, Some("Other")), "kept for the split: {json}");
 }

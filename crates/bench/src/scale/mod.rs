@@ -458,6 +458,7 @@ fn campaign(id: CampaignId, list_key: &str, now: OffsetDateTime) -> Result<Campa
         priority: Default::default(),
         created_by: None,
         updated_by: None,
+        email_column: None,
         requeue: None,
     })
 }

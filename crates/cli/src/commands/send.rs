@@ -57,7 +57,13 @@ pub async fn run(api: &Api, args: &SendArgs, out: &mut dyn std::io::Write, json:
         return Ok(());
     }
     let mut body = json!({"templateId": args.template, "listKey": key, "from": from, "vars": vars});
-    for (field, value) in [("sendAt", &args.at), ("timezone", &args.tz), ("priority", &args.priority)] {
+    let fields = [
+        ("sendAt", &args.at),
+        ("timezone", &args.tz),
+        ("priority", &args.priority),
+        ("emailColumn", &args.email_column),
+    ];
+    for (field, value) in fields {
         if let Some(value) = value {
             body[field] = json!(value);
         }
@@ -109,6 +115,16 @@ async fn upload(api: &Api, args: &SendArgs, out: &mut dyn std::io::Write, json: 
     Ok(key.to_string())
 }
 
+/// The column the addresses come from, and how it was found.
+fn address_column(column: &Value) -> String {
+    let how = match column["foundBy"].as_str() {
+        Some("content") => "found by its values",
+        Some("chosen") => "as named",
+        _ => "by its header",
+    };
+    format!("'{}' ({how})", table::cell(&column["name"]))
+}
+
 fn dry_run_report(out: &mut dyn std::io::Write, report: &Value, json: bool) {
     if json {
         let _ = table::json(out, report);
@@ -127,6 +143,7 @@ fn dry_run_report(out: &mut dyn std::io::Write, report: &Value, json: bool) {
         out,
         &[
             ("rows", n("rows")),
+            ("addresses from", address_column(&report["addressColumn"])),
             ("would be mailed", n("recipients")),
             ("rejected rows", n("rejectedRows")),
             ("duplicates", n("duplicates")),

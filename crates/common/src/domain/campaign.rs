@@ -200,6 +200,10 @@ pub struct Campaign {
     /// Who last changed it through the API (cancel, pause, resume, retry, reschedule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// The list's address column as the user named it (a header or a 1-based number); none:
+    /// found by its header name, else by its values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_column: Option<String>,
     /// How far its latest resume or retry has got re-queueing its recipients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requeue: Option<super::RequeueProgress>,

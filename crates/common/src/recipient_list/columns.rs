@@ -37,6 +37,22 @@ pub fn fold(name: &str) -> String {
     out
 }
 
+/// How the address column was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressFoundBy {
+    /// Its header is one of the usual names (`email`, `E-Mail`, `이메일`, ...).
+    Name,
+    /// No header is: it is the column whose values are addresses.
+    Content,
+    /// The user named it (`emailColumn`).
+    Chosen,
+}
+
+/// Of the first rows' values in a column, the share that must be addresses for the column to
+/// be taken as the address column when no header names one.
+const CONTENT_SHARE: f64 = 0.8;
+
 /// The list's columns: their header names and the name each one's values go by.
 #[derive(Debug, Clone)]
 pub(super) struct Columns {
@@ -45,17 +61,26 @@ pub(super) struct Columns {
     /// spelling once matched, the header until then.
     pub keys: Vec<String>,
     pub address: usize,
+    pub found_by: AddressFoundBy,
 }
 
 impl Columns {
     /// From the header row: refuses two columns with the same folded name and a header with
     /// no address column.
     pub fn new(headers: Vec<String>) -> Result<Self, ListError> {
+        Self::choosing(headers, None, &[])
+    }
+
+    /// From the header row: the column named `chosen` (a header name, matched as variables
+    /// are, or a 1-based column number) holds the address; without one, the column with a
+    /// usual address header, else the one whose values in `sample` (the first data rows) are
+    /// addresses.
+    pub fn choosing(headers: Vec<String>, chosen: Option<&str>, sample: &[Vec<String>]) -> Result<Self, ListError> {
         let folded: Vec<String> = headers.iter().map(|h| fold(h)).collect();
-        let address = folded.iter().position(|name| ADDRESS_HEADERS.contains(&name.replace(['_', '.'], "").as_str()));
+        let by_name = folded.iter().position(|name| ADDRESS_HEADERS.contains(&name.replace(['_', '.'], "").as_str()));
         // A first row that holds an address is data, not names: saying what was found would
         // put that address into logs and the campaign's reason.
-        if address.is_none() && headers.iter().any(|h| h.contains('@')) {
+        if by_name.is_none() && chosen.is_none() && headers.iter().any(|h| h.contains('@')) {
             return Err(ListError::NoHeaderRow);
         }
         for (i, name) in folded.iter().enumerate().filter(|(_, name)| !name.is_empty()) {
@@ -63,8 +88,29 @@ impl Columns {
                 return Err(ListError::SameColumnTwice { first: headers[j].clone(), second: headers[i].clone() });
             }
         }
-        let address = address.ok_or_else(|| ListError::NoAddressColumn(headers.clone()))?;
-        Ok(Self { keys: headers.clone(), headers, address })
+        if let Some(chosen) = chosen {
+            let by_number = chosen.trim().parse::<usize>().ok().filter(|n| (1..=headers.len()).contains(n));
+            let address = match by_number {
+                Some(n) => Some(n - 1),
+                None => folded.iter().position(|name| !name.is_empty() && *name == fold(chosen)),
+            };
+            let address = address
+                .ok_or_else(|| ListError::NoChosenColumn { chosen: chosen.to_string(), columns: headers.clone() })?;
+            return Ok(Self { keys: headers.clone(), headers, address, found_by: AddressFoundBy::Chosen });
+        }
+        if let Some(address) = by_name {
+            return Ok(Self { keys: headers.clone(), headers, address, found_by: AddressFoundBy::Name });
+        }
+        let address = by_content(headers.len(), sample).ok_or_else(|| ListError::NoAddressColumn(headers.clone()))?;
+        Ok(Self { keys: headers.clone(), headers, address, found_by: AddressFoundBy::Content })
+    }
+
+    /// The address column's header, or its number when it has none.
+    pub fn address_name(&self) -> String {
+        match self.headers[self.address].as_str() {
+            "" => format!("column {}", self.address + 1),
+            name => name.to_string(),
+        }
     }
 
     /// Columns other than the address, with their keys.
@@ -87,6 +133,24 @@ impl Columns {
         }
         missing
     }
+}
+
+/// The column most of whose values in `sample` are addresses (at least [`CONTENT_SHARE`] of
+/// its non-empty ones); the first of equals.
+fn by_content(columns: usize, sample: &[Vec<String>]) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None;
+    for column in 0..columns {
+        let values: Vec<&str> =
+            sample.iter().filter_map(|row| row.get(column)).map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+        let addresses = values.iter().filter(|v| crate::domain::EmailAddress::parse(v).is_ok()).count();
+        if addresses > 0
+            && addresses as f64 >= CONTENT_SHARE * values.len() as f64
+            && best.is_none_or(|(_, most)| addresses > most)
+        {
+            best = Some((column, addresses));
+        }
+    }
+    best.map(|(column, _)| column)
 }
 
 #[cfg(test)]

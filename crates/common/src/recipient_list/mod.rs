@@ -14,12 +14,13 @@ mod seen;
 mod text;
 mod workbook;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Seek};
 
 use crate::domain::{EmailAddress, RecipientId, RejectedRow};
 
 pub use columns::fold as fold_column_name;
+pub use columns::AddressFoundBy;
 use columns::Columns;
 use csv_rows::CsvRows;
 use seen::SeenIds;
@@ -33,10 +34,15 @@ pub enum ListError {
     Empty,
     #[error("the workbook's first sheet, '{0}', is empty (only the first sheet is read)")]
     EmptySheet(String),
-    #[error("no column holds the e-mail address: expected a header such as 'email' or '이메일', found {0:?}")]
+    #[error(
+        "no column holds the e-mail address: no header such as 'email' or '이메일', and no column whose first \
+         values are addresses, among {0:?}; name it with emailColumn (--email-column)"
+    )]
     NoAddressColumn(Vec<String>),
     #[error("the first row holds an address, not column names: add a header row such as 'email,name'")]
     NoHeaderRow,
+    #[error("the list has no column '{chosen}' (named as the address column); its columns: {columns:?}")]
+    NoChosenColumn { chosen: String, columns: Vec<String> },
     #[error(
         "the columns '{first}' and '{second}' have the same name once case, spaces, '-' and '_' are set aside; rename one"
     )]
@@ -144,9 +150,14 @@ trait Rows {
     fn format(&self) -> &'static str;
 }
 
+/// Data rows read to find the address column by its values, when no header names it.
+const SAMPLE_ROWS: usize = 20;
+
 /// A recipient list being read.
 pub struct RecipientList<'a> {
     rows: Box<dyn Rows + Send + 'a>,
+    /// Rows read ahead (the sample), handed out before the rest.
+    ahead: VecDeque<Result<RawRow, ListError>>,
     columns: Columns,
     seen: SeenIds,
 }
@@ -160,26 +171,56 @@ impl std::fmt::Debug for RecipientList<'_> {
 impl<'a> RecipientList<'a> {
     /// A CSV or TSV list: detects the encoding and the delimiter and reads the header row.
     pub fn open<R: Read + Send + 'a>(reader: R) -> Result<Self, ListError> {
-        Self::from_rows(Box::new(CsvRows::open(reader)?))
+        Self::open_choosing(reader, None)
+    }
+
+    /// As [`Self::open`], the address in the column named `email_column` (a header name or a
+    /// 1-based number) if given.
+    pub fn open_choosing<R: Read + Send + 'a>(reader: R, email_column: Option<&str>) -> Result<Self, ListError> {
+        Self::from_rows(Box::new(CsvRows::open(reader)?), email_column)
     }
 
     /// An Excel workbook (`.xlsx`): reads the header row of its first sheet. A workbook is a
     /// zip archive, read from its end, so a stream is first copied to an unlinked temporary file.
-    pub fn open_workbook(mut reader: impl Read) -> Result<Self, ListError> {
+    pub fn open_workbook(reader: impl Read) -> Result<Self, ListError> {
+        Self::open_workbook_choosing(reader, None)
+    }
+
+    /// As [`Self::open_workbook`], with the address column named as for [`Self::open_choosing`].
+    pub fn open_workbook_choosing(mut reader: impl Read, email_column: Option<&str>) -> Result<Self, ListError> {
         let mut file = seen::anonymous_file()?;
         io::copy(&mut reader, &mut file)?;
         file.seek(io::SeekFrom::Start(0))?;
-        Self::from_rows(Box::new(SheetRows::open(file)))
+        Self::from_rows(Box::new(SheetRows::open(file)), email_column)
     }
 
-    fn from_rows(mut rows: Box<dyn Rows + Send + 'a>) -> Result<Self, ListError> {
+    fn from_rows(mut rows: Box<dyn Rows + Send + 'a>, email_column: Option<&str>) -> Result<Self, ListError> {
         let header = rows.next_row().ok_or(ListError::Empty)??;
         let fields = header.fields.map_err(|_| ListError::Malformed {
             line: header.row,
             message: format!("the header row is not valid {} text", rows.format()),
         })?;
-        let columns = Columns::new(fields.iter().map(|h| h.trim().to_string()).collect())?;
-        Ok(Self { rows, columns, seen: SeenIds::new(DEFAULT_MEMORY_IDS) })
+        let headers: Vec<String> = fields.iter().map(|h| h.trim().to_string()).collect();
+        let columns = match Columns::new(headers.clone()) {
+            Ok(columns) if email_column.is_none() => columns,
+            Err(ListError::NoAddressColumn(_)) | Ok(_) => {
+                let mut ahead = VecDeque::new();
+                if email_column.is_none() {
+                    while ahead.len() < SAMPLE_ROWS {
+                        match rows.next_row() {
+                            Some(row) => ahead.push_back(row),
+                            None => break,
+                        }
+                    }
+                }
+                let sample: Vec<Vec<String>> =
+                    ahead.iter().filter_map(|r| r.as_ref().ok()).filter_map(|r| r.fields.clone().ok()).collect();
+                let columns = Columns::choosing(headers, email_column, &sample)?;
+                return Ok(Self { rows, ahead, columns, seen: SeenIds::new(DEFAULT_MEMORY_IDS) });
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Self { rows, ahead: VecDeque::new(), columns, seen: SeenIds::new(DEFAULT_MEMORY_IDS) })
     }
 
     /// Keeps at most `ids` addresses in memory for the duplicate check; the rest go to a
@@ -202,6 +243,12 @@ impl<'a> RecipientList<'a> {
         &self.columns.headers[self.columns.address]
     }
 
+    /// The address column as the user knows it (its header, or its number when it has none),
+    /// and how it was found.
+    pub fn address_column(&self) -> (String, AddressFoundBy) {
+        (self.columns.address_name(), self.columns.found_by)
+    }
+
     /// The CSV list's text encoding, or `xlsx`.
     pub fn format(&self) -> &'static str {
         self.rows.format()
@@ -220,7 +267,11 @@ impl<'a> RecipientList<'a> {
 
     /// The next data row; `None` at the end. Blank rows are passed over.
     pub fn next_row(&mut self) -> Option<Result<ListRow, ListError>> {
-        let RawRow { row, fields } = match self.rows.next_row()? {
+        let next = match self.ahead.pop_front() {
+            Some(row) => row,
+            None => self.rows.next_row()?,
+        };
+        let RawRow { row, fields } = match next {
             Ok(raw) => raw,
             Err(e) => return Some(Err(e)),
         };
@@ -234,7 +285,7 @@ impl<'a> RecipientList<'a> {
             Ok(address) => address,
             Err(e) => {
                 let reason = if raw.trim().is_empty() {
-                    format!("the '{}' column is empty", self.columns.headers[address_column])
+                    format!("the '{}' column is empty", self.columns.address_name())
                 } else {
                     e.to_string()
                 };

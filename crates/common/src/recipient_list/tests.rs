@@ -266,3 +266,45 @@ fn a_list_without_a_header_row_is_refused_without_naming_its_first_address() {
         assert!(matches!(err, ListError::NoHeaderRow), "{first_row}: {err}");
     }
 }
+
+/// The address column a list was read by, and the recipients read.
+type ReadBy = ((String, AddressFoundBy), Vec<(u64, String)>);
+
+fn address_column_of(csv: &str, chosen: Option<&str>) -> Result<ReadBy, ListError> {
+    let mut list = RecipientList::open_choosing(csv.as_bytes(), chosen)?;
+    let column = list.address_column();
+    let mut rows = Vec::new();
+    while let Some(row) = list.next_row() {
+        rows.push(row.unwrap());
+    }
+    Ok((column, addresses(&rows)))
+}
+
+/// Address-book exports name the address column by a label ("E-mail 1 - Value", Google
+/// Contacts) or not at all: the column whose values are addresses is taken, and the rows read
+/// to find it are recipients like the rest.
+#[test]
+fn without_a_usual_header_the_address_column_is_found_by_its_values() {
+    let csv = "Name,E-mail 1 - Value,Phone\nKim,kim@example.com,010\nLee,,011\nPark,park@example.com,012\n";
+    let (column, rows) = address_column_of(csv, None).unwrap();
+    assert_eq!(column, ("E-mail 1 - Value".to_string(), AddressFoundBy::Content));
+    assert_eq!(rows, [(2, "kim@example.com".to_string()), (4, "park@example.com".to_string())]);
+    let unnamed = "Name,,Phone\nKim,kim@example.com,010\n";
+    assert_eq!(address_column_of(unnamed, None).unwrap().0, ("column 2".to_string(), AddressFoundBy::Content));
+    // A column where addresses are the exception is not the address column.
+    let notes = "Name,Notes\nKim,write to kim@example.com\nLee,call\nPark,call\nChoi,call\nJung,call\n";
+    assert!(matches!(address_column_of(notes, None), Err(ListError::NoAddressColumn(_))));
+}
+
+#[test]
+fn the_user_names_the_address_column_by_header_or_number() {
+    let csv = "Work Email,Personal,Name\nkim@work.example,kim@home.example,Kim\n";
+    let (column, rows) = address_column_of(csv, Some("personal")).unwrap();
+    assert_eq!(column, ("Personal".to_string(), AddressFoundBy::Chosen));
+    assert_eq!(rows, [(2, "kim@home.example".to_string())], "the chosen column wins over a usual header");
+    assert_eq!(address_column_of(csv, Some("2")).unwrap().0 .0, "Personal");
+    assert_eq!(address_column_of(csv, None).unwrap().0, ("Work Email".to_string(), AddressFoundBy::Content));
+    let err = address_column_of(csv, Some("Mobile")).unwrap_err();
+    assert!(matches!(&err, ListError::NoChosenColumn { chosen, .. } if chosen == "Mobile"), "{err}");
+    assert!(err.to_string().contains("Personal"), "names the columns it has: {err}");
+}
