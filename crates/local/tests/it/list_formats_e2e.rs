@@ -1,7 +1,8 @@
 //! Lists as spreadsheets export them, end to end on the local stack: an Excel "CSV UTF-8"
 //! export with a BOM and capitalised headers, a European semicolon CSV, a TSV and an `.xlsx`
-//! workbook, each uploaded with its own content type and sent with a template that writes the
-//! variables in lower case; every valid row gets one mail with its name rendered.
+//! workbook, each uploaded with its own content type, and two address-book exports (the address
+//! column labelled, or named by the campaign), sent with a template that writes the variables in
+//! lower case; every valid row gets one mail with its name rendered.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,14 +54,18 @@ async fn excel_csv_semicolon_csv_tsv_and_xlsx_lists_send_to_every_valid_row_with
         json!({"id": "tiers", "name": "Tiers", "subject": "{{name}}, your {{tier}} offer", "html": "<p>{{name}}</p>"}),
     )
     .await;
+    // The last two as address books export them: the address column labelled (found by its
+    // values), and one the campaign names (`emailColumn`).
     let lists = [
-        ("excel", "Email,Name,Tier", ",", "text/csv"),
-        ("semi", "email;name;tier", ";", "text/csv"),
-        ("tabs", "email\tname\ttier", "\t", "text/tab-separated-values"),
-        ("book", "", "", XLSX),
+        ("excel", "Email,Name,Tier", ",", "text/csv", None),
+        ("semi", "email;name;tier", ";", "text/csv", None),
+        ("tabs", "email\tname\ttier", "\t", "text/tab-separated-values", None),
+        ("book", "", "", XLSX, None),
+        ("label", "E-mail 1 - Value,Name,Tier", ",", "text/csv", None),
+        ("named", "Contact,Name,Tier", ",", "text/csv", Some("1")),
     ];
     let mut campaigns = Vec::new();
-    for (list, header, delimiter, content_type) in lists {
+    for (list, header, delimiter, content_type, email_column) in lists {
         let rows = rows(&domain, list);
         let bytes = if content_type == XLSX { workbook(&rows) } else { text_list(header, delimiter, &rows) };
         let key = api.upload_list_as(&bytes, content_type).await.unwrap();
@@ -73,7 +78,11 @@ async fn excel_csv_semicolon_csv_tsv_and_xlsx_lists_send_to_every_valid_row_with
         };
         assert!(key.ends_with(extension), "{key}");
         let from = json!({"address": "news@example.com"});
-        let campaign = create(&api, "/campaigns", json!({"templateId": "tiers", "listKey": key, "from": from})).await;
+        let mut input = json!({"templateId": "tiers", "listKey": key, "from": from});
+        if let Some(column) = email_column {
+            input["emailColumn"] = json!(column);
+        }
+        let campaign = create(&api, "/campaigns", input).await;
         campaigns.push((list, campaign["id"].as_str().unwrap().to_string(), rows));
     }
     for (list, id, _) in &campaigns {
@@ -96,6 +105,6 @@ async fn excel_csv_semicolon_csv_tsv_and_xlsx_lists_send_to_every_valid_row_with
             assert_eq!(subjects.get(address.as_str()).copied(), Some(format!("{name}, your Gold offer").as_str()));
         }
     }
-    assert_eq!(subjects.len(), 16);
+    assert_eq!(subjects.len(), 24);
     drop(runner);
 }
