@@ -54,6 +54,8 @@ fn validate(input: &TemplateInput) -> Result<MailTemplate, ApiError> {
             format!("subject, html and text are {size} bytes together; the limit is {MAX_TEMPLATE_BYTES}"),
         ));
     }
+    fanmail_common::render::refuse_partials(&input.subject, &input.html, &input.text)
+        .map_err(|e| ApiError::bad_request("template_syntax", e.to_string()))?;
     MailTemplate::compile(&input.subject, &input.html, &input.text)
         .map_err(|e| ApiError::bad_request("template_syntax", e.to_string()))
 }

@@ -151,6 +151,10 @@ pub struct CampaignView<'a> {
     pub created_by: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<&'a str>,
+    /// How the list was read: its text encoding (`UTF-8`, `UTF-16LE`, `EUC-KR`, ...) or
+    /// `xlsx`, once the split has begun.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_format: Option<&'a str>,
     /// The list's address column as the user named it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_column: Option<&'a str>,
@@ -204,6 +208,7 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             priority: c.priority.as_str(),
             created_by: c.created_by.as_deref(),
             updated_by: c.updated_by.as_deref(),
+            list_format: c.list_format.as_deref(),
             email_column: c.email_column.as_deref(),
             requeue: c.requeue.as_ref().map(RequeueView::from),
         }

@@ -37,7 +37,9 @@ pub fn cell(value: &Value) -> String {
 /// the cursor, retitles the window or rewrites what was printed) or a bidirectional override
 /// is shown escaped (`\u{1b}`), never obeyed.
 pub fn printable(text: &str) -> String {
-    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let unsafe_char = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\t')) || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
     if !text.chars().any(unsafe_char) {
         return text.to_string();
     }
@@ -67,6 +69,7 @@ mod printable_tests {
         let cell_value = Value::String("Kim\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}txt.exe".into());
         assert_eq!(cell(&cell_value), "Kim\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{202e}txt.exe");
         assert_eq!(printable("김민수, café"), "김민수, café", "letters of any script are left alone");
+        assert_eq!(printable("line one\n\tline two\r"), "line one\n\tline two\\u{d}", "line breaks and tabs stay");
         let mut out = Vec::new();
         print(&mut out, &["NAME"], &[vec!["a\u{1b}[31mred".into()]]);
         let printed = String::from_utf8(out).unwrap();

@@ -58,6 +58,7 @@ async fn world(sent: u32) -> World {
             priority: Default::default(),
             created_by: None,
             updated_by: None,
+            list_format: None,
             email_column: None,
             requeue: None,
         })

@@ -457,10 +457,15 @@ async fn send_campaign_batch<P: Ports>(
         failed.extend(claimed.iter().map(|d| d.message_id.clone()).chain(accepted_ids));
         return failed;
     }
-    if parked == Some(RecipientStatus::Paused) && resumed_since_parking(deps, campaign_id).await {
+    if parked == Some(RecipientStatus::Paused) {
         // The resume's own pass may have read the parked recipients before these joined them.
         let parked: Vec<&Delivery> = claimed.iter().collect();
-        failed.extend(requeue(deps, campaign.priority, &parked, |_| Duration::ZERO).await);
+        match resumed_since_parking(deps, campaign_id).await {
+            Some(true) => failed.extend(requeue(deps, campaign.priority, &parked, |_| Duration::ZERO).await),
+            // Unreadable: looked at again after a while, parked again if still paused.
+            None => failed.extend(requeue(deps, campaign.priority, &parked, |_| RECHECK_DELAY).await),
+            Some(false) => {}
+        }
     }
     failed.extend(requeue(deps, campaign.priority, &throttled, requeue_delay).await);
     failed.extend(requeue(deps, campaign.priority, &recheck, |_| RECHECK_DELAY).await);
@@ -473,14 +478,14 @@ async fn send_campaign_batch<P: Ports>(
 }
 
 /// Whether the campaign runs again, read fresh after its recipients were parked: either this
-/// read sees the resume, or the resume's pass comes after the parking and sees them. An
-/// unreadable campaign counts as resumed: the copy queued again is parked again if not.
-async fn resumed_since_parking<P: Ports>(deps: &Deps<P>, campaign_id: &CampaignId) -> bool {
+/// read sees the resume, or the resume's pass comes after the parking and sees them. `None`:
+/// the campaign could not be read.
+async fn resumed_since_parking<P: Ports>(deps: &Deps<P>, campaign_id: &CampaignId) -> Option<bool> {
     deps.warm.campaigns.lock().unwrap().remove(campaign_id);
     match deps.campaign(campaign_id).await {
-        Ok(Some(fresh)) => matches!(fresh.status, CampaignStatus::Splitting | CampaignStatus::Sending),
-        Ok(None) => false,
-        Err(_) => true,
+        Ok(Some(fresh)) => Some(matches!(fresh.status, CampaignStatus::Splitting | CampaignStatus::Sending)),
+        Ok(None) => Some(false),
+        Err(_) => None,
     }
 }
 

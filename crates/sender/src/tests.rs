@@ -89,6 +89,7 @@ async fn world_with(status: CampaignStatus, config: Config) -> World {
             priority: Default::default(),
             created_by: None,
             updated_by: None,
+            list_format: None,
             email_column: None,
             requeue: None,
         })

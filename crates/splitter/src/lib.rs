@@ -201,6 +201,8 @@ enum Parsed {
     Header {
         unmatched: Vec<String>,
         columns: Vec<String>,
+        /// Its text encoding, or `xlsx`.
+        format: &'static str,
     },
     Row(ListRow),
     Invalid(ListError),
@@ -297,7 +299,7 @@ async fn split<P: Ports>(
         let (address_column, found_by) = list.address_column();
         tracing::info!(campaign = %campaign_id, address_column = %address_column, found_by = ?found_by, format = list.format(), "list opened");
         let unmatched = list.match_variables(wanted.iter().map(String::as_str));
-        let header = Parsed::Header { unmatched, columns: list.headers().to_vec() };
+        let header = Parsed::Header { unmatched, columns: list.headers().to_vec(), format: list.format() };
         if sender.blocking_send(header).is_err() {
             return;
         }
@@ -321,7 +323,8 @@ async fn split<P: Ports>(
                 drop(parsed);
                 return fail(deps, &campaign, &format!("the list cannot be read: {e}")).await;
             }
-            Parsed::Header { unmatched, columns } => {
+            Parsed::Header { unmatched, columns, format } => {
+                run.totals.list_format = Some(format);
                 let missing: Vec<String> =
                     unmatched.into_iter().filter(|v| !campaign.shared_vars.contains_key(v)).collect();
                 if !missing.is_empty() {

@@ -17,6 +17,9 @@ use crate::{Deps, SplitError, DEADLINE_MARGIN};
 
 /// Recipients read per page.
 pub const PAGE: u32 = 1000;
+/// Failed recipients released per page: each release is a transaction of its own (the
+/// recipient and its count), so a page stays well inside a run's deadline margin.
+pub const RELEASE_PAGE: u32 = 100;
 /// How long after a resume's first pass its second look starts. A sender that parks a
 /// recipient after the resume sees the resume itself and queues it again; this look is for one
 /// parked just before, which the status index (eventually consistent) may show late.
@@ -37,13 +40,23 @@ pub(crate) async fn requeue<P: Ports>(
             tracing::info!(campaign = %campaign.id, status = %campaign.status, step = ?job.requeue, "requeue stopped");
             return finish(deps, &job).await;
         }
+        let size = if job.requeue == RequeueStep::ReleaseFailed { RELEASE_PAGE } else { PAGE };
         let page =
-            deps.recipients.list_by_status(&campaign.id, job.requeue.reads(), PAGE, job.cursor.as_deref()).await?;
+            deps.recipients.list_by_status(&campaign.id, job.requeue.reads(), size, job.cursor.as_deref()).await?;
         match job.requeue {
+            // Queued at once, not left to the queued step: the status index may show them
+            // `queued` only later. That step may queue them again, which their claims make
+            // harmless.
             RequeueStep::ReleaseFailed => {
-                let retryable: Vec<_> =
-                    page.items.iter().filter(|r| r.retryable).map(|r| r.recipient_id.clone()).collect();
-                job.released += deps.send_log.release_failed(&campaign.id, &retryable, deps.clock.now()).await?;
+                let retryable: Vec<Recipient> = page.items.into_iter().filter(|r| r.retryable).collect();
+                let ids: Vec<_> = retryable.iter().map(|r| r.recipient_id.clone()).collect();
+                job.released += deps.send_log.release_failed(&campaign.id, &ids, deps.clock.now()).await?;
+                if !retryable.is_empty() {
+                    if campaign.status == CampaignStatus::Completed {
+                        campaign = reopen(deps, &campaign).await?;
+                    }
+                    job.requeued += send(deps, campaign.priority, &retryable).await?;
+                }
             }
             RequeueStep::Queued if !page.items.is_empty() && campaign.status == CampaignStatus::Completed => {
                 campaign = reopen(deps, &campaign).await?;

@@ -66,6 +66,7 @@ pub(crate) fn stored_campaign(at: time::OffsetDateTime) -> Campaign {
         priority: Default::default(),
         created_by: None,
         updated_by: None,
+        list_format: None,
         email_column: None,
         requeue: None,
     }
@@ -456,4 +457,17 @@ async fn a_campaigns_email_column_is_where_the_split_reads_the_addresses() {
     run(&deps, &SplitJob::start(campaign_id())).await;
     let addresses: Vec<String> = queued_jobs(&deps).iter().map(|j| j.address.to_string()).collect();
     assert_eq!(addresses, ["kim@work.example"], "without it, the usual header");
+}
+
+/// The campaign names the encoding its list was read in: a Western-European Excel export is
+/// Windows-1252, and its accented names arrive intact.
+#[tokio::test]
+async fn the_campaign_names_the_encoding_its_list_was_read_in() {
+    let list = b"email,name\nmueller@example.com,M\xfcller\nrene@example.com,Ren\xe9\n";
+    let deps = deps_with(list, "<p>{{name}}</p>", &[]).await;
+    run(&deps, &SplitJob::start(campaign_id())).await;
+    let campaign = deps.campaigns.get(&campaign_id()).await.unwrap().unwrap();
+    assert_eq!(campaign.list_format.as_deref(), Some("windows-1252"));
+    let names: Vec<String> = queued_jobs(&deps).iter().map(|j| j.vars["name"].clone()).collect();
+    assert_eq!(names, ["Müller", "René"]);
 }

@@ -165,6 +165,7 @@ mod tests {
             priority: Default::default(),
             created_by: None,
             updated_by: None,
+            list_format: None,
             email_column: None,
             requeue: None,
         }

@@ -203,6 +203,7 @@ pub async fn create<P: Ports>(
         priority: input.priority.as_deref().and_then(Priority::parse).unwrap_or_default(),
         created_by: Some(request.caller()),
         updated_by: Some(request.caller()),
+        list_format: None,
         email_column: input.email_column.map(|c| c.trim().to_string()),
         requeue: None,
     };

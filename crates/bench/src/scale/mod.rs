@@ -360,7 +360,8 @@ async fn prepare(settings: &Settings) -> Result<(Arc<World>, MemoryObjectStore)>
         recipients: Default::default(),
         suppressions: Default::default(),
         ledger: ledger.clone(),
-        split_jobs: SimQueue::new(settings.visibility(), MAX_RECEIVES, 0.0, settings.seed),
+        split_jobs: SimQueue::new(settings.visibility(), MAX_RECEIVES, 0.0, settings.seed)
+            .delays_sped_up(settings.time_scale),
         recipient_jobs: SimQueue::new(
             settings.visibility(),
             MAX_RECEIVES,
@@ -458,6 +459,7 @@ fn campaign(id: CampaignId, list_key: &str, now: OffsetDateTime) -> Result<Campa
         priority: Default::default(),
         created_by: None,
         updated_by: None,
+        list_format: None,
         email_column: None,
         requeue: None,
     })

@@ -200,6 +200,9 @@ pub struct Campaign {
     /// Who last changed it through the API (cancel, pause, resume, retry, reschedule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// How the splitter read the list: its text encoding, or `xlsx`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_format: Option<String>,
     /// The list's address column as the user named it (a header or a 1-based number); none:
     /// found by its header name, else by its values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,11 +293,15 @@ pub struct SplitTotals {
     pub rows_done: u64,
     /// The whole list was read.
     pub finished: bool,
+    /// How the list was read: its text encoding (`UTF-8`, `EUC-KR`, `windows-1252`, ...) or
+    /// `xlsx`; none: not known (written over nothing).
+    pub list_format: Option<&'static str>,
 }
 
-/// Body of a split-job queue message: fan out one campaign's list.
+/// Body of a split-job queue message: fan out one campaign's list. Unknown fields are refused:
+/// a requeue job the splitter cannot read goes to the dead-letter queue, never runs as a split.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SplitJob {
     pub campaign_id: CampaignId,
     /// Data rows (counted from the first after the header) an earlier run already fanned out;

@@ -66,6 +66,7 @@ pub(crate) mod tests_support {
             priority: Default::default(),
             created_by: None,
             updated_by: None,
+            list_format: None,
             email_column: None,
             requeue: None,
         }

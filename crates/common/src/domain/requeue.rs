@@ -126,6 +126,9 @@ mod tests {
         };
         let body = serde_json::to_string(&job).unwrap();
         assert_eq!(serde_json::from_str::<CampaignJob>(&body).unwrap(), CampaignJob::Requeue(job));
+        // A requeue job this splitter cannot read is refused, not run as a split from row 0.
+        let unreadable = r#"{"campaignId":"c1","requeue":"parked","startedBy":"a later version"}"#;
+        assert!(serde_json::from_str::<CampaignJob>(unreadable).is_err());
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub(super) struct CsvRows<R: Read> {
     csv: csv::Reader<Text<R>>,
     record: csv::ByteRecord,
     encoding: TextEncoding,
+    /// The UTF-16 the file was in before it was turned into UTF-8, if it was.
+    utf16: Option<&'static encoding_rs::Encoding>,
 }
 
 impl<R: Read> CsvRows<R> {
@@ -49,7 +51,7 @@ impl<R: Read> CsvRows<R> {
             .flexible(true)
             .delimiter(delimiter)
             .from_reader(Cursor::new(head).chain(text));
-        Ok(Self { csv, record: csv::ByteRecord::new(), encoding })
+        Ok(Self { csv, record: csv::ByteRecord::new(), encoding, utf16 })
     }
 }
 
@@ -77,7 +79,7 @@ impl<R: Read> Rows for CsvRows<R> {
     }
 
     fn format(&self) -> &'static str {
-        self.encoding.name()
+        self.utf16.map_or(self.encoding.name(), |e| e.name())
     }
 }
 

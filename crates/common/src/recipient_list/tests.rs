@@ -111,6 +111,7 @@ fn utf16_with_bom_is_read() {
     }
     let (_, rows) = read_all(&bytes);
     assert_eq!(addresses(&rows), [(2, "kim@example.com".into())]);
+    assert_eq!(RecipientList::open(&bytes[..]).unwrap().format(), "UTF-16LE", "named as it was uploaded");
 }
 
 #[test]

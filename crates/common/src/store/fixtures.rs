@@ -36,6 +36,7 @@ pub fn campaign(id: &str) -> Campaign {
         priority: Default::default(),
         created_by: None,
         updated_by: None,
+        list_format: None,
         email_column: None,
         requeue: None,
     }

@@ -46,6 +46,7 @@ fn campaign(id: &str, status: CampaignStatus, send_at: Option<OffsetDateTime>, g
         priority: Default::default(),
         created_by: None,
         updated_by: None,
+        list_format: None,
         email_column: None,
         requeue: None,
     }

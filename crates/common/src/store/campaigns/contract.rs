@@ -2,7 +2,7 @@
 
 use time::Duration;
 
-use crate::domain::{Campaign, CampaignId, CampaignStatus, Counter, CounterDelta, RequeueJob};
+use crate::domain::{Campaign, CampaignId, CampaignStatus, Counter, CounterDelta, RequeueJob, SplitTotals};
 use crate::store::fixtures::*;
 use crate::store::{CampaignStore, StoreError};
 
@@ -52,6 +52,13 @@ pub async fn run(store: &impl CampaignStore) {
         store.add_counters(&missing, &CounterDelta::one(Counter::Sent)).await,
         Err(StoreError::NotFound(_))
     ));
+
+    // The list's format is kept once known; totals that do not say it leave it.
+    let read = SplitTotals { total: 3, list_format: Some("windows-1252"), ..Default::default() };
+    store.set_split_totals(&c.id, &read).await.unwrap();
+    store.set_split_totals(&c.id, &SplitTotals { total: 4, ..Default::default() }).await.unwrap();
+    let after = store.get(&c.id).await.unwrap().unwrap();
+    assert_eq!((after.counters.total, after.list_format.as_deref()), (4, Some("windows-1252")));
 
     // A requeue's progress is written over the last, and read back with the campaign.
     let mut progress = RequeueJob { requeued: 1000, ..RequeueJob::resume(c.id.clone()) }.progress(false, later);

@@ -166,16 +166,20 @@ impl CampaignStore for DynamoCampaignStore {
     }
 
     async fn set_split_totals(&self, id: &CampaignId, totals: &SplitTotals) -> Result<(), StoreError> {
+        let mut update = "SET #c.#total = :total, #c.#queued = :queued, #c.#rejected = :rejected, \
+                          #c.#duplicates = :duplicates, report_parts = :parts, split_rows = :rows, \
+                          split_finished = :finished"
+            .to_string();
+        if totals.list_format.is_some() {
+            update.push_str(", list_format = :format");
+        }
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("id", s(id.as_str()))
             .condition_expression("attribute_exists(id)")
-            .update_expression(
-                "SET #c.#total = :total, #c.#queued = :queued, #c.#rejected = :rejected, #c.#duplicates = :duplicates, \
-                 report_parts = :parts, split_rows = :rows, split_finished = :finished",
-            )
+            .update_expression(update)
             .expression_attribute_names("#c", "counters")
             .expression_attribute_names("#total", "total")
             .expression_attribute_names("#queued", "queued")
@@ -187,9 +191,12 @@ impl CampaignStore for DynamoCampaignStore {
             .expression_attribute_values(":duplicates", n(totals.duplicates))
             .expression_attribute_values(":parts", n(totals.report_parts))
             .expression_attribute_values(":rows", n(totals.rows_done))
-            .expression_attribute_values(":finished", AttributeValue::Bool(totals.finished))
-            .send()
-            .await;
+            .expression_attribute_values(":finished", AttributeValue::Bool(totals.finished));
+        let result = match totals.list_format {
+            Some(format) => result.expression_attribute_values(":format", s(format)),
+            None => result,
+        };
+        let result = result.send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Err(StoreError::NotFound(format!("campaign {id}"))),

@@ -142,6 +142,9 @@ impl CampaignStore for MemoryCampaignStore {
         campaign.report_parts = totals.report_parts;
         campaign.split_rows = totals.rows_done;
         campaign.split_finished = totals.finished;
+        if let Some(format) = totals.list_format {
+            campaign.list_format = Some(format.to_string());
+        }
         Ok(())
     }
 
