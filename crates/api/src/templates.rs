@@ -246,15 +246,25 @@ mod tests {
         assert_eq!(call(&deps, "GET /templates/{id}", Some("welcome"), &[], None).await.0, 404);
     }
 
+    /// A raw value at the start of a link is saved: what a list's value may do is checked on
+    /// the value, where the mail is rendered.
     #[tokio::test]
-    async fn a_raw_value_that_starts_a_link_is_refused_on_save() {
+    async fn a_raw_link_is_saved_and_checked_on_each_rows_value() {
         let deps = deps();
-        let mut input = body("ok");
+        let mut input = body("Open");
+        input["id"] = json!("links");
         input["html"] = json!("<a href=\"{{{link}}}\">Open</a>");
-        let (status, json) = call(&deps, "POST /templates", None, &[], Some(input)).await;
-        assert_eq!((status, json["error"]["code"].as_str()), (400, Some("template_syntax")), "{json}");
-        let message = json["error"]["message"].as_str().unwrap();
-        assert!(message.contains("'{{{link}}}' starts a link") && message.contains("'{{link}}'"), "{message}");
+        input["text"] = json!("Open {{link}}");
+        assert_eq!(call(&deps, "POST /templates", None, &[], Some(input)).await.0, 201);
+        let preview = |link: &str| json!({"row": {"email": "a@example.com", "link": link}});
+        let (status, json) =
+            call(&deps, "POST /templates/{id}/preview", Some("links"), &[], Some(preview("javascript:alert(1)"))).await;
+        assert_eq!((status, json["error"]["code"].as_str()), (422, Some("render_failed")), "{json}");
+        assert!(json["error"]["message"].as_str().unwrap().contains("the list's 'link' makes a link (href)"), "{json}");
+        let (status, json) =
+            call(&deps, "POST /templates/{id}/preview", Some("links"), &[], Some(preview("https://example.com/a")))
+                .await;
+        assert_eq!(status, 200, "{json}");
     }
 
     #[tokio::test]

@@ -147,7 +147,10 @@ async fn a_lists_link_that_is_not_web_or_mail_fails_its_row_and_its_raw_html_is_
         "{json}"
     );
     assert_eq!(json["renderFailed"][0]["row"], 3);
-    assert!(json["renderFailed"][0]["reason"].as_str().unwrap().contains("'link' starts a link"), "{json}");
+    assert!(
+        json["renderFailed"][0]["reason"].as_str().unwrap().contains("the list's 'link' makes a link (href)"),
+        "{json}"
+    );
 
     let preview = json!({"row": {"email": "a@example.com", "link": "https://example.com/a", "promo": "<b>x</b>"}});
     let (_, mail) = call(&deps, "POST /templates/{id}/preview", Some("links"), &[], Some(preview)).await;

@@ -1,198 +1,344 @@
-//! Where a value lands in the HTML decides what it may hold. The template's author writes the
-//! template and the campaign's shared variables; a list's columns come from whoever filled the
-//! list, so:
+//! What a list's values may do in the HTML. The template's author writes the template and the
+//! campaign's shared variables; a list's columns come from whoever filled the list. The rules
+//! hold on the values themselves, however the template reaches them (`{{{x}}}`, `{{{this.x}}}`,
+//! `{{{./x}}}`, `lookup`, `#each`, a block inside an attribute):
 //!
-//! - a column is always HTML-escaped, even where the template prints raw HTML (`{{{x}}}`):
-//!   raw HTML comes only from the campaign's own variables;
-//! - a column that starts a link (`href="{{link}}"`, `src`, `action`, ...) must be an
-//!   `http(s):` or `mailto:` URL, else that recipient's mail is not rendered (a `javascript:`
-//!   link is never sent);
-//! - a template that starts a link with a raw value (`href="{{{x}}}"`) is refused on save.
+//! - a column's value (and name) reaches the HTML part already escaped, and the part escapes
+//!   with [`escape_keeping_entities`], which leaves an escape intact: so a column is escaped once
+//!   wherever it lands, and raw HTML comes only from the campaign's own variables;
+//! - after rendering, every URL attribute (`href`, `src`, `action`, ...) must be an `http(s):`,
+//!   `mailto:`, `tel:` or `cid:` URL, or a relative one, unless the template writes the start of
+//!   that link itself (`href="//cdn.example/…"`): else that recipient's mail is not rendered, so
+//!   a `javascript:` link is never sent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
-use handlebars::template::{Parameter, Template as Compiled, TemplateElement};
-use handlebars::Path;
-
-use super::{RenderError, TemplatePart, TemplateSyntaxError, BUILT_IN_VARIABLES};
+use super::{RenderError, TemplatePart};
 
 /// Attributes whose value is a URL a mail client may follow or load.
 const URL_ATTRIBUTES: &[&str] =
     &["href", "src", "action", "formaction", "background", "poster", "cite", "xlink:href", "longdesc"];
 
+/// Schemes a link may have whoever wrote it.
+const SAFE_SCHEMES: &[&str] = &["http", "https", "mailto", "tel", "cid"];
+
 #[derive(Debug, Default, Clone)]
 pub struct Contexts {
-    /// Variables printed raw (`{{{x}}}`, `{{& x}}`) anywhere in the HTML.
-    raw: BTreeSet<String>,
-    /// Variables that start the value of a URL attribute.
-    link_start: BTreeSet<String>,
+    /// The literal starts of the template's URL attributes that already decide where the link
+    /// goes (its scheme, or a path), normalised as [`normalise`] does.
+    author_starts: Vec<String>,
 }
 
 impl Contexts {
-    /// The contexts of an HTML part, or why it is refused.
-    pub fn of(source: &str, compiled: &Compiled) -> Result<Self, TemplateSyntaxError> {
-        let mut contexts = Self::default();
-        collect_raw(compiled, &mut contexts.raw);
-        contexts.raw.retain(|name| !BUILT_IN_VARIABLES.contains(&name.as_str()));
-        // fanmail's own link (the default footer prints it raw) is not a list's value.
-        for (name, raw) in link_starts(source).into_iter().filter(|(n, _)| !BUILT_IN_VARIABLES.contains(&n.as_str())) {
-            if raw {
-                return Err(TemplateSyntaxError {
-                    part: TemplatePart::Html,
-                    line: None,
-                    column: None,
-                    message: format!(
-                        "'{{{{{{{name}}}}}}}' starts a link: a raw value cannot start a URL attribute; write \
-                         '{{{{{name}}}}}' (a list's value there must be an http(s) or mailto: URL)"
-                    ),
-                });
-            }
-            contexts.link_start.insert(name);
-        }
-        Ok(contexts)
+    /// The contexts of an HTML part's source.
+    pub fn of(source: &str) -> Self {
+        let author_starts = Tags::new(source)
+            .filter(|(name, _)| is_url_attribute(name))
+            .map(|(_, value)| literal_start(value))
+            .filter(|start| decides_destination(start))
+            .collect();
+        Self { author_starts }
     }
 
-    /// The recipient's values as the HTML part may use them: escaped where the template prints
-    /// raw HTML, and refused where one would start a link that is not http(s) or mailto.
-    pub fn recipient_for_html<'a>(
-        &self,
-        recipient: &'a BTreeMap<String, String>,
-    ) -> Result<std::borrow::Cow<'a, BTreeMap<String, String>>, RenderError> {
-        for name in &self.link_start {
-            if let Some(value) = recipient.get(name).filter(|v| !safe_link(v)) {
-                let shown: String = value.trim().chars().take(30).collect();
-                return Err(RenderError {
-                    part: TemplatePart::Html,
-                    message: format!(
-                        "the list's '{name}' starts a link but is not an http(s) or mailto: URL ('{shown}')"
-                    ),
-                });
-            }
+    /// The recipient's values (and column names) as the HTML part may use them: escaped.
+    pub fn recipient_for_html<'a>(recipient: &'a BTreeMap<String, String>) -> Cow<'a, BTreeMap<String, String>> {
+        if recipient.iter().all(|(k, v)| !needs_escape(k) && !needs_escape(v)) {
+            return Cow::Borrowed(recipient);
         }
-        let raw_columns: Vec<&String> = self.raw.iter().filter(|name| recipient.contains_key(*name)).collect();
-        if raw_columns.is_empty() {
-            return Ok(std::borrow::Cow::Borrowed(recipient));
-        }
-        let mut escaped = recipient.clone();
-        for name in raw_columns {
-            let value = handlebars::html_escape(&recipient[name]);
-            escaped.insert(name.clone(), value);
-        }
-        Ok(std::borrow::Cow::Owned(escaped))
+        Cow::Owned(recipient.iter().map(|(k, v)| (handlebars::html_escape(k), handlebars::html_escape(v))).collect())
     }
-}
 
-/// An empty value, or one that starts with `http:`, `https:` or `mailto:`.
-fn safe_link(value: &str) -> bool {
-    let value = value.trim().to_ascii_lowercase();
-    value.is_empty() || ["http://", "https://", "mailto:"].iter().any(|scheme| value.starts_with(scheme))
-}
-
-fn collect_raw(template: &Compiled, out: &mut BTreeSet<String>) {
-    for element in &template.elements {
-        match element {
-            TemplateElement::HtmlExpression(h) => {
-                if let Parameter::Path(Path::Relative((_, raw))) = &h.name {
-                    if let Some(first) = raw.split(['.', '/', '[']).next().filter(|s| !s.is_empty()) {
-                        out.insert(first.to_string());
-                    }
-                }
-            }
-            TemplateElement::HelperBlock(h) => {
-                for inner in [&h.template, &h.inverse].into_iter().flatten() {
-                    collect_raw(inner, out);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Variables that open a URL attribute's value (`href="{{link}}..."`), and whether raw.
-fn link_starts(source: &str) -> Vec<(String, bool)> {
-    let lower = source.to_ascii_lowercase();
-    let mut found = Vec::new();
-    for attribute in URL_ATTRIBUTES {
-        let mut from = 0;
-        while let Some(at) = lower[from..].find(attribute) {
-            let start = from + at;
-            from = start + attribute.len();
-            // A whole attribute name: not the end of another word (`data-href`).
-            let before = lower[..start].chars().next_back();
-            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':') {
+    /// Refuses a rendered HTML part with a link whose destination is not safe and not the
+    /// template's own, naming the column it came from when one shows.
+    pub fn check_links(&self, html: &str, recipient: &BTreeMap<String, String>) -> Result<(), RenderError> {
+        for (attribute, value) in Tags::new(html).filter(|(name, _)| is_url_attribute(name)) {
+            let link = normalise(value);
+            if safe_link(&link) || self.author_starts.iter().any(|start| link.starts_with(start.as_str())) {
                 continue;
             }
-            let rest = lower[from..].trim_start();
-            let Some(rest) = rest.strip_prefix('=') else { continue };
-            let rest = rest.trim_start().trim_start_matches(['"', '\'']).trim_start();
-            let Some(expression) = rest.strip_prefix("{{") else { continue };
-            let raw = expression.starts_with('{') || expression.trim_start_matches('~').trim_start().starts_with('&');
-            let name: String = expression
-                .trim_start_matches(['{', '~', '&'])
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-                .collect();
-            // Blocks and helpers (`{{#if}}`, `{{else}}`) are not values.
-            if !name.is_empty() && name != "else" {
-                // The name as written (attribute search ran on a lower-cased copy).
-                let offset = source.len() - rest.len() + "{{".len();
-                let original: String = source[offset..]
-                    .trim_start_matches(['{', '~', '&'])
-                    .trim_start()
-                    .chars()
-                    .take(name.chars().count())
-                    .collect();
-                found.push((original, raw));
+            let shown: String = decode_entities(value).trim().chars().take(30).collect();
+            let column = recipient
+                .iter()
+                .find(|(_, v)| !v.trim().is_empty() && value.contains(handlebars::html_escape(v.trim()).as_str()));
+            let message = match column {
+                Some((name, _)) => format!(
+                    "the list's '{name}' makes a link ({attribute}) that is not an http(s), mailto: or tel: URL ('{shown}')"
+                ),
+                None => format!("a link ({attribute}) is not an http(s), mailto: or tel: URL ('{shown}')"),
+            };
+            return Err(RenderError { part: TemplatePart::Html, message });
+        }
+        Ok(())
+    }
+}
+
+/// handlebars' HTML escape, except that an entity already there (`&amp;`, `&#x27;`) is left
+/// as it is: a column escaped before rendering is not escaped twice. (A campaign variable
+/// that holds an entity's text shows as that character.)
+pub fn escape_keeping_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        match c {
+            '&' if entity_length(&text[at..]).is_some() => out.push('&'),
+            '<' | '>' | '"' | '&' | '\'' | '`' | '=' => {
+                out.push_str(&handlebars::html_escape(c.encode_utf8(&mut [0; 4])))
             }
+            _ => out.push(c),
         }
     }
-    found
+    out
+}
+
+fn needs_escape(text: &str) -> bool {
+    text.contains(['<', '>', '"', '&', '\'', '`', '='])
+}
+
+fn is_url_attribute(name: &str) -> bool {
+    URL_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+/// The length of the character reference at the start of `text` (`&amp;`, `&#39;`, `&#x3D;`).
+fn entity_length(text: &str) -> Option<usize> {
+    let body = text.strip_prefix('&')?;
+    let (digits, skip) = if let Some(hex) = body.strip_prefix("#x").or_else(|| body.strip_prefix("#X")) {
+        (hex.bytes().take_while(u8::is_ascii_hexdigit).count(), 2)
+    } else if let Some(decimal) = body.strip_prefix('#') {
+        (decimal.bytes().take_while(u8::is_ascii_digit).count(), 1)
+    } else {
+        let name = body.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        (if body.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) { name } else { 0 }, 0)
+    };
+    (digits > 0 && body.as_bytes().get(skip + digits) == Some(&b';')).then_some(1 + skip + digits + 1)
+}
+
+/// An attribute's value as a browser reads its destination: character references decoded,
+/// tabs and line breaks dropped, surrounding spaces and controls trimmed, lower case.
+fn normalise(value: &str) -> String {
+    let decoded = decode_entities(value);
+    let kept: String = decoded.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+    kept.trim_matches(|c: char| c.is_control() || c == ' ').to_lowercase()
+}
+
+/// Numeric character references (with or without `;`) and the named ones that spell
+/// characters a scheme or a path is made of.
+fn decode_entities(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let (decoded, used) = decode_one(rest).unwrap_or(('&', 1));
+        out.push(decoded);
+        rest = &rest[used..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn decode_one(text: &str) -> Option<(char, usize)> {
+    let body = &text[1..];
+    if let Some(number) = body.strip_prefix('#') {
+        let (radix, digits) = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => (16, hex),
+            None => (10, number),
+        };
+        let length = digits.bytes().take_while(|b| (*b as char).is_digit(radix)).count();
+        let code = u32::from_str_radix(&digits[..length], radix).ok()?;
+        let prefix = 2 + usize::from(radix == 16) + length;
+        let used = prefix + usize::from(text.as_bytes().get(prefix) == Some(&b';'));
+        return Some((char::from_u32(code).unwrap_or('\u{FFFD}'), used));
+    }
+    let names = [("amp;", '&'), ("colon;", ':'), ("sol;", '/'), ("tab;", '\t'), ("newline;", '\n'), ("quot;", '"')];
+    let lower = body.get(..body.len().min(8))?.to_ascii_lowercase();
+    names.iter().find(|(name, _)| lower.starts_with(name)).map(|(name, c)| (*c, 1 + name.len()))
+}
+
+/// The scheme of a normalised link, if it has one.
+fn scheme(link: &str) -> Option<&str> {
+    let (scheme, _) = link.split_once(':')?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+/// A normalised link that is empty, relative on this host, or of a safe scheme.
+fn safe_link(link: &str) -> bool {
+    match scheme(link) {
+        Some(scheme) => SAFE_SCHEMES.contains(&scheme),
+        None => !(link.starts_with("//") || link.starts_with("/\\") || link.starts_with('\\')),
+    }
+}
+
+/// The literal text before a value's first `{{`, normalised.
+fn literal_start(value: &str) -> String {
+    normalise(value.split("{{").next().unwrap_or_default())
+}
+
+/// Whether a link's literal start already fixes its destination: a scheme written out, or a
+/// path or fragment that nothing after it can turn into another host.
+fn decides_destination(start: &str) -> bool {
+    // A protocol-relative start names its host only once the host is followed by something.
+    if let Some(host_and_rest) = start.strip_prefix("//") {
+        return host_and_rest.contains(['/', '?', '#']);
+    }
+    match start.find([':', '/', '?', '#', '\\']) {
+        None => false,
+        Some(at) if start[at..].starts_with(':') => true,
+        Some(0) if start.starts_with('/') => start.len() > 1 && !start[1..].starts_with(['/', '\\']),
+        Some(_) => !start.starts_with('\\'),
+    }
+}
+
+/// The attributes of the tags in an HTML text, as (name, raw value) pairs; comments skipped.
+struct Tags<'a> {
+    html: &'a str,
+    at: usize,
+    in_tag: bool,
+}
+
+impl<'a> Tags<'a> {
+    fn new(html: &'a str) -> Self {
+        Self { html, at: 0, in_tag: false }
+    }
+}
+
+impl<'a> Iterator for Tags<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.html.as_bytes();
+        loop {
+            if !self.in_tag {
+                let open = self.at + self.html[self.at..].find('<')?;
+                if self.html[open..].starts_with("<!--") {
+                    self.at = self.html[open..].find("-->").map_or(self.html.len(), |end| open + end + 3);
+                    continue;
+                }
+                let name = bytes[open + 1..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+                self.at = open + 1 + name;
+                self.in_tag = name > 0;
+                continue;
+            }
+            while self.at < bytes.len() && (bytes[self.at].is_ascii_whitespace() || bytes[self.at] == b'/') {
+                self.at += 1;
+            }
+            if self.at >= bytes.len() || bytes[self.at] == b'>' {
+                self.at += 1;
+                self.in_tag = false;
+                if self.at > bytes.len() {
+                    return None;
+                }
+                continue;
+            }
+            let start = self.at;
+            while self.at < bytes.len()
+                && !matches!(bytes[self.at], b'=' | b'>' | b'/')
+                && !bytes[self.at].is_ascii_whitespace()
+            {
+                self.at += 1;
+            }
+            let name = &self.html[start..self.at.max(start + 1).min(bytes.len())];
+            self.at = self.at.max(start + 1);
+            let mut peek = self.at;
+            while peek < bytes.len() && bytes[peek].is_ascii_whitespace() {
+                peek += 1;
+            }
+            if peek >= bytes.len() || bytes[peek] != b'=' {
+                continue;
+            }
+            peek += 1;
+            while peek < bytes.len() && bytes[peek].is_ascii_whitespace() {
+                peek += 1;
+            }
+            let value = match bytes.get(peek) {
+                Some(quote @ (b'"' | b'\'')) => {
+                    let end = self.html[peek + 1..].find(*quote as char).map_or(bytes.len(), |e| peek + 1 + e);
+                    self.at = (end + 1).min(bytes.len());
+                    &self.html[peek + 1..end]
+                }
+                _ => {
+                    let end = self.html[peek..]
+                        .find(|c: char| c.is_ascii_whitespace() || c == '>')
+                        .map_or(bytes.len(), |e| peek + e);
+                    self.at = end;
+                    &self.html[peek..end]
+                }
+            };
+            return Some((name, value));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn contexts(html: &str) -> Result<Contexts, TemplateSyntaxError> {
-        Contexts::of(html, &Compiled::compile(html).unwrap())
-    }
-
     fn row(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
-    fn link_openers_and_raw_values_are_found() {
-        let c = contexts(
-            r#"<a href="{{Link}}">x</a><img SRC = '{{ logo }}'><a href="https://x.example/?u={{id}}">y</a>
-               <p data-href="{{other}}">{{{promo}}}</p>{{#if vip}}{{&badge}}{{/if}}"#,
-        )
-        .unwrap();
-        assert_eq!(c.link_start.iter().collect::<Vec<_>>(), ["Link", "logo"]);
-        assert_eq!(c.raw.iter().collect::<Vec<_>>(), ["badge", "promo"]);
+    fn tags_yield_their_attributes_quoted_or_not_and_comments_are_skipped() {
+        let html =
+            r#"<p>a < b</p><!-- <a href="x"> --><A HREF = 'one' title="t"><img src=two alt><br/><a data-href="three">"#;
+        let found: Vec<_> = Tags::new(html).collect();
+        assert_eq!(found, [("HREF", "one"), ("title", "t"), ("src", "two"), ("data-href", "three")]);
     }
 
     #[test]
-    fn a_raw_value_that_starts_a_link_is_refused() {
-        let error = contexts(r#"<a href="{{{link}}}">x</a>"#).unwrap_err();
-        assert!(error.message.contains("'{{{link}}}' starts a link"), "{}", error.message);
-        assert!(contexts(r#"<a href='{{&link}}'>x</a>"#).is_err());
-        assert!(contexts(r#"<a href="{{link}}">x</a>"#).is_ok());
-    }
-
-    #[test]
-    fn a_lists_values_are_escaped_where_raw_and_links_must_be_web_or_mail() {
-        let c = contexts(r#"<a href="{{link}}">x</a>{{{promo}}}"#).unwrap();
-        let fine = row(&[("link", " HTTPS://example.com/a"), ("promo", "<b>50%</b>")]);
-        let html_view = c.recipient_for_html(&fine).unwrap();
-        assert_eq!(html_view["promo"], "&lt;b&gt;50%&lt;/b&gt;");
-        assert_eq!(html_view["link"], " HTTPS://example.com/a");
-        for bad in ["javascript:alert(1)", " JaVaScRiPt:x", "data:text/html,x", "//evil.example"] {
-            let error = c.recipient_for_html(&row(&[("link", bad)])).unwrap_err();
-            assert!(error.message.contains("not an http(s) or mailto: URL"), "{bad}: {}", error.message);
+    fn links_are_read_as_a_browser_reads_them() {
+        for unsafe_link in [
+            "javascript:alert(1)",
+            " JaVaScRiPt:x",
+            "java\tscript:x",
+            "&#106;avascript:x",
+            "&#x6A;avascript&colon;x",
+            "data:text/html,x",
+            "//evil.example",
+            "vbscript:x",
+        ] {
+            assert!(!safe_link(&normalise(unsafe_link)), "{unsafe_link}");
         }
-        assert!(c.recipient_for_html(&row(&[("link", "mailto:kim@example.com")])).is_ok());
-        assert!(c.recipient_for_html(&row(&[("link", "")])).is_ok());
+        for safe in [
+            "https://example.com/a",
+            " HTTPS://x",
+            "mailto:kim@example.com",
+            "tel:+821012345678",
+            "",
+            "#top",
+            "/path",
+            "page.html",
+            "a&amp;b:c",
+        ] {
+            assert!(safe_link(&normalise(safe)), "{safe}");
+        }
+    }
+
+    #[test]
+    fn an_escape_already_there_is_kept_and_everything_else_escaped() {
+        assert_eq!(
+            escape_keeping_entities("Fish &amp; <Chips> & 'x'=`y`"),
+            "Fish &amp; &lt;Chips&gt; &amp; &#x27;x&#x27;&#x3D;&#x60;y&#x60;"
+        );
+        let once = handlebars::html_escape("<b>&amp;</b>\"");
+        assert_eq!(escape_keeping_entities(&once), once, "a column escaped before rendering is not escaped again");
+        assert_eq!(escape_keeping_entities("&#x; &; &1;"), "&amp;#x; &amp;; &amp;1;");
+    }
+
+    #[test]
+    fn a_link_whose_destination_the_template_writes_itself_is_the_authors() {
+        let c = Contexts::of(
+            r#"<img src="//cdn.example/{{logo}}"><a href="javascript:void(0)">x</a><a href="{{link}}">y</a><a href="java{{rest}}">z</a>"#,
+        );
+        assert!(c
+            .check_links(r#"<img src="//cdn.example/a.png"><a href="javascript:void(0)">x</a>"#, &row(&[]))
+            .is_ok());
+        let error = c
+            .check_links(r#"<a href="javascript:alert(1)">y</a>"#, &row(&[("link", "javascript:alert(1)")]))
+            .unwrap_err();
+        assert!(error.message.contains("the list's 'link' makes a link (href)"), "{}", error.message);
+        assert!(c.check_links(r#"<a href="javascript:alert(2)">z</a>"#, &row(&[])).is_err(), "'java' decides nothing");
     }
 }

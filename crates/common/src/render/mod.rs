@@ -3,7 +3,7 @@
 //! Subject, HTML and text are handlebars. Recipient data is HTML-escaped in the HTML body and
 //! left as is in the subject and text body; a rendered subject never contains a line break or
 //! other control character (so a recipient field cannot inject a header). What a list's value
-//! may hold where it lands in the HTML (raw, or at the start of a link) is in [`contexts`].
+//! may do in the HTML (never raw, never a `javascript:` link) is in [`contexts`].
 
 mod contexts;
 
@@ -229,6 +229,7 @@ impl MailTemplate {
         let mut shown = BTreeSet::new();
         let mut contexts = contexts::Contexts::default();
         let mut html_registry = Handlebars::new();
+        html_registry.register_escape_fn(contexts::escape_keeping_entities);
         let mut plain_registry = Handlebars::new();
         plain_registry.register_escape_fn(no_escape);
         for (part, template) in compiled {
@@ -236,7 +237,7 @@ impl MailTemplate {
             collect_shown(&template, &mut shown);
             match part {
                 TemplatePart::Html => {
-                    contexts = contexts::Contexts::of(html, &template)?;
+                    contexts = contexts::Contexts::of(html);
                     html_registry.register_template(part.name(), template)
                 }
                 _ => plain_registry.register_template(part.name(), template),
@@ -276,9 +277,11 @@ impl MailTemplate {
         Ok(RenderedMail {
             subject,
             html: {
-                let recipient = self.contexts.recipient_for_html(data.recipient)?;
+                let recipient = contexts::Contexts::recipient_for_html(data.recipient);
                 let html_data = MailData { recipient: &recipient, ..*data };
-                self.html.render("html", &html_data).map_err(err(TemplatePart::Html))?
+                let html = self.html.render("html", &html_data).map_err(err(TemplatePart::Html))?;
+                self.contexts.check_links(&html, data.recipient)?;
+                html
             },
             text: self.plain.render("text", data).map_err(err(TemplatePart::Text))?,
         })
@@ -347,6 +350,50 @@ mod tests {
         assert_eq!(mail.subject, "Hi Kim <b>&</b>");
         assert_eq!(mail.html, "<p>Hi Kim &lt;b&gt;&amp;&lt;/b&gt; from fanmail</p>u");
         assert_eq!(mail.text, "Hi Kim <b>&</b> u");
+    }
+
+    /// However the template reaches a list's value, it lands escaped and never as a link
+    /// that is not web, mail or phone; the campaign's own variables stay raw where asked.
+    #[test]
+    fn a_lists_values_are_escaped_and_checked_however_the_template_reaches_them() {
+        let shared = vars(&[("banner", "<b>Sale</b>")]);
+        let row = vars(&[("x", "<img src=x onerror=alert(1)>"), ("link", "javascript:alert(1)")]);
+        let data = MailData { shared: &shared, recipient: &row, unsubscribe_url: "https://u.example/x" };
+        for spelling in [
+            "{{{x}}}",
+            "{{{this.x}}}",
+            "{{{./x}}}",
+            "{{{[x]}}}",
+            "{{&x}}",
+            "{{{lookup this \"x\"}}}",
+            "{{#each this}}{{{this}}}{{/each}}",
+            "{{#with this}}{{{x}}}{{/with}}",
+        ] {
+            let t = MailTemplate::compile("s", &format!("<p>{spelling}</p>"), "t").unwrap();
+            let html = t.render(&data).unwrap().html;
+            assert!(!html.contains("<img"), "{spelling}: {html}");
+            assert!(html.contains("&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;"), "{spelling}: escaped once: {html}");
+        }
+        for link in [
+            "<a href=\"{{link}}\">x</a>",
+            "<a href=\"{{{link}}}\">x</a>",
+            "<a href=\"{{#if link}}{{link}}{{/if}}\">x</a>",
+            "<a href='{{lookup this \"link\"}}'>x</a>",
+            "<a title=\"t\" HREF = {{link}}>x</a>",
+        ] {
+            let t = MailTemplate::compile("s", link, "t").unwrap();
+            let error = t.render(&data).unwrap_err();
+            assert!(error.message.contains("the list's 'link' makes a link"), "{link}: {}", error.message);
+        }
+        let t = MailTemplate::compile("s", "{{{banner}}} {{banner}} <a href=\"{{link}}\">x</a>", "t").unwrap();
+        let safe = vars(&[("link", "https://example.com/?a=1&b=2")]);
+        let html = t.render(&MailData { recipient: &safe, ..data }).unwrap().html;
+        assert!(
+            html.starts_with(
+                "<b>Sale</b> &lt;b&gt;Sale&lt;/b&gt; <a href=\"https://example.com/?a&#x3D;1&amp;b&#x3D;2\">"
+            ),
+            "{html}"
+        );
     }
 
     #[test]
