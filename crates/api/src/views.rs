@@ -171,6 +171,9 @@ pub struct RequeueView {
     pub requeued: u64,
     pub released: u64,
     pub finished: bool,
+    /// It failed three times: run the same command again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dead_lettered: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -182,6 +185,7 @@ impl From<&RequeueProgress> for RequeueView {
             requeued: p.requeued,
             released: p.released,
             finished: p.finished,
+            dead_lettered: p.dead_lettered,
             updated_at: p.updated_at,
         }
     }

@@ -21,6 +21,7 @@ pub mod vars {
     pub const RECIPIENTS_QUEUE_URL: &str = "RECIPIENTS_QUEUE_URL";
     pub const PRIORITY_QUEUE_URL: &str = "PRIORITY_QUEUE_URL";
     pub const RECIPIENTS_DLQ_ARN: &str = "RECIPIENTS_DLQ_ARN";
+    pub const SPLIT_JOBS_DLQ_ARN: &str = "SPLIT_JOBS_DLQ_ARN";
     pub const SES_CONFIGURATION_SET: &str = "SES_CONFIGURATION_SET";
     pub const SENDER_DOMAIN: &str = "SENDER_DOMAIN";
     pub const MAX_SEND_RATE: &str = "MAX_SEND_RATE";

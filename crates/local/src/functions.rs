@@ -164,6 +164,24 @@ impl Functions {
             SENDER => {
                 self.invoke(function, |ctx| fanmail_sender::handler(&self.sender, LambdaEvent::new(event, ctx))).await
             }
+            // The schedule dead-letter queue's messages: deliveries replayed.
+            TRIGGER => {
+                self.invoke(function, |ctx| async {
+                    Ok::<_, lambda_runtime::Error>(
+                        fanmail_trigger::dead_letters(&self.trigger, LambdaEvent::new(event, ctx)).await,
+                    )
+                })
+                .await
+            }
+            // Its dead-letter queue's messages: events replayed.
+            RECORDER => {
+                self.invoke(function, |ctx| async {
+                    Ok::<_, lambda_runtime::Error>(
+                        fanmail_recorder::dead_letters(&self.recorder, LambdaEvent::new(event, ctx)).await,
+                    )
+                })
+                .await
+            }
             other => Err(InvokeError::Unsupported { function: other.to_string(), kind: "SQS" }),
         }
     }

@@ -157,8 +157,27 @@ impl Runner {
             .map(|(id, _)| stack.reference(id).map(str::to_string))
             .transpose()?
             .context("template has no SNS topic for SES events")?;
+        let queue_urls: HashMap<String, String> = stack
+            .template
+            .of_type("AWS::SQS::Queue")
+            .filter_map(|(id, _)| {
+                Some((stack.attribute(id, "Arn").ok()?.to_string(), stack.reference(id).ok()?.to_string()))
+            })
+            .collect();
+        let sqs = pollers::client(&sdk);
+        // Where Lambda puts the recorder's events after its retries: its DeadLetterQueue.
+        let recorder_dlq = match stack.template.function_property(functions::RECORDER, "DeadLetterQueue") {
+            Some(dlq) => {
+                let arn = stack
+                    .scope
+                    .resolve(dlq.get("TargetArn").context("DeadLetterQueue has no TargetArn")?, &stack.name)?;
+                queue_urls.get(&arn).cloned()
+            }
+            None => None,
+        };
+        let dead_letters = recorder_dlq.map(|url| ses_events::DeadLetters { sqs: sqs.clone(), queue_url: url });
         let (ses_events_open, gate) = tokio::sync::watch::channel(true);
-        tasks.push(tokio::spawn(ses_events::deliver(published, functions.clone(), topic, gate)));
+        tasks.push(tokio::spawn(ses_events::deliver(published, functions.clone(), topic, gate, dead_letters)));
         let routes = stack.template.http_routes()?;
         let gateway_functions = functions.clone();
         tasks.push(tokio::spawn(async move {
@@ -166,7 +185,6 @@ impl Runner {
                 tracing::error!(error = %e, "gateway stopped");
             }
         }));
-        let sqs = pollers::client(&sdk);
         let mut instances = BTreeMap::new();
         for source in stack.template.sqs_event_sources()? {
             let poller = Poller::resolve(&stack, &source)?;
@@ -185,13 +203,6 @@ impl Runner {
             .map(|(id, _)| stack.reference(id).map(str::to_string))
             .transpose()?
             .context("template has no schedule group")?;
-        let queue_urls: HashMap<String, String> = stack
-            .template
-            .of_type("AWS::SQS::Queue")
-            .filter_map(|(id, _)| {
-                Some((stack.attribute(id, "Arn").ok()?.to_string(), stack.reference(id).ok()?.to_string()))
-            })
-            .collect();
         let clock = ScheduleClock::new(aws_sdk_scheduler::Client::new(&sdk), sqs, group, queue_urls);
         tasks.push(tokio::spawn(clock.run(functions.clone())));
         Ok(Self { stack, functions, api_url, instances, ses_events_open, tasks })

@@ -278,13 +278,23 @@ pub fn serve(
     (server, events)
 }
 
-/// Delivers each published event to the recorder as SNS would, with Lambda's retries. While
-/// `open` is false events wait (a benchmark measures sending and recording apart).
+/// The recorder's dead-letter queue, where Lambda puts an asynchronous invocation's event
+/// after its retries.
+#[derive(Clone)]
+pub struct DeadLetters {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+/// Delivers each published event to the recorder as SNS would, with Lambda's retries, then to
+/// the recorder's dead-letter queue. While `open` is false events wait (a benchmark measures
+/// sending and recording apart).
 pub async fn deliver(
     mut events: mpsc::UnboundedReceiver<Value>,
     functions: Arc<Functions>,
     topic_arn: String,
     mut open: watch::Receiver<bool>,
+    dead_letters: Option<DeadLetters>,
 ) {
     while let Some(event) = events.recv().await {
         if open.wait_for(|open| *open).await.is_err() {
@@ -292,6 +302,7 @@ pub async fn deliver(
         }
         let functions = functions.clone();
         let topic_arn = topic_arn.clone();
+        let dead_letters = dead_letters.clone();
         tokio::spawn(async move {
             tokio::time::sleep(PUBLISH_DELAY).await;
             let sns = sns_event(&topic_arn, &event, SystemClock.now());
@@ -302,7 +313,15 @@ pub async fn deliver(
                         tracing::debug!(error = %e, attempt, "recorder failed; retrying like Lambda does");
                         tokio::time::sleep(Duration::from_secs(2u64 << (attempt - 1))).await;
                     }
-                    Err(e) => tracing::warn!(error = %e, "recorder failed three times; the event is dropped"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "recorder failed three times; the event goes to its dead-letter queue");
+                        let Some(dlq) = &dead_letters else { return };
+                        let body = serde_json::to_string(&sns).expect("events serialise");
+                        if let Err(e) = dlq.sqs.send_message().queue_url(&dlq.queue_url).message_body(body).send().await
+                        {
+                            tracing::error!(error = %e, "the event could not be dead-lettered; it is lost");
+                        }
+                    }
                 }
             }
         });

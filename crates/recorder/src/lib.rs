@@ -149,9 +149,63 @@ fn delivery_result(kind: &EventKind) -> Option<DeliveryResult> {
 }
 
 pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SnsEvent>) -> Result<RecorderSummary, Error> {
+    record_all(deps, &event.payload).await
+}
+
+/// What the function is invoked with: SNS's events, or the messages of its own dead-letter
+/// queue (the events of invocations that failed three times), told apart by their records.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Invocation {
+    Events(SnsEvent),
+    DeadLetters(aws_lambda_events::sqs::SqsEvent),
+}
+
+/// Entry point for both kinds of invocation.
+pub async fn invoked<P: Ports>(deps: &Deps<P>, event: LambdaEvent<Invocation>) -> Result<serde_json::Value, Error> {
+    let (payload, context) = event.into_parts();
+    match payload {
+        Invocation::Events(events) => Ok(serde_json::to_value(record_all(deps, &events).await?)?),
+        Invocation::DeadLetters(messages) => {
+            Ok(serde_json::to_value(dead_letters(deps, LambdaEvent::new(messages, context)).await)?)
+        }
+    }
+}
+
+/// Replays the events of invocations that failed three times (Lambda's asynchronous
+/// dead-letter queue, whose message body is the invocation's SNS event). Recording is
+/// idempotent, so an event recorded meanwhile counts once; one that still cannot be recorded
+/// (its send still not recorded, a store still refusing) stays in the queue and comes back
+/// after its visibility timeout, kept 14 days.
+pub async fn dead_letters<P: Ports>(
+    deps: &Deps<P>,
+    event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>,
+) -> aws_lambda_events::sqs::SqsBatchResponse {
+    fanmail_common::sqs_batch::process(event.payload, |message| async move {
+        use fanmail_common::sqs_batch::{decode, RecordOutcome};
+        let events: SnsEvent = match decode(&message) {
+            Ok(events) => events,
+            Err(reason) => return RecordOutcome::Poison(reason),
+        };
+        match record_all(deps, &events).await {
+            Ok(summary) => {
+                tracing::info!(
+                    recognised = summary.recognised,
+                    counted = summary.counted,
+                    "dead-lettered events replayed"
+                );
+                RecordOutcome::Done
+            }
+            Err(e) => RecordOutcome::Retry(e.to_string()),
+        }
+    })
+    .await
+}
+
+async fn record_all<P: Ports>(deps: &Deps<P>, events: &SnsEvent) -> Result<RecorderSummary, Error> {
     let mut summary = RecorderSummary::default();
     let mut last_failure = None;
-    for record in &event.payload.records {
+    for record in &events.records {
         let sns_message_id = &record.sns.message_id;
         match SesEvent::parse(&record.sns.message) {
             Ok(ses) => {
@@ -175,9 +229,7 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SnsEvent>) -> 
     tracing::debug!(summary = ?summary, "SES events recorded");
     match last_failure {
         // Every record is idempotent, so the whole invocation can be delivered again.
-        Some(e) => {
-            Err(format!("{} of {} events must be retried: {e}", summary.retry, event.payload.records.len()).into())
-        }
+        Some(e) => Err(format!("{} of {} events must be retried: {e}", summary.retry, events.records.len()).into()),
         None => Ok(summary),
     }
 }

@@ -347,3 +347,48 @@ async fn a_send_event_records_that_ses_accepted_the_recipients_mail() {
     let other = accepted_key(&campaign_id(), &recipient_id(1));
     assert_eq!(world.deps.ledger.read(&other, now).await.unwrap(), None, "only the mail the event is about");
 }
+
+/// The messages of the recorder's dead-letter queue, as the SQS event source delivers them:
+/// each body is the SNS event of an invocation that failed three times.
+fn dead_lettered(events: &[SnsEvent]) -> Value {
+    let records: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            json!({
+                "messageId": format!("dlq-{i}"), "receiptHandle": "r", "body": serde_json::to_string(event).unwrap(),
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:recorder-dlq",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test]
+async fn dead_lettered_events_are_replayed_once_their_send_is_recorded_and_count_once() {
+    let world = world(2).await;
+    let invoke = |payload: Value| {
+        let invocation: crate::Invocation = serde_json::from_value(payload).unwrap();
+        crate::invoked(&world.deps, LambdaEvent::new(invocation, Default::default()))
+    };
+    // SNS's own invocation still reads as events.
+    let direct = invoke(serde_json::to_value(sns(&[delivery(1)])).unwrap()).await.unwrap();
+    assert_eq!(direct["counted"], 1, "{direct}");
+
+    // Recipient 3's event failed its three invocations: its send is still not recorded, so
+    // its replay stays in the queue; a repeat of recipient 1's counts nothing twice.
+    let queue = dead_lettered(&[sns(&[delivery(3)]), sns(&[delivery(1)]), SnsEvent::default()]);
+    let replay = invoke(queue.clone()).await.unwrap();
+    assert_eq!(replay["batchItemFailures"], json!([{"itemIdentifier": "dlq-0"}]), "{replay}");
+    assert_eq!(counters(&world).await.delivered, 1);
+
+    let mut outcome = SendOutcome::new(recipient_id(3), RecipientStatus::Sent);
+    outcome.message_id = Some("ses-3".into());
+    world.recipients.finish(&campaign_id(), &outcome, datetime!(2026-11-23 09:01 UTC)).await.unwrap();
+    let replay = invoke(queue).await.unwrap();
+    assert_eq!(replay["batchItemFailures"], json!([]), "{replay}");
+    assert_eq!(counters(&world).await.delivered, 2, "recipient 3 counted, recipient 1 not twice");
+    assert_eq!(status(&world, 3).await, RecipientStatus::Delivered);
+}

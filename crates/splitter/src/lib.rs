@@ -45,7 +45,9 @@ use fanmail_common::wiring::{AwsAdapters, AwsPorts, MemoryAdapters, MemoryPorts,
 use lambda_runtime::{Error, LambdaEvent};
 use tokio::sync::mpsc;
 
+mod dead_letters;
 mod requeue;
+pub use dead_letters::SPLIT_DEAD_LETTERED;
 pub use requeue::{PAGE as REQUEUE_PAGE, SECOND_LOOK_DELAY};
 
 /// Recipient messages sent per `send_all` call (ten SQS batches, several in flight).
@@ -76,6 +78,8 @@ pub struct Config {
     pub ledger_table: String,
     /// How long recipients' items are kept after their latest claim (DynamoDB TTL).
     pub recipient_retention: RecipientRetention,
+    /// The split-jobs dead-letter queue, whose jobs this function settles too.
+    pub dead_letter_queue_arn: Option<String>,
 }
 
 impl Config {
@@ -91,6 +95,7 @@ impl Config {
             suppressions_table: env.required(vars::SUPPRESSIONS_TABLE)?,
             ledger_table: env.required(vars::LEDGER_TABLE)?,
             recipient_retention: env.parsed(vars::RECIPIENT_RETENTION_DAYS, RecipientRetention::default())?,
+            dead_letter_queue_arn: env.optional(vars::SPLIT_JOBS_DLQ_ARN),
         })
     }
 }
@@ -107,6 +112,8 @@ pub struct Deps<P: Ports> {
     pub send_log: P::SendLog,
     /// Stamps state changes and measures the time left before Lambda's deadline.
     pub clock: P::Clock,
+    /// Records from this queue are dead-lettered jobs, settled instead of run.
+    pub dead_letter_queue_arn: Option<String>,
 }
 
 /// The store methods this function's code can call (the static half of the permission check).
@@ -132,6 +139,7 @@ impl Deps<AwsPorts> {
             recipients: aws.recipients(&config.recipients_table).kept_for(config.recipient_retention),
             send_log: aws.send_log(&config.recipients_table, &config.campaigns_table, &config.ledger_table),
             clock: SystemClock,
+            dead_letter_queue_arn: config.dead_letter_queue_arn.clone(),
         }
     }
 }
@@ -149,6 +157,7 @@ impl Deps<MemoryPorts> {
             recipients: world.recipients.clone(),
             send_log: world.send_log(),
             clock: world.clock.clone(),
+            dead_letter_queue_arn: None,
         }
     }
 }
@@ -158,6 +167,9 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<SqsEvent>) -> 
     let deadline = (event.context.deadline > 0)
         .then(|| time::OffsetDateTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline));
     Ok(process(event.payload, |message| async move {
+        if deps.dead_letter_queue_arn.is_some() && message.event_source_arn == deps.dead_letter_queue_arn {
+            return dead_letters::settle(deps, &message).await;
+        }
         let done = match decode(&message) {
             Ok(CampaignJob::Split(job)) => split(deps, &job, deadline).await,
             Ok(CampaignJob::Requeue(job)) => requeue::requeue(deps, &job, deadline).await,
@@ -548,6 +560,8 @@ async fn record_suppressed<P: Ports>(
     Ok(())
 }
 
+#[cfg(test)]
+mod dead_letter_tests;
 #[cfg(test)]
 mod requeue_tests;
 #[cfg(test)]

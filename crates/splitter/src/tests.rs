@@ -328,6 +328,7 @@ async fn a_cancel_mid_split_stops_the_fan_out_and_totals_what_was_queued() {
         recipients: plain.recipients,
         send_log: plain.send_log,
         clock: plain.clock,
+        dead_letter_queue_arn: None,
     };
     let job = serde_json::to_string(&SplitJob::start(campaign_id())).unwrap();
     handler(&deps, LambdaEvent::new(event(&[job]), Default::default())).await.unwrap();

@@ -94,6 +94,49 @@ pub async fn handler<P: Ports>(deps: &Deps<P>, event: LambdaEvent<serde_json::Va
     Ok(TriggerResult { outcome })
 }
 
+/// Entry point for both kinds of invocation: a schedule's payload, or the messages of the
+/// schedule dead-letter queue (an SQS event).
+pub async fn invoked<P: Ports>(
+    deps: &Deps<P>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let from_sqs = event.payload.pointer("/Records/0/eventSource").and_then(|s| s.as_str()) == Some("aws:sqs");
+    let (payload, context) = event.into_parts();
+    if from_sqs {
+        let messages: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(payload)?;
+        // Boxed: the two futures nested in one are past the compiler's layout depth.
+        let replayed = Box::pin(dead_letters(deps, LambdaEvent::new(messages, context))).await;
+        return Ok(serde_json::to_value(replayed)?);
+    }
+    Ok(serde_json::to_value(Box::pin(handler(deps, LambdaEvent::new(payload, context))).await?)?)
+}
+
+/// Replays the schedule dead-letter queue: a delivery Scheduler could not make, or an
+/// invocation that failed its retries (both carry the schedule's payload). Triggering is
+/// idempotent, so a replay starts a campaign still scheduled, or, past an hour after its
+/// send time, marks it `missed` with the reason: either way the campaign shows what happened.
+/// One that still fails (a store refusing) comes back after the visibility timeout.
+pub async fn dead_letters<P: Ports>(
+    deps: &Deps<P>,
+    event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>,
+) -> aws_lambda_events::sqs::SqsBatchResponse {
+    use fanmail_common::sqs_batch::{decode, process, RecordOutcome};
+    process(event.payload, |message| async move {
+        let payload: ScheduledSend = match decode(&message) {
+            Ok(payload) => payload,
+            Err(reason) => return RecordOutcome::Poison(reason),
+        };
+        match trigger(deps, &payload).await {
+            Ok(outcome) => {
+                tracing::warn!(campaign = %payload.campaign_id, outcome = ?outcome, "dead-lettered schedule replayed");
+                RecordOutcome::Done
+            }
+            Err(e) => RecordOutcome::Retry(e.to_string()),
+        }
+    })
+    .await
+}
+
 async fn trigger<P: Ports>(deps: &Deps<P>, payload: &ScheduledSend) -> Result<TriggerOutcome, Error> {
     let Some(mut campaign) = deps.campaigns.get(&payload.campaign_id).await? else {
         return Ok(TriggerOutcome::UnknownCampaign);
@@ -191,6 +234,42 @@ mod tests {
         let sent = deps.split_jobs.sent();
         assert_eq!(sent.len(), 1);
         assert_eq!(serde_json::from_str::<SplitJob>(&sent[0].body).unwrap().campaign_id.as_str(), "c1");
+    }
+
+    /// The schedule dead-letter queue's messages, as its SQS event source delivers them.
+    fn dead_lettered(bodies: &[&str]) -> serde_json::Value {
+        let records: Vec<_> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| serde_json::json!({"messageId": format!("d{i}"), "body": body, "eventSource": "aws:sqs"}))
+            .collect();
+        serde_json::json!({ "Records": records })
+    }
+
+    #[tokio::test]
+    async fn a_dead_lettered_schedule_is_replayed_into_a_start_or_a_missed_campaign() {
+        let body = r#"{"campaignId": "c1", "generation": 2}"#;
+        // Dead-lettered minutes after its time: replayed, it starts the campaign.
+        let deps = deps_with(campaign(CampaignStatus::Scheduled, 2), datetime!(2026-11-23 09:20 UTC)).await;
+        let answer = invoked(&deps, LambdaEvent::new(dead_lettered(&[body, "not a payload"]), Default::default()));
+        let answer = answer.await.unwrap();
+        assert_eq!(answer["batchItemFailures"], serde_json::json!([{"itemIdentifier": "d1"}]), "{answer}");
+        let c = deps.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+        assert_eq!((c.status, deps.split_jobs.sent().len()), (CampaignStatus::Queued, 1));
+
+        // Hours later: it shows as missed, with the reason, instead of staying scheduled.
+        let deps = deps_with(campaign(CampaignStatus::Scheduled, 2), datetime!(2026-11-23 14:00 UTC)).await;
+        invoked(&deps, LambdaEvent::new(dead_lettered(&[body]), Default::default())).await.unwrap();
+        let c = deps.campaigns.get(&CampaignId::parse("c1").unwrap()).await.unwrap().unwrap();
+        assert_eq!(c.status, CampaignStatus::Missed);
+        assert!(c.status_reason.is_some() && deps.split_jobs.sent().is_empty());
+
+        // A schedule's own payload still reads as one.
+        let direct = invoked(
+            &deps,
+            LambdaEvent::new(serde_json::json!({"campaignId": "c1", "generation": 2}), Default::default()),
+        );
+        assert_eq!(direct.await.unwrap()["outcome"], "already_started");
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 use fanmail_common::config::Env;
 use fanmail_common::wiring::AwsAdapters;
-use fanmail_trigger::{handler, Config, Deps};
+use fanmail_trigger::{invoked, Config, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -9,5 +9,5 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&Env::process())?;
     let sdk = fanmail_common::aws::load_sdk_config().await;
     let deps = Deps::aws(&AwsAdapters::new(&sdk), &config);
-    run(service_fn(|event: LambdaEvent<_>| handler(&deps, event))).await
+    run(service_fn(|event: LambdaEvent<_>| invoked(&deps, event))).await
 }

@@ -290,6 +290,7 @@ async fn splitter_instance(world: Arc<World>, objects: MemoryObjectStore) {
         send_log: world.send_log(Arc::default()),
         // Its deadline runs on the wall clock, like SES latency and pacing.
         clock: world.clock.at_wall_speed(),
+        dead_letter_queue_arn: None,
     };
     while !world.stop.load(Ordering::Relaxed) {
         let batch = world.split_jobs.receive(1);

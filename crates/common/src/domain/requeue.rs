@@ -80,7 +80,14 @@ impl RequeueJob {
             RequeueStep::Parked => RequeueKind::Resume,
             RequeueStep::ReleaseFailed | RequeueStep::Queued => RequeueKind::RetryFailed,
         };
-        RequeueProgress { kind, requeued: self.requeued, released: self.released, finished, updated_at: at }
+        RequeueProgress {
+            kind,
+            requeued: self.requeued,
+            released: self.released,
+            finished,
+            dead_lettered: false,
+            updated_at: at,
+        }
     }
 }
 
@@ -99,6 +106,10 @@ pub struct RequeueProgress {
     pub requeued: u64,
     pub released: u64,
     pub finished: bool,
+    /// Its job failed three times and reached the dead-letter queue: what it had not done yet
+    /// is left undone, and the same command (resume, retry-failed) starts it again.
+    #[serde(default)]
+    pub dead_lettered: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }

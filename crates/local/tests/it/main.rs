@@ -9,6 +9,7 @@ mod adapters_sqs;
 mod campaign_e2e;
 mod cli_e2e;
 mod compliance_e2e;
+mod dead_letters;
 mod exactly_once;
 mod list_formats_e2e;
 mod openapi_checks;

@@ -53,14 +53,25 @@ fn every_work_queue_redrives_to_a_dead_letter_queue_after_three_receives() {
     }
 }
 
+/// Nothing parks in a dead-letter queue unread: each has a consumer that turns its messages
+/// into a state the campaign shows, or replays them.
+#[test]
+fn every_dead_letter_queue_is_consumed_by_a_function() {
+    let t = template();
+    let consumed: BTreeSet<String> = t.sqs_event_sources().unwrap().into_iter().map(|s| s.queue).collect();
+    let unread: Vec<_> = dead_letter_queues(&t).into_iter().filter(|q| !consumed.contains(q)).collect();
+    assert!(unread.is_empty(), "dead-letter queues nothing reads: {unread:?}");
+}
+
 #[test]
 fn every_queue_visibility_timeout_is_at_least_six_times_its_consumers_timeout() {
     let t = template();
     let sources = t.sqs_event_sources().unwrap();
     assert_eq!(
         sources.len(),
-        4,
-        "the splitter consumes its jobs, the sender bulk and high-priority recipients and their dead letters"
+        7,
+        "the splitter consumes its jobs, the sender bulk and high-priority recipients, and each \
+         dead-letter queue its consumer"
     );
     for source in sources {
         let timeout = number(t.function_property(&source.function, "Timeout")).unwrap();
